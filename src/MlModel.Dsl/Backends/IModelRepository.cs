@@ -1,0 +1,64 @@
+namespace MlModel.Dsl.Backends;
+
+/// <summary>
+/// The model repository: metadata of every model version, the audit trail and the connector
+/// registry. Implementations: SQLite (embedded default) and PostgreSQL, in MlModel.Dsl.Data.
+/// </summary>
+/// <remarks>
+/// Names reaching a repository have been checked against spec B.2; implementations still
+/// parameterise every query. Methods throw <see cref="MlModelException"/> with code
+/// <see cref="ErrorCodes.Backend"/> when the database fails.
+/// </remarks>
+public interface IModelRepository
+{
+    /// <summary>Creates or upgrades the schema. Safe to call more than once and from several processes.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Allocates the next version of (user, name) atomically: two callers at once get two
+    /// different numbers, and a number is never handed out again, even after a delete (spec B.4).
+    /// </summary>
+    Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Inserts a version (whose number came from <see cref="AllocateVersionAsync"/>) and its file manifest; returns it with its id.</summary>
+    Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default);
+
+    /// <summary>One version, or the latest when <paramref name="version"/> is null; null when absent.</summary>
+    Task<ModelVersion?> GetAsync(string user, string name, int? version, CancellationToken cancellationToken = default);
+
+    /// <summary>Every version of a model, ascending.</summary>
+    Task<IReadOnlyList<ModelVersion>> GetVersionsAsync(string user, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Streams the versions that match, ordered by user, name, version. The connection stays
+    /// open while the sequence is enumerated and closes when the enumerator is disposed.
+    /// </summary>
+    IEnumerable<ModelVersion> List(ModelFilter filter);
+
+    /// <summary>The file manifest of a version.</summary>
+    Task<IReadOnlyList<ModelFile>> GetFilesAsync(long modelId, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the updatable fields of a version (everything but id, user, name, version, created); sets modified.</summary>
+    Task<ModelVersion> UpdateAsync(ModelVersion model, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a version's row and manifest; false when it was not there.</summary>
+    Task<bool> DeleteAsync(string user, string name, int version, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends to the audit trail.</summary>
+    Task AppendAuditAsync(AuditEntry entry, CancellationToken cancellationToken = default);
+
+    /// <summary>The audit trail of a model (of one version when given), newest first.</summary>
+    Task<IReadOnlyList<AuditEntry>> GetHistoryAsync(string user, string name, int? version, CancellationToken cancellationToken = default);
+
+    /// <summary>A stored connector, or null.</summary>
+    Task<ConnectorInfo?> GetConnectorAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Every stored connector.</summary>
+    Task<IReadOnlyList<ConnectorInfo>> ListConnectorsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Adds or replaces a connector.</summary>
+    Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes a connector; false when it was not there.</summary>
+    Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default);
+}

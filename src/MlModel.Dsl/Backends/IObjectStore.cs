@@ -1,0 +1,69 @@
+namespace MlModel.Dsl.Backends;
+
+/// <summary>What an object store knows of one object.</summary>
+/// <param name="Key">The key, relative to the store's root or prefix.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="LastModified">Last modification time, UTC.</param>
+public sealed record ObjectInfo(string Key, long Size, DateTime LastModified);
+
+/// <summary>
+/// An object store: local folders (the embedded default) or an S3-compatible bucket.
+/// Keys are '/'-separated and relative; implementations refuse keys that could escape their
+/// root (<c>..</c>, absolute paths). Every transfer streams: nothing holds a whole object in memory.
+/// </summary>
+/// <remarks>
+/// Errors are <see cref="MlModelException"/>s: <see cref="ErrorCodes.NotFound"/> for a missing
+/// key, <see cref="ErrorCodes.Connector"/> for refused credentials or an unreachable server,
+/// with messages that never contain secrets.
+/// </remarks>
+public interface IObjectStore
+{
+    /// <summary>A description for messages, without secrets: <c>local:/srv/models</c>, <c>s3://bucket/prefix</c>.</summary>
+    string Description { get; }
+
+    /// <summary>Opens an object for reading.</summary>
+    Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>An object's size and time, or null when it does not exist.</summary>
+    Task<ObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes an object from <paramref name="content"/> (read to its end). <paramref name="length"/>,
+    /// when known, lets S3 choose a single PUT or a multipart upload. The object appears whole or not at all.
+    /// </summary>
+    Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes an object whose bytes a callback produces (an export tar), streaming: the callback
+    /// writes into the stream it is given. The object appears whole or not at all.
+    /// </summary>
+    Task WriteAsync(string key, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default);
+
+    /// <summary>The objects whose keys start with <paramref name="prefix"/>.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes an object; deleting a missing object is not an error.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes every object under <paramref name="prefix"/> (which should end with '/').</summary>
+    Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default);
+
+    /// <summary>A URL from which the object can be downloaded until <paramref name="expiry"/> passes (presigned on S3, file:// locally).</summary>
+    Task<Uri> GetDownloadUrlAsync(string key, TimeSpan expiry, CancellationToken cancellationToken = default);
+
+    /// <summary>The local file behind a key, when the store is a local folder; null otherwise.</summary>
+    string? GetLocalPath(string key);
+}
+
+/// <summary>Creates object stores for connectors of one type (<c>local</c>, <c>s3</c>).</summary>
+public interface IObjectStoreProvider
+{
+    /// <summary>The connector type this provider serves.</summary>
+    string Type { get; }
+
+    /// <summary>The setting names this provider understands, for validation and help.</summary>
+    IReadOnlyList<string> SettingNames { get; }
+
+    /// <summary>Creates a store for <paramref name="connector"/>; throws <see cref="MlModelException"/> (<see cref="ErrorCodes.Connector"/>) on bad settings.</summary>
+    IObjectStore Create(ConnectorInfo connector);
+}

@@ -1,0 +1,139 @@
+namespace MlModel.Dsl.Backends;
+
+/// <summary>Training states of a model version (spec Part A, summary).</summary>
+public static class ModelStates
+{
+    /// <summary>Registered, training not started.</summary>
+    public const string Ready = "READY";
+    /// <summary>Training.</summary>
+    public const string Running = "RUNNING";
+    /// <summary>Trained or imported: usable.</summary>
+    public const string Done = "DONE";
+    /// <summary>Training failed.</summary>
+    public const string Error = "ERROR";
+
+    /// <summary>All states, in lifecycle order.</summary>
+    public static IReadOnlyList<string> All { get; } = [Ready, Running, Done, Error];
+}
+
+/// <summary>
+/// One model version as the repository stores it: every field of spec Part A's list and
+/// summary, plus where its files are.
+/// </summary>
+public sealed record ModelVersion
+{
+    /// <summary>Repository identifier (the list's <c>id</c>).</summary>
+    public long Id { get; init; }
+    /// <summary>Owner.</summary>
+    public required string User { get; init; }
+    /// <summary>Model name.</summary>
+    public required string Name { get; init; }
+    /// <summary>Version, from 1 (spec B.4).</summary>
+    public int Version { get; init; }
+    /// <summary>Free text.</summary>
+    public string? Description { get; init; }
+    /// <summary>tf, spark, sklearn, r, ...</summary>
+    public required string AnalysisTool { get; init; }
+    /// <summary>classification, regression, ...</summary>
+    public string? Kind { get; init; }
+    /// <summary>deep, RandomForestRegression, ...</summary>
+    public string? Algorithm { get; init; }
+    /// <summary>Training feature columns.</summary>
+    public string? Feature { get; init; }
+    /// <summary>Training label column.</summary>
+    public string? Label { get; init; }
+    /// <summary>The main model file: saved_model.pb, model.h5, metadata.</summary>
+    public string? Filename { get; init; }
+    /// <summary>saved_model, h5, spark.</summary>
+    public string? Format { get; init; }
+    /// <summary>Training parameters, JSON.</summary>
+    public string? Parameter { get; init; }
+    /// <summary>Per-epoch evaluation, JSON.</summary>
+    public string? Evaluation { get; init; }
+    /// <summary>Cross-validation results, JSON.</summary>
+    public string? CrossValidation { get; init; }
+    /// <summary>Grid search results, JSON.</summary>
+    public string? GridInfo { get; init; }
+    /// <summary>Rows trained on.</summary>
+    public long? TrainCnt { get; init; }
+    /// <summary>Training time in seconds.</summary>
+    public double? Elapsed { get; init; }
+    /// <summary>Dictionary file name.</summary>
+    public string? Dictionary { get; init; }
+    /// <summary>Whether the version is served.</summary>
+    public bool Serving { get; init; }
+    /// <summary>The serving name, <c>&lt;user&gt;_&lt;name&gt;</c> (spec B.6).</summary>
+    public string? ServingName { get; init; }
+    /// <summary>The serving label that points at this version, if any.</summary>
+    public string? ServingLabel { get; init; }
+    /// <summary>READY, RUNNING, DONE, ERROR.</summary>
+    public string? State { get; init; }
+    /// <summary>Data model used by <c>fit</c>.</summary>
+    public string? DataModelName { get; init; }
+    /// <summary>Query used by <c>fit</c>.</summary>
+    public string? Query { get; init; }
+    /// <summary>Key prefix of the version's files in the model store; null when it has none.</summary>
+    public string? StorageKey { get; init; }
+    /// <summary>Total size of the files in bytes.</summary>
+    public long? SizeBytes { get; init; }
+    /// <summary>Creation time, UTC.</summary>
+    public DateTime Created { get; init; }
+    /// <summary>Last modification time, UTC.</summary>
+    public DateTime Modified { get; init; }
+}
+
+/// <summary>One file of a model version, as recorded in its manifest.</summary>
+/// <param name="Path">Path relative to the version's folder, '/'-separated.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="Sha256">Lower-case hex SHA-256 of the contents.</param>
+public sealed record ModelFile(string Path, long Size, string Sha256);
+
+/// <summary>Which versions <c>list</c> returns.</summary>
+public sealed record ModelFilter(string? User = null, string? Name = null, string? AnalysisTool = null, bool? Serving = null);
+
+/// <summary>One entry of the audit trail.</summary>
+public sealed record AuditEntry
+{
+    /// <summary>Repository identifier.</summary>
+    public long Id { get; init; }
+    /// <summary>When, UTC.</summary>
+    public DateTime Time { get; init; }
+    /// <summary>Who asked.</summary>
+    public required string Actor { get; init; }
+    /// <summary>import, delete, deploy, stop, register, state, ...</summary>
+    public required string Operation { get; init; }
+    /// <summary>Owner of the model acted on.</summary>
+    public required string User { get; init; }
+    /// <summary>Model name.</summary>
+    public required string Name { get; init; }
+    /// <summary>Version, when one is known.</summary>
+    public int? Version { get; init; }
+    /// <summary>The command in canonical text, or a description of the API call.</summary>
+    public required string Parameters { get; init; }
+    /// <summary><c>ok</c> or <c>error</c>.</summary>
+    public required string Outcome { get; init; }
+    /// <summary>The error message, or a short note.</summary>
+    public string? Message { get; init; }
+}
+
+/// <summary>A stored object-storage connection (the spec's <c>connector_id</c>).</summary>
+/// <param name="Id">The id users write as <c>connector_id=</c>.</param>
+/// <param name="Type"><c>local</c> or <c>s3</c> (or another registered provider).</param>
+/// <param name="Settings">Provider settings: root, endpoint, bucket, region, access_key, secret_key, access_key_env, ...</param>
+public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<string, string> Settings)
+{
+    /// <summary>Setting names whose values are secrets: never shown, logged or audited.</summary>
+    public static bool IsSecretSetting(string key) =>
+        key.Contains("secret", StringComparison.OrdinalIgnoreCase)
+        || key.Contains("password", StringComparison.OrdinalIgnoreCase)
+        || key.Contains("token", StringComparison.OrdinalIgnoreCase)
+        || (key.Contains("key", StringComparison.OrdinalIgnoreCase) && !key.EndsWith("_env", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The settings with secret values replaced by <c>***</c>.</summary>
+    public IReadOnlyDictionary<string, string> RedactedSettings() =>
+        Settings.ToDictionary(kv => kv.Key, kv => IsSecretSetting(kv.Key) ? "***" : kv.Value);
+
+    /// <summary>Never prints secrets.</summary>
+    public override string ToString() =>
+        $"{Id} ({Type}: {string.Join(", ", RedactedSettings().Select(kv => kv.Key + "=" + kv.Value))})";
+}

@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using MlModel.Dsl.Syntax;
+
+namespace MlModel.Dsl.Binding;
+
+/// <summary>Renders commands back to canonical text and to the dsl-object JSON.</summary>
+internal static class CommandRenderer
+{
+    /// <summary>The parameters of <paramref name="command"/> that are set, in the spec's order.</summary>
+    public static IEnumerable<(string Key, object Value)> Parameters(MlModelCommand command)
+    {
+        IEnumerable<(string, object?)> all = command switch
+        {
+            ListCommand c => [("user", c.User), ("name", c.Name), ("analysis_tool", c.AnalysisTool), ("serving", c.Serving)],
+            SummaryCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
+            DeleteCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
+            ImportCommand c =>
+            [
+                ("name", c.Name), ("analysis_tool", c.AnalysisTool), ("kind", c.Kind), ("algorithm", c.Algorithm),
+                ("format", FormatName(c.Format)), ("connector_id", c.ConnectorId), ("path", c.Path),
+                ("description", c.Description), ("parameter", c.Parameter),
+            ],
+            ExportCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
+            DeployCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version), ("label", c.Label)],
+            StopCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
+            HistoryCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
+            StatusCommand c => [("user", c.User), ("name", c.Name)],
+            CheckCommand c => [("user", c.User), ("name", c.Name), ("repair", c.Repair ? true : null)],
+            _ => throw new ArgumentOutOfRangeException(nameof(command)),
+        };
+        foreach (var (key, value) in all)
+        {
+            if (value is not null)
+            {
+                yield return (key, value);
+            }
+        }
+    }
+
+    public static string FormatName(ModelFormat format) => format switch
+    {
+        ModelFormat.SavedModel => "saved_model",
+        ModelFormat.H5 => "h5",
+        _ => "spark",
+    };
+
+    public static string OperationName(MlModelOperation operation) => OperationTable.Get(operation).Name;
+
+    public static string ToText(MlModelCommand command)
+    {
+        var sb = new StringBuilder("mlmodel ").Append(OperationName(command.Operation));
+        foreach (var (key, value) in Parameters(command))
+        {
+            sb.Append(' ').Append(key).Append('=');
+            switch (value)
+            {
+                case int i:
+                    sb.Append(i.ToString(CultureInfo.InvariantCulture));
+                    break;
+                case bool b:
+                    sb.Append(key == "serving" ? (b ? "on" : "off") : (b ? "true" : "false"));
+                    break;
+                default:
+                    AppendValue(sb, (string)value);
+                    break;
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>A bare word when it is one, else a quoted string, else base64 (spec B.1).</summary>
+    public static void AppendValue(StringBuilder sb, string text)
+    {
+        if (text.Length > 0 && text.AsSpan().IndexOfAny(NonBare) < 0)
+        {
+            sb.Append(text);
+        }
+        else if (text.AsSpan().IndexOfAny("'\r\n") < 0)
+        {
+            sb.Append('\'').Append(text).Append('\'');
+        }
+        else
+        {
+            sb.Append("base64(").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(text))).Append(')');
+        }
+    }
+
+    private static readonly System.Buffers.SearchValues<char> NonBare =
+        System.Buffers.SearchValues.Create(" \t\r\n'\"=|(),");
+
+    public static string ToJson(MlModelCommand command, bool indented)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("command", "mlmodel");
+            writer.WriteStartObject("params");
+            writer.WriteString("operation", OperationName(command.Operation));
+            foreach (var (key, value) in Parameters(command))
+            {
+                switch (value)
+                {
+                    case int i:
+                        writer.WriteNumber(key, i);
+                        break;
+                    case bool b:
+                        writer.WriteBoolean(key, b);
+                        break;
+                    default:
+                        writer.WriteString(key, (string)value);
+                        break;
+                }
+            }
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+}

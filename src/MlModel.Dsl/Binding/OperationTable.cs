@@ -1,0 +1,139 @@
+namespace MlModel.Dsl.Binding;
+
+/// <summary>How a parameter's value is read.</summary>
+internal enum ParamKind
+{
+    /// <summary>A model or user name (spec B.2).</summary>
+    Name,
+    /// <summary>Free text (kind, algorithm, description, path, ...).</summary>
+    Text,
+    /// <summary>A version: a bare decimal integer from 1 to 2^31-1 (spec B.1).</summary>
+    Version,
+    /// <summary>One of <see cref="ParamSpec.Values"/>, matched case-insensitively.</summary>
+    Choice,
+    /// <summary>true/false (also on/off, yes/no).</summary>
+    Flag,
+    /// <summary>A serving label: letters, digits, '_', '.', '-'.</summary>
+    Label,
+    /// <summary>A JSON object as text.</summary>
+    Json,
+}
+
+/// <summary>One parameter an operation takes.</summary>
+internal sealed record ParamSpec(
+    string Key,
+    ParamKind Kind,
+    bool Required,
+    string Help,
+    int MaxLength = 1024,
+    IReadOnlyList<string>? Values = null);
+
+/// <summary>An operation and the parameters it takes, in the spec's order.</summary>
+internal sealed record OperationSpec(
+    MlModelOperation Operation,
+    string Name,
+    string Syntax,
+    string Help,
+    IReadOnlyList<ParamSpec> Parameters)
+{
+    public ParamSpec? Find(string key)
+    {
+        foreach (var p in Parameters)
+        {
+            if (p.Key == key)
+            {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    public bool AllowsPositionalName => Find("name") is not null;
+}
+
+/// <summary>
+/// The parameter tables of every operation: what the binder accepts, what <c>--help</c> prints
+/// and what the canonical rendering writes, from one place.
+/// </summary>
+internal static class OperationTable
+{
+    private static ParamSpec User(string help = "owner of the model; defaults to the requesting user") =>
+        new("user", ParamKind.Name, false, help, 128);
+
+    private static ParamSpec Name(bool required = true) =>
+        new("name", ParamKind.Name, required, "model name", 128);
+
+    private static ParamSpec Version(bool required, string help) =>
+        new("version", ParamKind.Version, required, help);
+
+    public static readonly IReadOnlyList<OperationSpec> All =
+    [
+        new(MlModelOperation.List, "list", "mlmodel list (user=)? (name=)? (analysis_tool=)? (serving=on|off)?",
+            "Lists the models you may see (all of them for an administrator).",
+            [
+                User("only this owner's models"),
+                Name(required: false) with { Help = "only versions of this model" },
+                new("analysis_tool", ParamKind.Text, false, "only models of this tool (tf, spark, ...)", 64),
+                new("serving", ParamKind.Flag, false, "only served (on) or unserved (off) versions"),
+            ]),
+        new(MlModelOperation.Summary, "summary", "mlmodel summary (user=)? name= (version=)?",
+            "Shows every field of one model version as name/value rows.",
+            [User(), Name(), Version(false, "version; defaults to the model's latest")]),
+        new(MlModelOperation.Delete, "delete", "mlmodel delete (user=)? name= version=",
+            "Deletes one version: its metadata, files and exports. A served version must be stopped first.",
+            [User(), Name(), Version(true, "version to delete")]),
+        new(MlModelOperation.Import, "import",
+            "mlmodel import name= analysis_tool= kind= algorithm= format= connector_id= path= (description=)?",
+            "Loads a model archive (tar, optionally gzip-compressed) from an object store as a new version.",
+            [
+                Name() with { Help = "model name to store under" },
+                new("analysis_tool", ParamKind.Choice, true, "tool that built the model", 16, ["tf", "spark"]),
+                new("kind", ParamKind.Text, true, "kind of learning (classification, regression, ...)", 256),
+                new("algorithm", ParamKind.Text, false, "algorithm (deep, RandomForestRegression, ...); required for tf, read from a spark model's metadata when left out", 256),
+                new("format", ParamKind.Choice, false, "model format: saved_model or h5 for tf (required), spark for spark", 16, ["saved_model", "h5", "spark"]),
+                new("connector_id", ParamKind.Text, true, "id of the stored object-storage connection", 128),
+                new("path", ParamKind.Text, true, "key of the archive in the connector's bucket, bucket left out", 1024),
+                new("description", ParamKind.Text, false, "description: 'quoted text' or base64(...)", 65536),
+                new("parameter", ParamKind.Json, false, "training parameters as a JSON object; read from a spark model's metadata when left out", 65536),
+            ]),
+        new(MlModelOperation.Export, "export", "mlmodel export (user=)? name= (version=)?",
+            "Archives a model version as a tar and returns a download URL.",
+            [User(), Name(), Version(false, "version; defaults to the model's latest")]),
+        new(MlModelOperation.Deploy, "deploy", "mlmodel deploy (user=)? name= (version=)? (label=)?",
+            "Serves a tf SavedModel version on TensorFlow Serving; label names it (stable, canary, ...).",
+            [
+                User(), Name(), Version(false, "version; defaults to the model's latest"),
+                new("label", ParamKind.Label, false, "version label, such as stable or unstable", 64),
+            ]),
+        new(MlModelOperation.Stop, "stop", "mlmodel stop (user=)? name= (version=)?",
+            "Stops serving a version, with any label that points at it.",
+            [User(), Name(), Version(false, "version; defaults to the latest deployed one")]),
+        new(MlModelOperation.History, "history", "mlmodel history (user=)? name= (version=)?",
+            "The audit trail of a model: who changed what, when, and how it ended; newest first.",
+            [User(), Name(), Version(false, "only entries of this version")]),
+        new(MlModelOperation.Status, "status", "mlmodel status (user=)? name=",
+            "Per version: what the registry, the serving config and the server say, so drift shows.",
+            [User(), Name()]),
+        new(MlModelOperation.Check, "check", "mlmodel check (user=)? (name=)? (repair=true)?",
+            "Administrators: finds versions whose files are missing or corrupt and files with no version; repair=true fixes what it can.",
+            [
+                User("only this owner's models"),
+                Name(required: false) with { Help = "only this model" },
+                new("repair", ParamKind.Flag, false, "delete orphaned files and mark broken versions"),
+            ]),
+    ];
+
+    public static OperationSpec Get(MlModelOperation operation) => All[(int)operation];
+
+    public static OperationSpec? Find(string word)
+    {
+        foreach (var op in All)
+        {
+            if (string.Equals(op.Name, word, StringComparison.OrdinalIgnoreCase))
+            {
+                return op;
+            }
+        }
+        return null;
+    }
+}

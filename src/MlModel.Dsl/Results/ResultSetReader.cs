@@ -1,0 +1,113 @@
+using System.Collections;
+using System.Data.Common;
+using System.Diagnostics.CodeAnalysis;
+
+namespace MlModel.Dsl;
+
+/// <summary>A forward-only reader over a <see cref="ResultSet"/>; rows are pulled as it advances.</summary>
+internal sealed class ResultSetReader : DbDataReader
+{
+    private readonly ResultSet _set;
+    private IEnumerator<object?[]>? _rows;
+    private object?[]? _current;
+    private bool _closed;
+
+    public ResultSetReader(ResultSet set) => _set = set;
+
+    public override int FieldCount => _set.Fields.Count;
+    public override object this[int ordinal] => GetValue(ordinal);
+    public override object this[string name] => GetValue(GetOrdinal(name));
+    public override int RecordsAffected => -1;
+    public override bool HasRows => true;
+    public override bool IsClosed => _closed;
+    public override int Depth => 0;
+
+    public override bool Read()
+    {
+        _rows ??= _set.GetEnumerator();
+        if (_rows.MoveNext())
+        {
+            _current = _rows.Current;
+            return true;
+        }
+        _current = null;
+        return false;
+    }
+
+    public override bool NextResult() => false;
+
+    public override void Close()
+    {
+        if (!_closed)
+        {
+            _closed = true;
+            _rows?.Dispose();
+            _set.Dispose();
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Close();
+        }
+        base.Dispose(disposing);
+    }
+
+    private object?[] Row => _current ?? throw new InvalidOperationException("call Read() first");
+
+    public override object GetValue(int ordinal) => Row[ordinal] ?? DBNull.Value;
+    public override bool IsDBNull(int ordinal) => Row[ordinal] is null;
+    public override string GetName(int ordinal) => _set.Fields[ordinal].Name;
+    public override string GetDataTypeName(int ordinal) => _set.Fields[ordinal].TypeName;
+
+    [return: DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicFields | DynamicallyAccessedMemberTypes.PublicProperties)]
+    public override Type GetFieldType(int ordinal) => _set.Fields[ordinal].ClrType;
+
+    public override int GetOrdinal(string name)
+    {
+        var i = _set.IndexOf(name);
+        return i >= 0 ? i : throw new ArgumentOutOfRangeException(nameof(name), $"no column '{name}'");
+    }
+
+    public override int GetValues(object[] values)
+    {
+        var n = Math.Min(values.Length, FieldCount);
+        for (var i = 0; i < n; i++)
+        {
+            values[i] = GetValue(i);
+        }
+        return n;
+    }
+
+    public override bool GetBoolean(int ordinal) => (bool)GetValue(ordinal);
+    public override byte GetByte(int ordinal) => Convert.ToByte(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override char GetChar(int ordinal) => (char)GetValue(ordinal);
+    public override DateTime GetDateTime(int ordinal) => (DateTime)GetValue(ordinal);
+    public override decimal GetDecimal(int ordinal) => Convert.ToDecimal(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override double GetDouble(int ordinal) => Convert.ToDouble(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override float GetFloat(int ordinal) => Convert.ToSingle(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override Guid GetGuid(int ordinal) => (Guid)GetValue(ordinal);
+    public override short GetInt16(int ordinal) => Convert.ToInt16(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override int GetInt32(int ordinal) => Convert.ToInt32(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override long GetInt64(int ordinal) => Convert.ToInt64(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
+    public override string GetString(int ordinal) => (string)GetValue(ordinal);
+
+    public override long GetBytes(int ordinal, long dataOffset, byte[]? buffer, int bufferOffset, int length) =>
+        throw new NotSupportedException("result sets hold no binary columns");
+
+    public override long GetChars(int ordinal, long dataOffset, char[]? buffer, int bufferOffset, int length)
+    {
+        var s = GetString(ordinal);
+        if (buffer is null)
+        {
+            return s.Length;
+        }
+        var n = (int)Math.Max(0, Math.Min(length, s.Length - dataOffset));
+        s.CopyTo((int)dataOffset, buffer, bufferOffset, n);
+        return n;
+    }
+
+    public override IEnumerator GetEnumerator() => new DbEnumerator(this, closeReader: false);
+}
