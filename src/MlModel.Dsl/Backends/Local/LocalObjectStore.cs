@@ -1,0 +1,673 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace MlModel.Dsl.Backends.Local;
+
+/// <summary>
+/// An object store in a local folder, the embedded default: each key is a file under the root
+/// (<c>models/a/1/saved_model.pb</c> → <c>&lt;root&gt;/models/a/1/saved_model.pb</c>).
+/// </summary>
+/// <remarks>
+/// <para>Keys that could leave the root are refused with <see cref="ErrorCodes.InvalidValue"/>:
+/// <c>..</c> and <c>.</c> segments, absolute paths, backslashes, empty segments, NUL, and keys
+/// whose path goes through a symbolic link that points out of the root. Symbolic links that stay
+/// inside the root are followed; listings report linked files but do not descend into linked
+/// folders (no cycles, no duplicates).</para>
+/// <para>Writes go to a hidden temporary file (<c>.mlmodel-tmp-*</c>) in the target folder, are
+/// flushed to disk and then renamed over the target: an object appears whole or not at all, and
+/// a failed or cancelled write leaves nothing behind. Key segments starting with
+/// <c>.mlmodel-tmp-</c> are reserved.</para>
+/// <para>A key cannot be both an object and a folder of other objects (<c>a</c> and <c>a/b</c>),
+/// unlike S3; writing such a key fails with <see cref="ErrorCodes.Conflict"/>.</para>
+/// </remarks>
+public sealed class LocalObjectStore : IObjectStore
+{
+    /// <summary>Prefix of the temporary files of writes in progress; never listed, reserved in keys.</summary>
+    internal const string TempPrefix = ".mlmodel-tmp-";
+
+    /// <summary>Buffer size of file streams and copies: large sequential I/O, bounded memory.</summary>
+    internal const int BufferSize = 1 << 20;
+
+    private const int MaxLinkDepth = 40;
+
+    private readonly string root;
+    private string? realRoot;
+
+    /// <summary>Creates a store over <paramref name="rootFolder"/>; the folder is created on the first write.</summary>
+    /// <param name="rootFolder">The root folder; relative paths are resolved against the current directory.</param>
+    public LocalObjectStore(string rootFolder)
+    {
+        if (string.IsNullOrWhiteSpace(rootFolder) || rootFolder.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new MlModelException(ErrorCodes.InvalidValue, "the root folder of a local object store must be a path");
+        }
+
+        root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootFolder));
+        if (root.Length == 0)
+        {
+            root = Path.GetFullPath(rootFolder);
+        }
+    }
+
+    /// <summary>The absolute root folder.</summary>
+    public string RootFolder => root;
+
+    /// <inheritdoc />
+    public string Description => "local:" + root;
+
+    /// <inheritdoc />
+    public override string ToString() => Description;
+
+    /// <inheritdoc />
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        if (Directory.Exists(path))
+        {
+            throw NotFound(key);
+        }
+
+        try
+        {
+            Stream stream = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Open,
+                Access = FileAccess.Read,
+                Share = FileShare.Read | FileShare.Delete,
+                BufferSize = BufferSize,
+                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
+            });
+            return Task.FromResult(stream);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw NotFound(key);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed("read", key, e);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ObjectInfo?> StatAsync(string key, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        try
+        {
+            var info = new FileInfo(path);
+            return Task.FromResult(info.Exists ? new ObjectInfo(key, info.Length, info.LastWriteTimeUtc) : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed("stat", key, e);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (length < 0)
+        {
+            throw new MlModelException(ErrorCodes.InvalidValue, $"the length of object '{ObjectKeyRules.Printable(key)}' must not be negative");
+        }
+
+        return WriteFileAsync(key, length, async (file, ct) =>
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                long total = 0;
+                int read;
+                while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
+                {
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    total += read;
+                    if (total > length)
+                    {
+                        break;
+                    }
+                }
+
+                if (length is { } expected && total != expected)
+                {
+                    throw LengthMismatch(key, expected, total);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task WriteAsync(string key, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        return WriteFileAsync(key, null, async (file, ct) =>
+        {
+            await using var guarded = new NonClosingStream(file);
+            await write(guarded, ct);
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        foreach (var (key, file) in Enumerate(prefix ?? "", cancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectInfo info;
+            try
+            {
+                file.Refresh();
+                if (!file.Exists)
+                {
+                    continue; // deleted since the folder was read
+                }
+
+                info = new ObjectInfo(key, file.Length, file.LastWriteTimeUtc);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Failed("list", key, e);
+            }
+
+            yield return info;
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task DeleteAsync(string key, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        try
+        {
+            if (!Directory.Exists(path))
+            {
+                File.Delete(path);
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its folder is gone: so is the object.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed("delete", key, e);
+        }
+
+        PruneEmptyFolders(Path.GetDirectoryName(path)!);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        prefix ??= "";
+        var files = Enumerate(prefix, cancellationToken).ToList();
+        foreach (var (key, file) in files)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                file.Delete();
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // Already gone.
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Failed("delete", key, e);
+            }
+        }
+
+        var start = StartFolder(prefix);
+        if (Directory.Exists(start) && new FileInfo(start).LinkTarget is null)
+        {
+            RemoveEmptyFolders(start, prefix);
+        }
+
+        PruneEmptyFolders(start);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<Uri> GetDownloadUrlAsync(string key, TimeSpan expiry, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        if (!File.Exists(path))
+        {
+            throw NotFound(key);
+        }
+
+        return Task.FromResult(FileUri(path));
+    }
+
+    /// <inheritdoc />
+    public string? GetLocalPath(string key) => Resolve(key);
+
+    /// <summary>A file:// URI for an absolute path, with every character that URIs reserve escaped.</summary>
+    internal static Uri FileUri(string path)
+    {
+        var segments = path.Replace(Path.DirectorySeparatorChar, '/').Split('/');
+        var escaped = string.Join('/', segments.Select(Uri.EscapeDataString));
+        return new Uri("file://" + (escaped.StartsWith('/') ? "" : "/") + escaped, UriKind.Absolute);
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    private async Task WriteFileAsync(string key, long? length, Func<FileStream, CancellationToken, Task> fill, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        if (Directory.Exists(path))
+        {
+            throw new MlModelException(ErrorCodes.Conflict,
+                $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'");
+        }
+
+        var folder = Path.GetDirectoryName(path)!;
+        var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        var file = OpenTemp(key, folder, temp, length);
+        var moved = false;
+        try
+        {
+            try
+            {
+                await fill(file, cancellationToken);
+                cancellationToken.ThrowIfCancellationRequested();
+                await file.FlushAsync(cancellationToken);
+                file.Flush(flushToDisk: true);
+            }
+            finally
+            {
+                await file.DisposeAsync();
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Move(temp, path, overwrite: true);
+            moved = true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (Directory.Exists(path))
+            {
+                throw new MlModelException(ErrorCodes.Conflict,
+                    $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'", e);
+            }
+
+            throw Failed("write", key, e);
+        }
+        finally
+        {
+            if (!moved)
+            {
+                TryDelete(temp);
+            }
+        }
+    }
+
+    private FileStream OpenTemp(string key, string folder, string temp, long? length)
+    {
+        // A concurrent DeletePrefix may remove the (then empty) folder between its creation and
+        // the creation of the temporary file: create both again a few times.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.CreateDirectory(folder);
+                return new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    Share = FileShare.None,
+                    BufferSize = BufferSize,
+                    Options = FileOptions.Asynchronous,
+                    PreallocationSize = length ?? 0,
+                });
+            }
+            catch (DirectoryNotFoundException) when (attempt < 5)
+            {
+                // Folder removed concurrently: again.
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (ParentIsFile(folder))
+                {
+                    throw new MlModelException(ErrorCodes.Conflict,
+                        $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: a part of its path is itself an object", e);
+                }
+
+                throw Failed("write", key, e);
+            }
+        }
+    }
+
+    private bool ParentIsFile(string folder)
+    {
+        for (var current = folder; current.Length > root.Length; current = Path.GetDirectoryName(current)!)
+        {
+            if (File.Exists(current))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: the temporary file is hidden from listings and reads either way.
+        }
+    }
+
+    // ------------------------------------------------------------------ listing and deleting
+
+    /// <summary>The folder under which every key starting with <paramref name="prefix"/> lives (prefix validated).</summary>
+    private string StartFolder(string prefix)
+    {
+        ObjectKeyRules.ValidatePrefix(prefix);
+        var slash = prefix.LastIndexOf('/');
+        if (slash < 0)
+        {
+            return root;
+        }
+
+        var folderKey = prefix[..slash];
+        CheckReserved(folderKey);
+        var path = Combine(folderKey);
+        CheckLinks(folderKey, path);
+        return path;
+    }
+
+    /// <summary>Files whose keys start with <paramref name="prefix"/>, in ordinal key order.</summary>
+    private List<(string Key, FileInfo File)> Enumerate(string prefix, CancellationToken cancellationToken)
+    {
+        var start = StartFolder(prefix);
+        var found = new List<(string Key, FileInfo File)>();
+        if (!Directory.Exists(start))
+        {
+            return found;
+        }
+
+        var startKey = start.Length > root.Length ? ToKey(start) + "/" : "";
+        var options = new EnumerationOptions
+        {
+            RecurseSubdirectories = false,
+            IgnoreInaccessible = false,
+            AttributesToSkip = 0,
+            ReturnSpecialDirectories = false,
+        };
+        var pending = new Stack<(string Folder, string KeyPrefix)>();
+        pending.Push((start, startKey));
+        while (pending.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (folder, keyPrefix) = pending.Pop();
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options).ToList();
+            }
+            catch (DirectoryNotFoundException)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Failed("list", keyPrefix, e);
+            }
+
+            foreach (var entry in entries)
+            {
+                var name = entry.Name;
+                if (name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var key = keyPrefix + name;
+                if (entry.LinkTarget is not null)
+                {
+                    if (!LinkStaysInside(entry.FullName) || Directory.Exists(entry.FullName))
+                    {
+                        continue; // out of the root, or a linked folder: not descended
+                    }
+
+                    if (key.StartsWith(prefix, StringComparison.Ordinal) && File.Exists(entry.FullName))
+                    {
+                        found.Add((key, new FileInfo(entry.FullName)));
+                    }
+
+                    continue;
+                }
+
+                if (entry is DirectoryInfo)
+                {
+                    var folderKey = key + "/";
+                    if (folderKey.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(folderKey, StringComparison.Ordinal))
+                    {
+                        pending.Push((entry.FullName, folderKey));
+                    }
+                }
+                else if (entry is FileInfo file && key.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    found.Add((key, file));
+                }
+            }
+        }
+
+        found.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return found;
+    }
+
+    /// <summary>Removes, bottom-up, the empty folders under <paramref name="folder"/> whose keys start with <paramref name="prefix"/>.</summary>
+    private void RemoveEmptyFolders(string folder, string prefix)
+    {
+        List<DirectoryInfo> children;
+        try
+        {
+            children = new DirectoryInfo(folder).EnumerateDirectories().Where(d => d.LinkTarget is null).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (var child in children)
+        {
+            var childKey = ToKey(child.FullName) + "/";
+            if (childKey.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(childKey, StringComparison.Ordinal))
+            {
+                RemoveEmptyFolders(child.FullName, prefix);
+                if (childKey.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    TryRemoveFolder(child.FullName);
+                }
+            }
+        }
+    }
+
+    /// <summary>Removes <paramref name="folder"/> and its ancestors below the root while they are empty.</summary>
+    private void PruneEmptyFolders(string folder)
+    {
+        for (var current = folder;
+             current.Length > root.Length && current.StartsWith(root, StringComparison.Ordinal);
+             current = Path.GetDirectoryName(current)!)
+        {
+            if (new FileInfo(current).LinkTarget is not null || !TryRemoveFolder(current))
+            {
+                return;
+            }
+        }
+    }
+
+    private static bool TryRemoveFolder(string folder)
+    {
+        try
+        {
+            if (!Directory.Exists(folder) || Directory.EnumerateFileSystemEntries(folder).Any())
+            {
+                return false;
+            }
+
+            Directory.Delete(folder, recursive: false);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // not empty any more, or not ours to remove
+        }
+    }
+
+    private string ToKey(string path) =>
+        Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
+
+    // ------------------------------------------------------------------ keys and paths
+
+    /// <summary>Validates <paramref name="key"/> and returns its path under the root.</summary>
+    private string Resolve(string key)
+    {
+        ObjectKeyRules.ValidateKey(key);
+        CheckReserved(key);
+        var path = Combine(key);
+        CheckLinks(key, path);
+        return path;
+    }
+
+    private static void CheckReserved(string key)
+    {
+        foreach (var segment in key.Split('/'))
+        {
+            if (segment.StartsWith(TempPrefix, StringComparison.Ordinal))
+            {
+                throw ObjectKeyRules.Invalid(key, $"segments starting with '{TempPrefix}' are reserved for writes in progress");
+            }
+        }
+    }
+
+    private string Combine(string key)
+    {
+        var path = Path.GetFullPath(Path.Combine(root, key.Replace('/', Path.DirectorySeparatorChar)));
+        if (!IsUnder(path, root))
+        {
+            throw ObjectKeyRules.Invalid(key, "it leads out of the store's root");
+        }
+
+        return path;
+    }
+
+    /// <summary>Refuses a key whose path goes through a symbolic link that points out of the root.</summary>
+    private void CheckLinks(string key, string path)
+    {
+        var relative = path.Length > root.Length ? path[(root.Length + 1)..] : "";
+        if (relative.Length == 0)
+        {
+            return;
+        }
+
+        var current = root;
+        foreach (var segment in relative.Split(Path.DirectorySeparatorChar))
+        {
+            current = Path.Combine(current, segment);
+            FileInfo info = new(current);
+            if (info.LinkTarget is not null)
+            {
+                if (!LinkStaysInside(current))
+                {
+                    throw ObjectKeyRules.Invalid(key, "its path goes through a symbolic link that points out of the store's root");
+                }
+            }
+            else if (!Directory.Exists(current))
+            {
+                return; // a file or nothing: no further links on the way
+            }
+        }
+    }
+
+    /// <summary>Whether the symbolic link at <paramref name="link"/>, fully resolved, stays under the root.</summary>
+    private bool LinkStaysInside(string link)
+    {
+        try
+        {
+            var target = RealPath(link, 0);
+            return target is not null && IsUnder(target, RealRoot());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private string RealRoot() => realRoot ??= RealPath(root, 0) ?? root;
+
+    /// <summary>The path with every symbolic link on it resolved; null for a loop.</summary>
+    private static string? RealPath(string path, int depth)
+    {
+        if (depth > MaxLinkDepth)
+        {
+            return null;
+        }
+
+        var full = Path.GetFullPath(path);
+        var rootOfPath = Path.GetPathRoot(full)!;
+        var current = rootOfPath;
+        var parts = full[rootOfPath.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var next = Path.Combine(current, parts[i]);
+            var target = new FileInfo(next).LinkTarget;
+            if (target is null)
+            {
+                current = next;
+                continue;
+            }
+
+            var resolved = RealPath(Path.IsPathRooted(target) ? target : Path.Combine(current, target), depth + 1);
+            if (resolved is null)
+            {
+                return null;
+            }
+
+            current = resolved;
+        }
+
+        return current;
+    }
+
+    private static bool IsUnder(string path, string folder) =>
+        path.Length > folder.Length
+            ? path.StartsWith(folder, StringComparison.Ordinal)
+              && (path[folder.Length] == Path.DirectorySeparatorChar || folder.EndsWith(Path.DirectorySeparatorChar))
+            : string.Equals(path, folder, StringComparison.Ordinal);
+
+    // ------------------------------------------------------------------ errors
+
+    private MlModelException NotFound(string key) =>
+        new(ErrorCodes.NotFound, $"object '{ObjectKeyRules.Printable(key)}' not found in {Description}");
+
+    private MlModelException Failed(string operation, string key, Exception e) =>
+        new(ErrorCodes.Backend, $"could not {operation} object '{ObjectKeyRules.Printable(key)}' in {Description}: {e.Message}", e);
+
+    internal static MlModelException LengthMismatch(string key, long expected, long actual) =>
+        new(ErrorCodes.InvalidValue, actual > expected
+            ? $"object '{ObjectKeyRules.Printable(key)}' was declared as {expected} bytes but its content is longer"
+            : $"object '{ObjectKeyRules.Printable(key)}' was declared as {expected} bytes but its content has {actual}");
+}

@@ -1,0 +1,313 @@
+using System.Formats.Tar;
+using System.Globalization;
+using MlModel.Dsl.Backends;
+using MlModel.Dsl.Binding;
+using MlModel.Dsl.Execution.Archives;
+
+namespace MlModel.Dsl.Execution;
+
+internal sealed partial class CommandExecutor
+{
+    /// <summary>Where a version's files live in the model store.</summary>
+    internal static string ModelPrefix(string user, string name, int version) =>
+        $"models/{user}/{name}/{version.ToString(CultureInfo.InvariantCulture)}/";
+
+    /// <summary>Where a version's export archives live in the export store.</summary>
+    internal static string ExportPrefix(string user, string name, int version) =>
+        $"exports/{user}/{name}/{version.ToString(CultureInfo.InvariantCulture)}/";
+
+    private IObjectStore RequireModelStore(OperationSpec op) =>
+        _options.ModelStore ?? throw Fail(ErrorCodes.Backend, op, "no model store is configured (MlModelOptions.ModelStore)");
+
+    private IObjectStore ExportStore(OperationSpec op) => _options.ExportStore ?? RequireModelStore(op);
+
+    private async Task<ResultSet> ImportAsync(ImportCommand c, MlModelCaller caller, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        var op = OperationTable.Get(MlModelOperation.Import);
+        var owner = caller.User;
+        // Spec B.5: a non-administrator imports only from keys under USERS/<user>/.
+        var userFolder = $"USERS/{owner}/";
+        if (!IsAdministrator(caller) && !(c.Path.StartsWith(userFolder, StringComparison.Ordinal) && !c.Path.Contains("/../", StringComparison.Ordinal)))
+        {
+            throw Fail(ErrorCodes.PermissionDenied, op, $"user '{owner}' may import only from keys under {userFolder}, not '{c.Path}'");
+        }
+        var store = RequireModelStore(op);
+        return await AuditedAsync(caller, "import", owner, c.Name, (ResultSet r) => (int?)r.First()[2], null, c.ToString(), async () =>
+        {
+            var source = await ResolveConnectorAsync(op, c.ConnectorId, cancellationToken);
+            ObjectInfo? info;
+            try
+            {
+                info = await source.StatAsync(c.Path, cancellationToken);
+            }
+            catch (MlModelException e) when (e.Code == ErrorCodes.InvalidValue)
+            {
+                throw Fail(ErrorCodes.InvalidValue, op, $"invalid path '{c.Path}': {e.Message}", e);
+            }
+            if (info is null)
+            {
+                throw Fail(ErrorCodes.NotFound, op, $"connector '{c.ConnectorId}' has no object '{c.Path}'");
+            }
+
+            var version = await _repository.AllocateVersionAsync(owner, c.Name, cancellationToken);
+            var prefix = ModelPrefix(owner, c.Name, version);
+            StoredModel stored;
+            try
+            {
+                await using var input = await source.OpenReadAsync(c.Path, cancellationToken);
+                var reader = new ModelArchiveReader(store, prefix, c.Format, _options.ArchiveLimits);
+                stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                await CleanUpAsync(store, prefix);
+                throw e switch
+                {
+                    InvalidDataException => Fail(ErrorCodes.InvalidArchive, op, $"'{c.Path}' is not a valid {FormatLabel(c.Format)} archive: {e.Message}", e),
+                    MlModelException m => Fail(m.Code, op, Strip(m.Message), m),
+                    OperationCanceledException => e,
+                    _ => Fail(ErrorCodes.Backend, op, "the import failed: " + e.Message, e),
+                };
+            }
+
+            var now = Now;
+            try
+            {
+                var model = await _repository.InsertAsync(new ModelVersion
+                {
+                    User = owner,
+                    Name = c.Name,
+                    Version = version,
+                    Description = c.Description,
+                    AnalysisTool = c.AnalysisTool,
+                    Kind = c.Kind,
+                    Algorithm = c.Algorithm ?? stored.Facts.Algorithm,
+                    Parameter = c.Parameter ?? stored.Facts.Parameter,
+                    Filename = stored.Facts.Filename,
+                    Format = CommandRenderer.FormatName(c.Format),
+                    ServingName = ResultTables.ServingName(owner, c.Name),
+                    State = ModelStates.Done,
+                    StorageKey = prefix + stored.Root,
+                    SizeBytes = stored.TotalBytes,
+                    Created = now,
+                    Modified = now,
+                }, stored.Files, cancellationToken);
+                return new ResultSet(ResultTables.Import, [["ok", model.Name, model.Version]]);
+            }
+            catch
+            {
+                await CleanUpAsync(store, prefix);
+                throw;
+            }
+        });
+    }
+
+    private static string FormatLabel(ModelFormat format) => format switch
+    {
+        ModelFormat.SavedModel => "SavedModel",
+        ModelFormat.H5 => "HDF5 model",
+        _ => "Spark model",
+    };
+
+    /// <summary>A backend's message without its own "mlmodel op: " prefix, to re-prefix it.</summary>
+    private static string Strip(string message)
+    {
+        if (!message.StartsWith("mlmodel", StringComparison.Ordinal))
+        {
+            return message;
+        }
+        var colon = message.IndexOf(": ", StringComparison.Ordinal);
+        return colon < 0 ? message : message[(colon + 2)..];
+    }
+
+    /// <summary>Best effort: a failed clean-up is found and finished by <c>mlmodel check repair=true</c>.</summary>
+    private static async Task CleanUpAsync(IObjectStore store, string prefix)
+    {
+        try
+        {
+            await store.DeletePrefixAsync(prefix, CancellationToken.None);
+        }
+        catch (Exception)
+        {
+            // The original failure is what the user needs to see.
+        }
+    }
+
+    private async Task<ResultSet> ExportAsync(ExportCommand c, MlModelCaller caller, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        var op = OperationTable.Get(MlModelOperation.Export);
+        var owner = Owner(op, c.User, caller);
+        var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
+        if (model.StorageKey is null)
+        {
+            throw Fail(ErrorCodes.Conflict, op, $"version {model.Version} of '{model.Name}' has no files to export (state {model.State})");
+        }
+        var store = RequireModelStore(op);
+        var exports = ExportStore(op);
+        var files = await _repository.GetFilesAsync(model.Id, cancellationToken);
+        var key = ExportPrefix(owner, model.Name, model.Version) + $"{model.Name}_v{model.Version}_export.tar";
+        var total = files.Sum(f => f.Size);
+        long done = 0;
+        var count = 0;
+
+        try
+        {
+            await exports.WriteAsync(key, async (output, ct) =>
+            {
+                await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+                // A sha256sum-style manifest first: `sha256sum -c MANIFEST.sha256` checks an unpacked export.
+                var manifest = string.Concat(files.Select(f => $"{f.Sha256}  {f.Path}\n"));
+                var manifestEntry = new PaxTarEntry(TarEntryType.RegularFile, ModelLayout.ManifestFile)
+                {
+                    DataStream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(manifest)),
+                    Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                    ModificationTime = model.Modified,
+                };
+                await tar.WriteEntryAsync(manifestEntry, ct);
+                foreach (var file in files)
+                {
+                    var stream = await store.OpenReadAsync(model.StorageKey + file.Path, ct);
+                    await using var verifying = new HashingStream(
+                        new CountingStream(stream, _ => { }), file.Size, file.Sha256,
+                        why => Fail(ErrorCodes.Integrity, op, $"file '{file.Path}' of version {model.Version} of '{model.Name}' is corrupt: {why}; run mlmodel check"),
+                        headCapacity: 0);
+                    var entry = new PaxTarEntry(TarEntryType.RegularFile, file.Path)
+                    {
+                        DataStream = verifying,
+                        Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                        ModificationTime = model.Modified,
+                    };
+                    await tar.WriteEntryAsync(entry, ct);
+                    done += file.Size;
+                    progress?.Report(new TransferProgress("export", done, total, ++count));
+                }
+            }, cancellationToken);
+        }
+        catch (MlModelException e) when (e.Code == ErrorCodes.NotFound)
+        {
+            throw Fail(ErrorCodes.Integrity, op, $"a file of version {model.Version} of '{model.Name}' is missing from the model store ({Strip(e.Message)}); run mlmodel check", e);
+        }
+        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel export", StringComparison.Ordinal))
+        {
+            throw Fail(e.Code, op, Strip(e.Message), e);
+        }
+
+        var expiry = _options.ExportUrlExpiry;
+        var url = await exports.GetDownloadUrlAsync(key, expiry, cancellationToken);
+        return new ResultSet(ResultTables.Export, [["ok", url.AbsoluteUri, (int)expiry.TotalSeconds]]);
+    }
+
+    private async Task<ResultSet> DeleteAsync(DeleteCommand c, MlModelCaller caller, CancellationToken cancellationToken)
+    {
+        var op = OperationTable.Get(MlModelOperation.Delete);
+        var owner = Owner(op, c.User, caller);
+        var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
+        if (model.Serving)
+        {
+            throw Fail(ErrorCodes.Conflict, op,
+                $"version {model.Version} of '{model.Name}' is being served as {ResultTables.ServingName(owner, model.Name)}; stop it first: mlmodel stop name={model.Name} version={model.Version}");
+        }
+        return await AuditedAsync(caller, "delete", owner, c.Name, _ => (int?)c.Version, c.Version, c.ToString(), async () =>
+        {
+            // Files first, the row last: a delete that fails halfway leaves the row, so running
+            // it again finishes the job (spec B.8).
+            if (_options.ModelStore is { } store)
+            {
+                await store.DeletePrefixAsync(ModelPrefix(owner, model.Name, model.Version), cancellationToken);
+                await ExportStore(op).DeletePrefixAsync(ExportPrefix(owner, model.Name, model.Version), cancellationToken);
+            }
+            await _repository.DeleteAsync(owner, model.Name, model.Version, cancellationToken);
+            return ResultSet.Scalar("result", "ok");
+        });
+    }
+
+    public async Task<ModelVersion> RegisterAsync(ModelRegistration r, MlModelCaller caller, string? filesFolder, CancellationToken cancellationToken)
+    {
+        var op = OperationTable.Get(MlModelOperation.Import);
+        if (!Names.IsValid(r.Name))
+        {
+            throw Fail(ErrorCodes.InvalidValue, op, $"invalid name '{r.Name}'; {Names.Rule}");
+        }
+        if (!Names.IsValid(caller.User))
+        {
+            throw Fail(ErrorCodes.PermissionDenied, op, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");
+        }
+        await EnsureInitializedAsync(cancellationToken);
+        var owner = caller.User;
+        return await AuditedAsync(caller, "register", owner, r.Name, (ModelVersion m) => m.Version, null, $"register name={r.Name} analysis_tool={r.AnalysisTool}", async () =>
+        {
+            var version = await _repository.AllocateVersionAsync(owner, r.Name, cancellationToken);
+            StoredModel? stored = null;
+            var prefix = ModelPrefix(owner, r.Name, version);
+            var format = r.Format switch
+            {
+                null => (ModelFormat?)null,
+                "saved_model" => ModelFormat.SavedModel,
+                "h5" => ModelFormat.H5,
+                "spark" => ModelFormat.Spark,
+                _ => throw Fail(ErrorCodes.InvalidValue, op, $"invalid format '{r.Format}'; expected saved_model, h5 or spark"),
+            };
+            if (filesFolder is not null)
+            {
+                var store = RequireModelStore(op);
+                try
+                {
+                    var reader = new ModelArchiveReader(store, prefix, format ?? ModelFormat.Spark, _options.ArchiveLimits);
+                    stored = await reader.ReadFolderAsync(filesFolder, cancellationToken);
+                }
+                catch (Exception e)
+                {
+                    await CleanUpAsync(store, prefix);
+                    throw e is InvalidDataException ? Fail(ErrorCodes.InvalidArchive, op, $"'{filesFolder}' is not a valid model folder: {e.Message}", e) : e;
+                }
+            }
+            var now = Now;
+            return await _repository.InsertAsync(new ModelVersion
+            {
+                User = owner,
+                Name = r.Name,
+                Version = version,
+                Description = r.Description,
+                AnalysisTool = r.AnalysisTool,
+                Kind = r.Kind,
+                Algorithm = r.Algorithm ?? stored?.Facts.Algorithm,
+                Feature = r.Feature,
+                Label = r.Label,
+                Parameter = r.Parameter ?? stored?.Facts.Parameter,
+                DataModelName = r.DataModelName,
+                Query = r.Query,
+                Filename = stored?.Facts.Filename,
+                Format = r.Format ?? (stored is null ? null : "spark"),
+                ServingName = ResultTables.ServingName(owner, r.Name),
+                State = ModelStates.Ready,
+                StorageKey = stored is null ? null : prefix + stored.Root,
+                SizeBytes = stored?.TotalBytes,
+                Created = now,
+                Modified = now,
+            }, stored?.Files ?? [], cancellationToken);
+        });
+    }
+
+    public async Task<ModelVersion> UpdateTrainingAsync(string user, string name, int version, TrainingUpdate u, MlModelCaller caller, CancellationToken cancellationToken)
+    {
+        var op = OperationTable.Get(MlModelOperation.Summary);
+        var owner = Owner(op, user, caller);
+        if (!ModelStates.All.Contains(u.State))
+        {
+            throw Fail(ErrorCodes.InvalidValue, op, $"invalid state '{u.State}'; expected one of {string.Join(", ", ModelStates.All)}");
+        }
+        await EnsureInitializedAsync(cancellationToken);
+        var model = await RequireModelAsync(op, owner, name, version, cancellationToken);
+        return await AuditedAsync(caller, "state", owner, name, _ => (int?)version, version, $"state {model.State} -> {u.State}" + (u.Message is null ? "" : ": " + u.Message), async () =>
+            await _repository.UpdateAsync(model with
+            {
+                State = u.State,
+                Evaluation = u.Evaluation ?? model.Evaluation,
+                CrossValidation = u.CrossValidation ?? model.CrossValidation,
+                GridInfo = u.GridInfo ?? model.GridInfo,
+                TrainCnt = u.TrainCnt ?? model.TrainCnt,
+                Elapsed = u.Elapsed ?? model.Elapsed,
+                Dictionary = u.Dictionary ?? model.Dictionary,
+            }, cancellationToken));
+    }
+}

@@ -1,0 +1,65 @@
+using MlModel.Dsl.Backends;
+using MlModel.Dsl.Execution;
+
+namespace MlModel.Dsl;
+
+/// <summary>
+/// Runs <c>mlmodel</c> commands for a requesting user and returns result sets. A host builds
+/// one engine from <see cref="MlModelOptions"/> (or with <c>services.AddMlModel(...)</c>) and
+/// shares it: it is thread-safe.
+/// </summary>
+public sealed class MlModelEngine
+{
+    private readonly CommandExecutor _executor;
+
+    /// <summary>Builds an engine over the given backends.</summary>
+    public MlModelEngine(MlModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Repository is null)
+        {
+            throw new ArgumentException("MlModelOptions.Repository is required", nameof(options));
+        }
+        Options = options;
+        _executor = new CommandExecutor(options);
+        Models = new ModelRegistry(_executor);
+        Connectors = new ConnectorRegistry(_executor);
+    }
+
+    /// <summary>The options the engine was built with.</summary>
+    public MlModelOptions Options { get; }
+
+    /// <summary>The registration API for models trained by the host (the <c>fit</c> command).</summary>
+    public ModelRegistry Models { get; }
+
+    /// <summary>The stored object-storage connections (the spec's <c>connector_id</c>).</summary>
+    public ConnectorRegistry Connectors { get; }
+
+    /// <summary>Creates or upgrades the repository's schema. Called on first use; call it early to fail fast.</summary>
+    public Task InitializeAsync(CancellationToken cancellationToken = default) => _executor.EnsureInitializedAsync(cancellationToken);
+
+    /// <summary>Parses and runs command text or a dsl-object JSON.</summary>
+    /// <exception cref="MlModelException">The command is invalid, not permitted, or failed; nothing was changed by a failed command.</exception>
+    public Task<ResultSet> ExecuteAsync(string command, MlModelCaller caller, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(MlModelParser.ParseAny(command), caller, null, cancellationToken);
+
+    /// <summary>Runs a command.</summary>
+    /// <param name="command">The command.</param>
+    /// <param name="caller">The requesting user.</param>
+    /// <param name="progress">Receives progress of import and export, if given.</param>
+    /// <param name="cancellationToken">Cancels the command; a cancelled import or export leaves nothing behind.</param>
+    public Task<ResultSet> ExecuteAsync(MlModelCommand command, MlModelCaller caller, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(caller);
+        return _executor.ExecuteAsync(command, caller, progress, cancellationToken);
+    }
+
+    /// <summary>Runs the <c>mlmodel</c> stage of a host query and returns it with the text around it.</summary>
+    public async Task<(MlModelQueryStage Stage, ResultSet Result)> ExecuteQueryAsync(string query, MlModelCaller caller, CancellationToken cancellationToken = default)
+    {
+        var stage = MlModelParser.ParseQuery(query);
+        var result = await ExecuteAsync(stage.Command, caller, null, cancellationToken);
+        return (stage, result);
+    }
+}

@@ -1,0 +1,74 @@
+using MlModel.Dsl.Backends;
+
+namespace MlModel.Dsl;
+
+/// <summary>Who is asking: the requesting user of spec B.5.</summary>
+/// <param name="User">The requesting user's name.</param>
+/// <param name="IsAdministrator">Whether the host vouches that the user is an administrator.</param>
+public sealed record MlModelCaller(string User, bool IsAdministrator = false);
+
+/// <summary>Limits on what an imported archive may expand to (a gzip bomb stops at the first).</summary>
+public sealed record ArchiveLimits
+{
+    /// <summary>Total bytes of all files after decompression; default 20 GiB.</summary>
+    public long MaxExpandedBytes { get; init; } = 20L * 1024 * 1024 * 1024;
+
+    /// <summary>Number of entries, directories included; default 100,000.</summary>
+    public int MaxEntries { get; init; } = 100_000;
+}
+
+/// <summary>Progress of an import or export.</summary>
+/// <param name="Operation">import or export.</param>
+/// <param name="Bytes">Bytes moved so far.</param>
+/// <param name="TotalBytes">Bytes expected in all, when known.</param>
+/// <param name="Files">Files moved so far.</param>
+public readonly record struct TransferProgress(string Operation, long Bytes, long? TotalBytes, int Files);
+
+/// <summary>
+/// How an engine is put together: its backends and policies. Build once per host; see
+/// <see cref="MlModelEngine"/>.
+/// </summary>
+public sealed class MlModelOptions
+{
+    /// <summary>The metadata repository (required): SqliteModelRepository or PostgresModelRepository from MlModel.Dsl.Data.</summary>
+    public IModelRepository? Repository { get; set; }
+
+    /// <summary>Where managed model files live (required for import, export, deploy): a prefix per user, name and version.</summary>
+    public IObjectStore? ModelStore { get; set; }
+
+    /// <summary>Where export archives are written; defaults to <see cref="ModelStore"/> under <c>exports/</c>... set it to keep them apart.</summary>
+    public IObjectStore? ExportStore { get; set; }
+
+    /// <summary>The serving system (required for deploy, stop and status).</summary>
+    public IServingBackend? Serving { get; set; }
+
+    /// <summary>Object-store providers by connector type; <c>local</c> is there already, MlModel.Dsl.Storage.S3 adds <c>s3</c>.</summary>
+    public IList<IObjectStoreProvider> ObjectStoreProviders { get; } = [new Backends.Local.LocalObjectStoreProvider()];
+
+    /// <summary>Connectors defined by the host rather than stored in the repository; they win over stored ones with the same id.</summary>
+    public IList<ConnectorInfo> Connectors { get; } = [];
+
+    /// <summary>User names that are administrators (spec B.5), besides callers flagged as such.</summary>
+    public ISet<string> Administrators { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>How long an export's download URL stays valid; default one hour (spec: 3600).</summary>
+    public TimeSpan ExportUrlExpiry { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Import limits.</summary>
+    public ArchiveLimits ArchiveLimits { get; set; } = new();
+
+    /// <summary>Whether deploy re-reads a version's files and checks their SHA-256 first; default true.</summary>
+    public bool VerifyChecksumsOnDeploy { get; set; } = true;
+
+    /// <summary>
+    /// How old files without a version must be before <c>mlmodel check repair=true</c> deletes
+    /// them; younger ones may belong to an import in progress. Default one hour.
+    /// </summary>
+    public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The time zone of <c>create</c>/<c>modified</c>/<c>cdate</c>/<c>mdate</c>; default the machine's.</summary>
+    public TimeZoneInfo DisplayTimeZone { get; set; } = TimeZoneInfo.Local;
+
+    /// <summary>The clock; tests may replace it.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+}

@@ -1,0 +1,100 @@
+using MlModel.Dsl.Backends;
+using MlModel.Dsl.Binding;
+using MlModel.Dsl.Execution;
+
+namespace MlModel.Dsl;
+
+/// <summary>What the host's <c>fit</c> command knows of a model it is about to train.</summary>
+public sealed record ModelRegistration
+{
+    /// <summary>Model name (spec B.2).</summary>
+    public required string Name { get; init; }
+    /// <summary>spark, tf, sklearn, ...</summary>
+    public required string AnalysisTool { get; init; }
+    /// <summary>classification, regression, ...</summary>
+    public string? Kind { get; init; }
+    /// <summary>Algorithm name.</summary>
+    public string? Algorithm { get; init; }
+    /// <summary>Feature columns.</summary>
+    public string? Feature { get; init; }
+    /// <summary>Label column.</summary>
+    public string? Label { get; init; }
+    /// <summary>Description.</summary>
+    public string? Description { get; init; }
+    /// <summary>Training parameters, JSON.</summary>
+    public string? Parameter { get; init; }
+    /// <summary>Data model the query ran on.</summary>
+    public string? DataModelName { get; init; }
+    /// <summary>The training query.</summary>
+    public string? Query { get; init; }
+    /// <summary>Format of the files it will attach (spark, saved_model, h5).</summary>
+    public string? Format { get; init; }
+}
+
+/// <summary>What training reports when it ends (or as it goes).</summary>
+public sealed record TrainingUpdate
+{
+    /// <summary>New state: RUNNING, DONE or ERROR.</summary>
+    public required string State { get; init; }
+    /// <summary>Per-epoch evaluation, JSON.</summary>
+    public string? Evaluation { get; init; }
+    /// <summary>Cross-validation results, JSON.</summary>
+    public string? CrossValidation { get; init; }
+    /// <summary>Grid search results, JSON.</summary>
+    public string? GridInfo { get; init; }
+    /// <summary>Rows trained on.</summary>
+    public long? TrainCnt { get; init; }
+    /// <summary>Seconds spent training.</summary>
+    public double? Elapsed { get; init; }
+    /// <summary>Dictionary file name.</summary>
+    public string? Dictionary { get; init; }
+    /// <summary>A note for the audit trail (an error message when State is ERROR).</summary>
+    public string? Message { get; init; }
+}
+
+/// <summary>Registration of models trained by the host, with audit entries for every change.</summary>
+public sealed class ModelRegistry
+{
+    private readonly CommandExecutor _executor;
+
+    internal ModelRegistry(CommandExecutor executor) => _executor = executor;
+
+    /// <summary>
+    /// Registers a new version (state READY) for <paramref name="caller"/> and returns it. When
+    /// <paramref name="filesFolder"/> is given, the folder's files are stored as the version's
+    /// files (validated as <see cref="ModelRegistration.Format"/>, with a manifest).
+    /// </summary>
+    public Task<ModelVersion> RegisterAsync(ModelRegistration registration, MlModelCaller caller, string? filesFolder = null, CancellationToken cancellationToken = default) =>
+        _executor.RegisterAsync(registration, caller, filesFolder, cancellationToken);
+
+    /// <summary>Moves a version through READY → RUNNING → DONE or ERROR and records training results.</summary>
+    public Task<ModelVersion> UpdateTrainingAsync(string user, string name, int version, TrainingUpdate update, MlModelCaller caller, CancellationToken cancellationToken = default) =>
+        _executor.UpdateTrainingAsync(user, name, version, update, caller, cancellationToken);
+
+    /// <summary>One version (the latest when <paramref name="version"/> is null), or null.</summary>
+    public Task<ModelVersion?> GetAsync(string user, string name, int? version = null, CancellationToken cancellationToken = default) =>
+        _executor.GetModelAsync(user, name, version, cancellationToken);
+
+    /// <summary>The consistency check of <c>mlmodel check</c>, as an API.</summary>
+    public Task<ResultSet> CheckAsync(MlModelCaller caller, bool repair = false, CancellationToken cancellationToken = default) =>
+        _executor.ExecuteAsync(new CheckCommand(Repair: repair), caller, null, cancellationToken);
+}
+
+/// <summary>The stored object-storage connections. Secrets are stored but never shown.</summary>
+public sealed class ConnectorRegistry
+{
+    private readonly CommandExecutor _executor;
+
+    internal ConnectorRegistry(CommandExecutor executor) => _executor = executor;
+
+    /// <summary>Adds or replaces a connector (administrators only); its settings are checked by its provider first.</summary>
+    public Task SaveAsync(ConnectorInfo connector, MlModelCaller caller, CancellationToken cancellationToken = default) =>
+        _executor.SaveConnectorAsync(connector, caller, cancellationToken);
+
+    /// <summary>Removes a connector (administrators only).</summary>
+    public Task<bool> DeleteAsync(string id, MlModelCaller caller, CancellationToken cancellationToken = default) =>
+        _executor.DeleteConnectorAsync(id, caller, cancellationToken);
+
+    /// <summary>Every connector, host-defined and stored, with secrets redacted: id, type, settings.</summary>
+    public Task<ResultSet> ListAsync(CancellationToken cancellationToken = default) => _executor.ListConnectorsAsync(cancellationToken);
+}

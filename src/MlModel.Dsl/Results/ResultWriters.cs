@@ -1,0 +1,203 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace MlModel.Dsl;
+
+/// <summary>Renders result sets as a text table, as the host engine's job JSON, or as CSV.</summary>
+public static class ResultWriter
+{
+    /// <summary>
+    /// Writes the host engine's job shape:
+    /// <c>{"fields":[{"name":"id","type":"int"},...],"results":[[1,"root",...],...]}</c>, streaming row by row.
+    /// </summary>
+    public static void WriteJson(ResultSet result, Stream output, bool indented = false)
+    {
+        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = indented, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        writer.WriteStartObject();
+        writer.WriteStartArray("fields");
+        foreach (var f in result.Fields)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", f.Name);
+            writer.WriteString("type", f.TypeName);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.WriteStartArray("results");
+        var rows = 0;
+        foreach (var row in result)
+        {
+            writer.WriteStartArray();
+            foreach (var value in row)
+            {
+                switch (value)
+                {
+                    case null:
+                        writer.WriteNullValue();
+                        break;
+                    case int i:
+                        writer.WriteNumberValue(i);
+                        break;
+                    case long l:
+                        writer.WriteNumberValue(l);
+                        break;
+                    case double d:
+                        writer.WriteNumberValue(d);
+                        break;
+                    default:
+                        writer.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                        break;
+                }
+            }
+            writer.WriteEndArray();
+            if (++rows % 1024 == 0)
+            {
+                writer.Flush();
+            }
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    /// <summary>The job JSON as a string.</summary>
+    public static string ToJson(ResultSet result, bool indented = false)
+    {
+        using var stream = new MemoryStream();
+        WriteJson(result, stream, indented);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Writes RFC 4180 CSV with a header row.</summary>
+    public static void WriteCsv(ResultSet result, TextWriter output)
+    {
+        output.Write(string.Join(',', result.Fields.Select(f => CsvCell(f.Name))));
+        output.Write("\r\n");
+        foreach (var row in result)
+        {
+            for (var i = 0; i < row.Length; i++)
+            {
+                if (i > 0)
+                {
+                    output.Write(',');
+                }
+                output.Write(CsvCell(Text(row[i])));
+            }
+            output.Write("\r\n");
+        }
+    }
+
+    private static string CsvCell(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+
+    /// <summary>
+    /// Writes an aligned text table, like the spec's tables. Cells longer than
+    /// <paramref name="maxCellWidth"/> columns are cut with an ellipsis; wide (Korean, CJK)
+    /// characters count two columns. The table is buffered, so use it for what people read.
+    /// </summary>
+    public static void WriteTable(ResultSet result, TextWriter output, int maxCellWidth = 48)
+    {
+        var rows = result.Select(r => r.Select(v => Cut(Text(v), maxCellWidth)).ToArray()).ToList();
+        var widths = result.Fields.Select((f, i) => Math.Max(DisplayWidth(f.Name), rows.Count == 0 ? 0 : rows.Max(r => DisplayWidth(r[i])))).ToArray();
+        var numeric = result.Fields.Select(f => f.Type != FieldType.String).ToArray();
+
+        void Line(IReadOnlyList<string> cells, bool header)
+        {
+            var sb = new StringBuilder();
+            for (var i = 0; i < cells.Count; i++)
+            {
+                if (i > 0)
+                {
+                    sb.Append(" | ");
+                }
+                var pad = new string(' ', widths[i] - DisplayWidth(cells[i]));
+                sb.Append(numeric[i] && !header ? pad + cells[i] : cells[i] + (i == cells.Count - 1 ? "" : pad));
+            }
+            output.WriteLine(sb.ToString().TrimEnd());
+        }
+
+        Line(result.Fields.Select(f => f.Name).ToList(), header: true);
+        output.WriteLine(string.Join("-+-", widths.Select(w => new string('-', w))));
+        foreach (var row in rows)
+        {
+            Line(row, header: false);
+        }
+        output.WriteLine(rows.Count == 1 ? "(1 row)" : $"({rows.Count} rows)");
+    }
+
+    /// <summary>The table as a string.</summary>
+    public static string ToTable(ResultSet result, int maxCellWidth = 48)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        WriteTable(result, writer, maxCellWidth);
+        return writer.ToString();
+    }
+
+    private static string Text(object? value) => value switch
+    {
+        null => "",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+    };
+
+    private static string Cut(string text, int max)
+    {
+        // One line per row: line breaks inside a cell would tear the table.
+        if (text.AsSpan().IndexOfAny("\r\n\t") >= 0)
+        {
+            text = text.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ');
+        }
+        if (DisplayWidth(text) <= max)
+        {
+            return text;
+        }
+        var sb = new StringBuilder();
+        var width = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            var w = RuneWidth(rune);
+            if (width + w > max - 1)
+            {
+                break;
+            }
+            sb.Append(rune.ToString());
+            width += w;
+        }
+        return sb.Append('…').ToString();
+    }
+
+    /// <summary>Terminal columns a string takes: East Asian wide and fullwidth characters take two, combining marks none.</summary>
+    public static int DisplayWidth(string text)
+    {
+        var width = 0;
+        foreach (var rune in text.EnumerateRunes())
+        {
+            width += RuneWidth(rune);
+        }
+        return width;
+    }
+
+    private static int RuneWidth(Rune rune)
+    {
+        var c = rune.Value;
+        var category = Rune.GetUnicodeCategory(rune);
+        if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format || c == 0x200B)
+        {
+            return 0;
+        }
+        if (c < 0x1100)
+        {
+            return 1;
+        }
+        // Unicode East Asian Width W and F ranges (UAX #11), the ones that occur in practice.
+        return c is <= 0x115F // Hangul Jamo leading consonants
+            or (>= 0x2E80 and <= 0x303E) or (>= 0x3041 and <= 0x33FF) or (>= 0x3400 and <= 0x4DBF)
+            or (>= 0x4E00 and <= 0x9FFF) or (>= 0xA000 and <= 0xA4CF) or (>= 0xA960 and <= 0xA97F)
+            or (>= 0xAC00 and <= 0xD7A3) or (>= 0xF900 and <= 0xFAFF) or (>= 0xFE30 and <= 0xFE4F)
+            or (>= 0xFF00 and <= 0xFF60) or (>= 0xFFE0 and <= 0xFFE6) or (>= 0x1F300 and <= 0x1F64F)
+            or (>= 0x1F900 and <= 0x1F9FF) or (>= 0x20000 and <= 0x3FFFD)
+            ? 2
+            : 1;
+    }
+}
