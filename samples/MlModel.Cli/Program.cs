@@ -1,15 +1,318 @@
+using System.Text;
+using System.Text.Json;
+using MlModel.Cli;
 using MlModel.Dsl;
+using MlModel.Dsl.Backends;
 
-var text = args.Length > 1 && args[0] == "-c" ? args[1] : Console.In.ReadToEnd();
-try
+Console.OutputEncoding = Encoding.UTF8;
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
 {
-    var cmd = MlModelParser.ParseAny(text);
-    Console.WriteLine(cmd.ToJson());
-    Console.WriteLine(cmd.ToString());
-    return 0;
-}
-catch (MlModelException e)
+    // The first Ctrl+C cancels the running command (an import leaves nothing behind); a second one exits.
+    if (!cancel.IsCancellationRequested)
+    {
+        e.Cancel = true;
+        cancel.Cancel();
+    }
+};
+return await Cli.RunAsync(args, Console.Out, Console.Error, cancel.Token);
+
+namespace MlModel.Cli
 {
-    Console.Error.WriteLine($"[{e.Code}] {e.Message}");
-    return 1;
+    internal static class Cli
+    {
+        public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            CliOptions o;
+            try
+            {
+                o = CliOptions.Read(args);
+            }
+            catch (ArgumentException e)
+            {
+                await stderr.WriteLineAsync($"mlmodel: {e.Message}\nRun 'mlmodel --help' for usage.");
+                return 2;
+            }
+
+            if (o.Version)
+            {
+                await stdout.WriteLineAsync("mlmodel " + typeof(MlModelEngine).Assembly.GetName().Version);
+                return 0;
+            }
+            if (o.Words.Count > 0 && o.Words[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+            {
+                o.Words.RemoveAt(0);
+            }
+            if (o.Words.Count > 0 && o.Words[0] == "connector")
+            {
+                return await ConnectorCommand.RunAsync(o, stdout, stderr, cancellationToken);
+            }
+            if (o.Help)
+            {
+                var opName = o.Words.FirstOrDefault() ?? OperationWord(o.Command);
+                if (opName is not null && MlModelLanguage.Find(opName) is { } op)
+                {
+                    await stdout.WriteAsync(HelpText.Operation(op));
+                }
+                else
+                {
+                    await stdout.WriteAsync(HelpText.General());
+                }
+                return 0;
+            }
+
+            string? text;
+            if (o.Command is not null)
+            {
+                text = o.Command == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : o.Command;
+            }
+            else if (o.Words.Count > 0)
+            {
+                text = FromWords(o.Words);
+            }
+            else if (Console.IsInputRedirected)
+            {
+                text = await Console.In.ReadToEndAsync(cancellationToken);
+            }
+            else
+            {
+                return await Repl.RunAsync(o, stdout, stderr, cancellationToken);
+            }
+
+            if (o.Parse)
+            {
+                try
+                {
+                    await stdout.WriteLineAsync(MlModelParser.ParseAny(text).ToJson());
+                    return 0;
+                }
+                catch (MlModelException e)
+                {
+                    await WriteErrorAsync(o, stderr, e.Error);
+                    return 1;
+                }
+            }
+
+            MlModelEngine engine;
+            try
+            {
+                engine = EmbeddedSetup.Create(o);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                await stderr.WriteLineAsync($"mlmodel: cannot open the home folder '{o.Home}': {e.Message}");
+                return 2;
+            }
+            return await ExecuteAsync(engine, o, text, stdout, stderr, cancellationToken);
+        }
+
+        public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, string text, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var command = MlModelParser.ParseAny(text);
+                var caller = new MlModelCaller(o.User, o.Admin);
+                using var bar = !o.NoProgress && !Console.IsErrorRedirected && command.Operation is MlModelOperation.Import or MlModelOperation.Export
+                    ? new ProgressBar()
+                    : null;
+                using var result = await engine.ExecuteAsync(command, caller, bar, cancellationToken);
+                bar?.Dispose();
+                await WriteResultAsync(o, stdout, result);
+                return 0;
+            }
+            catch (MlModelException e)
+            {
+                await WriteErrorAsync(o, stderr, e.Error);
+                return 1;
+            }
+            catch (OperationCanceledException)
+            {
+                await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"));
+                return 1;
+            }
+        }
+
+        private static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result)
+        {
+            switch (o.Format)
+            {
+                case "json":
+                    using (var stream = new MemoryStream())
+                    {
+                        ResultWriter.WriteJson(result, stream);
+                        await stdout.WriteLineAsync(Encoding.UTF8.GetString(stream.ToArray()));
+                    }
+                    break;
+                case "csv":
+                    ResultWriter.WriteCsv(result, stdout);
+                    break;
+                default:
+                    ResultWriter.WriteTable(result, stdout);
+                    break;
+            }
+            await stdout.FlushAsync();
+        }
+
+        public static async Task WriteErrorAsync(CliOptions o, TextWriter stderr, MlModelError error)
+        {
+            if (o.Format == "json")
+            {
+                var json = JsonSerializer.Serialize(new
+                {
+                    error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column },
+                });
+                await stderr.WriteLineAsync(json);
+                return;
+            }
+            var colour = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null;
+            await stderr.WriteLineAsync(colour ? $"\u001b[31m{error.Message}\u001b[0m" : error.Message);
+        }
+
+        private static string? OperationWord(string? text)
+        {
+            if (text is null)
+            {
+                return null;
+            }
+            var words = text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return words.Length > 1 && words[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase) ? words[1] : words.FirstOrDefault();
+        }
+
+        /// <summary>
+        /// Shell words back to command text. The shell has already removed its own quotes, so a
+        /// value that is not a bare word, a quoted string or base64(...) is quoted again here.
+        /// </summary>
+        internal static string FromWords(IReadOnlyList<string> words)
+        {
+            var sb = new StringBuilder("mlmodel");
+            foreach (var word in words)
+            {
+                sb.Append(' ');
+                var eq = word.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    sb.Append(word);
+                    continue;
+                }
+                var value = word[(eq + 1)..];
+                sb.Append(word, 0, eq + 1).Append(IsValueSyntax(value) ? value : Quote(value));
+            }
+            return sb.ToString();
+        }
+
+        private static bool IsValueSyntax(string value) =>
+            value.Length > 0 && (value.All(c => !char.IsWhiteSpace(c) && c is not ('\'' or '"' or '=' or '|' or '(' or ')' or ','))
+                || (value.Length >= 2 && value[0] == '\'' && value[^1] == '\'' && value[1..^1].IndexOfAny(['\'', '\r', '\n']) < 0)
+                || (value.StartsWith("base64(", StringComparison.OrdinalIgnoreCase) && value.EndsWith(')') && value.IndexOf(')') == value.Length - 1));
+
+        private static string Quote(string value) =>
+            value.IndexOfAny(['\'', '\r', '\n']) < 0 ? $"'{value}'" : $"base64({Convert.ToBase64String(Encoding.UTF8.GetBytes(value))})";
+    }
+
+    /// <summary>The interactive prompt.</summary>
+    internal static class Repl
+    {
+        public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            var engine = EmbeddedSetup.Create(o);
+            var editor = new LineEditor(Path.Combine(Path.GetFullPath(o.Home), "history"));
+            await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}. Type a command (the 'mlmodel' word is optional), 'help', or 'exit'. End a line with \\ to continue it.");
+            var pending = new StringBuilder();
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var line = editor.ReadLine(pending.Length == 0 ? "mlmodel> " : "     ...> ");
+                if (line is null)
+                {
+                    break;
+                }
+                if (line.EndsWith('\\'))
+                {
+                    pending.Append(line[..^1]).Append('\n');
+                    continue;
+                }
+                pending.Append(line);
+                var text = pending.ToString().Trim();
+                pending.Clear();
+                if (text.Length == 0)
+                {
+                    continue;
+                }
+                if (text is "exit" or "quit")
+                {
+                    break;
+                }
+                if (text == "help" || text.StartsWith("help ", StringComparison.Ordinal))
+                {
+                    var op = MlModelLanguage.Find(text.Length > 5 ? text[5..].Trim() : "");
+                    await stdout.WriteAsync(op is null ? HelpText.General() : HelpText.Operation(op));
+                    continue;
+                }
+                if (!text.StartsWith("mlmodel", StringComparison.OrdinalIgnoreCase) && !text.StartsWith('{'))
+                {
+                    text = "mlmodel " + text;
+                }
+                await Cli.ExecuteAsync(engine, o, text, stdout, stderr, cancellationToken);
+            }
+            return 0;
+        }
+    }
+
+    /// <summary><c>mlmodel connector add|list|remove</c>.</summary>
+    internal static class ConnectorCommand
+    {
+        public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            if (o.Help || o.Words.Count < 2)
+            {
+                await stdout.WriteAsync(HelpText.Connector);
+                return o.Help ? 0 : 2;
+            }
+            var engine = EmbeddedSetup.Create(o);
+            var caller = new MlModelCaller(o.User, o.Admin);
+            try
+            {
+                switch (o.Words[1])
+                {
+                    case "list":
+                        using (var list = await engine.Connectors.ListAsync(cancellationToken))
+                        {
+                            ResultWriter.WriteTable(list, stdout, maxCellWidth: 100);
+                        }
+                        return 0;
+                    case "remove" when o.Words.Count == 3:
+                        var removed = await engine.Connectors.DeleteAsync(o.Words[2], caller, cancellationToken);
+                        await (removed ? stdout.WriteLineAsync($"connector '{o.Words[2]}' removed") : stderr.WriteLineAsync($"mlmodel connector: no stored connector '{o.Words[2]}'"));
+                        return removed ? 0 : 1;
+                    case "add":
+                        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+                        foreach (var word in o.Words.Skip(2))
+                        {
+                            var eq = word.IndexOf('=', StringComparison.Ordinal);
+                            if (eq <= 0)
+                            {
+                                await stderr.WriteLineAsync($"mlmodel connector: expected key=value, not '{word}'");
+                                return 2;
+                            }
+                            settings[word[..eq]] = word[(eq + 1)..];
+                        }
+                        if (!settings.Remove("id", out var id) || !settings.Remove("type", out var type))
+                        {
+                            await stderr.WriteLineAsync("mlmodel connector add: id= and type= are required");
+                            return 2;
+                        }
+                        await engine.Connectors.SaveAsync(new ConnectorInfo(id, type, settings), caller, cancellationToken);
+                        await stdout.WriteLineAsync($"connector '{id}' saved ({type})");
+                        return 0;
+                    default:
+                        await stdout.WriteAsync(HelpText.Connector);
+                        return 2;
+                }
+            }
+            catch (MlModelException e)
+            {
+                await Cli.WriteErrorAsync(o, stderr, e.Error);
+                return 1;
+            }
+        }
+    }
 }

@@ -62,12 +62,13 @@ public static class MlModelParser
         var result = MlModelGrammar.WholeCommand.Parse(text);
         if (!result.Success)
         {
-            throw Translate(result.Error!, text, 0, text.Length);
+            throw SyntaxErrors.Translate(result.Error!, text, 0, text.Length);
         }
         return result.Value;
     }
 
     /// <summary>Parses a dsl-object: <c>{"command":"mlmodel","params":{"operation":...}}</c>.</summary>
+    /// <exception cref="MlModelException">The JSON is malformed or is not a valid command.</exception>
     public static MlModelCommand ParseJson(string json)
     {
         ArgumentNullException.ThrowIfNull(json);
@@ -78,10 +79,15 @@ public static class MlModelParser
         }
         catch (JsonException e)
         {
+            // System.Text.Json counts lines from 0 and columns in UTF-8 bytes; we count characters.
             var line = (int)(e.LineNumber ?? 0) + 1;
-            var col = (int)(e.BytePositionInLine ?? 0) + 1;
+            var column = CharacterColumn(json, line, e.BytePositionInLine ?? 0);
+            var reason = e.Message;
+            var cut = reason.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? p
+                : reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            reason = (cut >= 0 ? reason[..cut] : reason).Replace(" Change the reader options.", "", StringComparison.Ordinal).Trim();
             throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
-                $"mlmodel: the dsl-object is not valid JSON (line {line}, column {col})", line, col));
+                $"mlmodel: the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
         }
         using (doc)
         {
@@ -89,37 +95,76 @@ public static class MlModelParser
         }
     }
 
+    private static int CharacterColumn(string text, int line, long bytePosition)
+    {
+        var start = 0;
+        for (var l = 1; l < line && start < text.Length; l++)
+        {
+            var next = text.IndexOf('\n', start);
+            start = next < 0 ? text.Length : next + 1;
+        }
+        var column = 1;
+        long bytes = 0;
+        for (var i = start; i < text.Length && bytes < bytePosition && text[i] != '\n'; i++)
+        {
+            bytes += char.IsHighSurrogate(text[i]) || char.IsLowSurrogate(text[i]) ? 2 : text[i] < 0x80 ? 1 : text[i] < 0x800 ? 2 : 3;
+            column++;
+        }
+        return column;
+    }
+
     /// <summary>Parses a dsl-object that the host has already read.</summary>
+    /// <exception cref="MlModelException">The object is not a valid command.</exception>
     public static MlModelCommand ParseJson(JsonElement root)
+    {
+        string operation;
+        RawParameter[] raw;
+        try
+        {
+            (operation, raw) = ReadDslObject(root);
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonElement throws this for strings that are not UTF-16 (a lone "\ud800").
+            throw new MlModelException(ErrorCodes.InvalidJson, "mlmodel: the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")", e);
+        }
+        return Binder.Bind(operation, null, raw, null);
+    }
+
+    private static (string, RawParameter[]) ReadDslObject(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
-            throw JsonShape("the dsl-object must be a JSON object");
+            throw JsonShape("the dsl-object must be a JSON object: {\"command\": \"mlmodel\", \"params\": {\"operation\": ...}}");
         }
         if (!root.TryGetProperty("command", out var command) || command.ValueKind != JsonValueKind.String)
         {
             throw JsonShape("the dsl-object needs \"command\": \"mlmodel\"");
         }
-        if (!string.Equals(command.GetString(), "mlmodel", StringComparison.OrdinalIgnoreCase))
+        if (!Ascii.EqualsIgnoreCase(command.GetString(), "mlmodel"))
         {
-            throw JsonShape($"the dsl-object is for command '{command.GetString()}', not 'mlmodel'");
+            throw JsonShape($"the dsl-object is for command '{Display.Word(command.GetString()!)}', not 'mlmodel'");
         }
         if (!root.TryGetProperty("params", out var parameters) || parameters.ValueKind != JsonValueKind.Object)
         {
-            throw JsonShape("the dsl-object needs a \"params\" object");
+            throw JsonShape("the dsl-object needs a \"params\" object, such as {\"operation\": \"list\"}");
         }
 
         string? operation = null;
         var raw = new List<RawParameter>();
         foreach (var property in parameters.EnumerateObject())
         {
-            if (property.NameEquals("operation"))
+            if (Ascii.EqualsIgnoreCase(property.Name, "operation"))
             {
                 if (property.Value.ValueKind != JsonValueKind.String)
                 {
                     throw JsonShape("\"operation\" must be a string such as \"list\"");
                 }
-                operation = property.Value.GetString();
+                if (operation is not null)
+                {
+                    throw new MlModelException(ErrorCodes.DuplicateParameter, "mlmodel: duplicate parameter 'operation'; give each parameter once");
+                }
+                operation = property.Value.GetString()!;
                 continue;
             }
             var v = property.Value;
@@ -129,9 +174,10 @@ public static class MlModelParser
                 JsonValueKind.Number => new RawValue(RawForm.JsonNumber, v.GetRawText(), null),
                 JsonValueKind.True => new RawValue(RawForm.JsonBool, "true", null),
                 JsonValueKind.False => new RawValue(RawForm.JsonBool, "false", null),
-                JsonValueKind.Object when property.Name == "parameter" => new RawValue(RawForm.JsonString, v.GetRawText(), null),
+                // The training parameters may come as the object itself rather than as its text.
+                JsonValueKind.Object when Ascii.EqualsIgnoreCase(property.Name, "parameter") => new RawValue(RawForm.JsonString, v.GetRawText(), null),
                 JsonValueKind.Null => null,
-                _ => new RawValue(RawForm.JsonNumber, v.GetRawText(), null),
+                _ => new RawValue(RawForm.JsonOther, v.GetRawText(), null),
             };
             if (value is null)
             {
@@ -144,7 +190,7 @@ public static class MlModelParser
             throw new MlModelException(ErrorCodes.MissingParameter, "mlmodel: missing required parameter 'operation'; allowed: "
                 + string.Join(", ", OperationTable.All.Select(o => o.Name)));
         }
-        return Binder.Bind(operation, null, raw.ToArray(), null);
+        return (operation, raw.ToArray());
     }
 
     /// <summary>
@@ -165,13 +211,13 @@ public static class MlModelParser
                 var result = MlModelGrammar.WholeCommand.Parse(slice);
                 if (!result.Success)
                 {
-                    throw Translate(result.Error!, query, start, end);
+                    throw SyntaxErrors.Translate(result.Error!, query, start, end);
                 }
                 var syntax = Shift(result.Value, start);
                 var bound = Binder.Bind(syntax, query);
                 var before = start == 0 ? "" : query[..Math.Max(0, start - 1)].Trim();
                 var after = end >= query.Length ? "" : query[(end + 1)..].Trim();
-                return new MlModelQueryStage(before, bound, after, start + syntax.Start - start, end);
+                return new MlModelQueryStage(before, bound, after, syntax.Start, end);
             }
         }
         throw new MlModelException(ErrorCodes.Syntax, "mlmodel: the query has no mlmodel stage");
@@ -201,114 +247,4 @@ public static class MlModelParser
 
     private static MlModelException JsonShape(string what) =>
         new(ErrorCodes.InvalidJson, "mlmodel: " + what);
-
-    /// <summary>Turns Pidgin's error into ours: the operation, the position, what was found and expected.</summary>
-    private static MlModelException Translate(ParseError<char> error, string source, int start, int end)
-    {
-        var offset = start + error.ErrorOffset;
-        var op = OperationOf(source, start, end);
-
-        // `name= version=1`: the grammar read `version` as name's value and then met '='.
-        if (!error.EOF && error.Unexpected.HasValue && error.Unexpected.Value == '=' && MissingValueKey(source, offset, start) is (string key, int keyOffset))
-        {
-            return Binder.Error(ErrorCodes.MissingValue, op, $"parameter '{key}' has no value", keyOffset, source, $"write {key}=<value>");
-        }
-
-        var found = error.EOF || !error.Unexpected.HasValue || offset >= end ? "end of input" : Describe(error.Unexpected.Value);
-        var expected = error.Expected
-            .Select(e => e.Label ?? (e.IsEof ? MlModelGrammar.EndLabel : e.Tokens.IsDefaultOrEmpty ? null : "'" + new string(e.Tokens.AsSpan()) + "'"))
-            .Where(e => e is not null)
-            .Select(e => e!)
-            .Distinct()
-            .ToList();
-
-        string? hint = null;
-        if (offset > start && source[offset - 1] == '\'' && !error.EOF && expected.Contains(MlModelGrammar.WhiteSpaceLabel))
-        {
-            hint = "a single-quoted string ends at the next quote and cannot contain one; write such text as base64(...)";
-        }
-        else if (!error.EOF && error.Unexpected.HasValue && error.Unexpected.Value == '|')
-        {
-            hint = "a '|' ends the mlmodel command and starts the host's next pipeline stage";
-        }
-        else if (expected.Contains("a closing quote on the same line"))
-        {
-            hint = "a single-quoted string cannot span lines or contain a quote; write such text as base64(...)";
-        }
-
-        var what = new StringBuilder("syntax error");
-        var (line, column) = SourceText.Position(source, offset);
-        what.Append(CultureInfo.InvariantCulture, $" (line {line}, column {column}): unexpected {found}");
-        if (expected.Count > 0)
-        {
-            what.Append(", expected ").Append(JoinOr(expected));
-        }
-        if (hint is not null)
-        {
-            what.Append("; ").Append(hint);
-        }
-        var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
-        return new MlModelException(new MlModelError(ErrorCodes.Syntax, prefix + what, line, column, expected));
-    }
-
-    private static (string, int)? MissingValueKey(string source, int offset, int start)
-    {
-        var i = offset - 1;
-        while (i >= start && MlModelGrammar.IsBareChar(source[i]))
-        {
-            i--;
-        }
-        var wordStart = i + 1;
-        if (wordStart == offset)
-        {
-            return null;
-        }
-        var ws = i;
-        while (i >= start && MlModelGrammar.IsWhiteSpace(source[i]))
-        {
-            i--;
-        }
-        if (i == ws || i < start || source[i] != '=')
-        {
-            return null;
-        }
-        i--;
-        while (i >= start && MlModelGrammar.IsWhiteSpace(source[i]))
-        {
-            i--;
-        }
-        var keyEnd = i + 1;
-        while (i >= start && MlModelGrammar.IsBareChar(source[i]))
-        {
-            i--;
-        }
-        return keyEnd > i + 1 ? (source[(i + 1)..keyEnd], i + 1) : null;
-    }
-
-    private static OperationSpec? OperationOf(string source, int start, int end)
-    {
-        var i = start;
-        while (i < end && MlModelGrammar.IsWhiteSpace(source[i]))
-        {
-            i++;
-        }
-        if (end - i < 8 || !source.AsSpan(i, 7).Equals("mlmodel", StringComparison.OrdinalIgnoreCase) || !MlModelGrammar.IsWhiteSpace(source[i + 7]))
-        {
-            return null;
-        }
-        return OperationTable.Find(FirstWord(source, i + 7, end));
-    }
-
-    private static string Describe(char c) => c switch
-    {
-        '\n' or '\r' => "line break",
-        '\t' => "tab",
-        ' ' => "space",
-        '\'' => "quote (')",
-        _ when char.IsControl(c) => $"control character U+{(int)c:X4}",
-        _ => $"'{c}'",
-    };
-
-    private static string JoinOr(List<string> items) =>
-        items.Count == 1 ? items[0] : string.Join(", ", items.Take(items.Count - 1)) + " or " + items[^1];
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using MlModel.Dsl.Syntax;
@@ -6,7 +8,7 @@ using MlModel.Dsl.Syntax;
 namespace MlModel.Dsl.Binding;
 
 /// <summary>How a raw value arrived: from command text or from a dsl-object.</summary>
-internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool }
+internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther }
 
 /// <summary>A value before binding. <see cref="Offset"/> is null for dsl-object input.</summary>
 internal readonly record struct RawValue(RawForm Form, string Text, int? Offset);
@@ -20,133 +22,165 @@ internal readonly record struct RawParameter(string? Key, int? Offset, RawValue?
 /// </summary>
 internal static class Binder
 {
-    public static MlModelCommand Bind(CommandSyntax syntax, string source)
+    /// <summary>The most parameters any operation takes; the per-command scratch lives on the stack.</summary>
+    internal const int MaxParameters = 16;
+
+    [InlineArray(MaxParameters)]
+    private struct ValueSlots
     {
-        var raw = new RawParameter[syntax.Parameters.Count];
-        for (var i = 0; i < raw.Length; i++)
-        {
-            var p = syntax.Parameters[i];
-            raw[i] = new RawParameter(
-                p.Key,
-                p.Offset,
-                p.Value is null ? null : new RawValue((RawForm)(int)p.Value.Form, p.Value.Text, p.Value.Offset));
-        }
-        return Bind(syntax.Operation, syntax.OperationOffset, raw, source);
+        private object? _element;
     }
 
-    public static MlModelCommand Bind(string operationWord, int? operationOffset, ReadOnlySpan<RawParameter> parameters, string? source)
+    [InlineArray(MaxParameters)]
+    private struct OffsetSlots
+    {
+        private int _element;
+    }
+
+    /// <summary>The parameters to bind, read in place: no copy of the syntax tree's list.</summary>
+    internal interface IRawParameters
+    {
+        int Count { get; }
+
+        RawParameter this[int index] { get; }
+    }
+
+    private readonly struct SyntaxParameters(IReadOnlyList<ParameterSyntax> parameters) : IRawParameters
+    {
+        // The grammar builds an array; index it directly rather than through the interface.
+        private readonly ParameterSyntax[]? _array = parameters as ParameterSyntax[];
+
+        public int Count => _array?.Length ?? parameters.Count;
+
+        public RawParameter this[int index]
+        {
+            get
+            {
+                var p = _array is not null ? _array[index] : parameters[index];
+                return new RawParameter(p.Key, p.Offset,
+                    p.Value is null ? null : new RawValue((RawForm)(int)p.Value.Form, p.Value.Text, p.Value.Offset));
+            }
+        }
+    }
+
+    internal readonly struct ArrayParameters(RawParameter[] parameters) : IRawParameters
+    {
+        public int Count => parameters.Length;
+
+        public RawParameter this[int index] => parameters[index];
+    }
+
+    public static MlModelCommand Bind(CommandSyntax syntax, string source) =>
+        Bind(syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
+
+    public static MlModelCommand Bind(string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
+        Bind(operationWord, operationOffset, new ArrayParameters(parameters), source);
+
+    private static MlModelCommand Bind<TParameters>(string operationWord, int? operationOffset, TParameters parameters, string? source)
+        where TParameters : IRawParameters
     {
         var op = OperationTable.Find(operationWord)
             ?? throw Error(ErrorCodes.UnknownOperation, null,
-                $"unknown operation '{operationWord}'", operationOffset, source,
-                Suggest(operationWord, OperationTable.All.Select(o => o.Name))
+                $"unknown operation '{Display.Word(operationWord)}'", operationOffset, source,
+                Suggest(operationWord, OperationTable.All.Select(o => o.Name)) + NotAscii(operationWord)
                 + "allowed: " + string.Join(", ", OperationTable.All.Select(o => o.Name)));
 
-        var values = new object?[op.Parameters.Count];
-        var offsets = new int?[op.Parameters.Count];
-        var seen = new bool[op.Parameters.Count];
+        var valueSlots = default(ValueSlots);
+        var offsetSlots = default(OffsetSlots);
+        Span<object?> values = valueSlots;
+        Span<int> offsets = offsetSlots;
+        var seen = 0u;
 
-        for (var i = 0; i < parameters.Length; i++)
+        for (var i = 0; i < parameters.Count; i++)
         {
             var p = parameters[i];
-            string key;
+            int index;
             if (p.Key is null)
             {
                 // Older documents pass the name positionally: `mlmodel summary mnist_v1`.
-                if (i != 0 || !op.AllowsPositionalName)
+                index = op.IndexOf("name");
+                if (i != 0 || index < 0)
                 {
                     throw Error(ErrorCodes.Syntax, op,
-                        $"unexpected value '{p.Value?.Text}'", p.Offset, source,
-                        op.AllowsPositionalName
+                        $"unexpected value '{Display.Word(p.Value?.Text ?? "")}'", p.Offset, source,
+                        index >= 0
                             ? "only the model name may stand alone, right after the operation; write parameters as key=value"
                             : "write parameters as key=value");
                 }
-                key = "name";
             }
             else
             {
-                key = p.Key.ToLowerInvariant();
+                index = op.IndexOf(p.Key);
+                if (index < 0)
+                {
+                    throw Error(ErrorCodes.UnknownParameter, op,
+                        $"unknown parameter '{Display.Word(p.Key)}'", p.Offset, source,
+                        Suggest(p.Key, op.Parameters.Select(s => s.Key)) + NotAscii(p.Key)
+                        + "allowed: " + string.Join(", ", op.Parameters.Select(s => s.Key)));
+                }
             }
-
-            var index = IndexOf(op, key);
-            if (index < 0)
+            var spec = op.Specs[index];
+            if ((seen & (1u << index)) != 0)
             {
-                throw Error(ErrorCodes.UnknownParameter, op,
-                    $"unknown parameter '{p.Key}'", p.Offset, source,
-                    Suggest(key, op.Parameters.Select(s => s.Key))
-                    + "allowed: " + string.Join(", ", op.Parameters.Select(s => s.Key)));
-            }
-            if (seen[index])
-            {
-                var first = offsets[index] is int f && source is not null ? SourceText.Position(source, f) : default;
                 throw Error(ErrorCodes.DuplicateParameter, op,
-                    $"duplicate parameter '{key}'", p.Offset, source,
-                    source is not null && offsets[index] is not null
-                        ? $"it is already given at line {first.Line}, column {first.Column}"
+                    $"duplicate parameter '{spec.Key}'", p.Offset, source,
+                    source is not null && offsets[index] >= 0
+                        ? $"it is already given at {At(source, offsets[index])}: give each parameter once"
                         : "give each parameter once");
             }
-            seen[index] = true;
-            offsets[index] = p.Offset;
+            seen |= 1u << index;
+            offsets[index] = p.Offset ?? -1;
 
             if (p.Value is not RawValue value)
             {
-                throw Error(ErrorCodes.MissingValue, op, $"parameter '{key}' has no value", p.Offset, source,
-                    "write " + key + "=<value>");
+                throw Error(ErrorCodes.MissingValue, op, $"parameter '{spec.Key}' has no value", p.Offset, source,
+                    $"write {spec.Key}=<value>");
             }
-            values[index] = Convert(op, op.Parameters[index], value, source);
+            values[index] = Convert(op, spec, value, source);
         }
 
-        for (var i = 0; i < op.Parameters.Count; i++)
+        if ((op.RequiredMask & ~seen) != 0)
         {
-            if (op.Parameters[i].Required && !seen[i])
+            var missing = new List<string>();
+            for (var i = 0; i < op.Specs.Length; i++)
             {
-                throw Error(ErrorCodes.MissingParameter, op, $"missing required parameter '{op.Parameters[i].Key}'", null, source, null);
+                if ((op.RequiredMask & ~seen & (1u << i)) != 0)
+                {
+                    missing.Add(op.Specs[i].Key);
+                }
             }
+            throw Missing(op, missing, operationOffset, source, null);
         }
 
-        return Create(op, values, offsets, source);
+        return Create(op, values, offsets, operationOffset, source);
     }
 
-    private static int IndexOf(OperationSpec op, string key)
+    private static string At(string source, int offset)
     {
-        for (var i = 0; i < op.Parameters.Count; i++)
-        {
-            if (op.Parameters[i].Key == key)
-            {
-                return i;
-            }
-        }
-        return -1;
+        var (line, column) = SourceText.Position(source, offset);
+        return string.Create(CultureInfo.InvariantCulture, $"line {line}, column {column}");
     }
 
     private static object? Convert(OperationSpec op, ParamSpec spec, RawValue value, string? source)
     {
-        string text;
-        if (value.Form == RawForm.Base64)
-        {
-            text = DecodeBase64(op, spec, value, source);
-        }
-        else
-        {
-            text = value.Text;
-        }
+        var text = value.Form == RawForm.Base64 ? DecodeBase64(op, spec, value, source) : value.Text;
 
         if (spec.Kind == ParamKind.Version)
         {
             // Spec B.1: a bare decimal 1..2^31-1; quoted and base64 versions are errors. A
             // dsl-object may give a JSON number or a string of digits.
-            var formOk = value.Form is RawForm.Bare or RawForm.JsonNumber or RawForm.JsonString;
-            if (formOk && IsCanonicalPositive(text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            if (value.Form is RawForm.Bare or RawForm.JsonNumber or RawForm.JsonString
+                && IsCanonicalPositive(text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v))
             {
                 return v;
             }
-            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, text)}", value.Offset, source,
+            throw Invalid(op, spec, value, text, source,
                 "expected a whole number from 1 to 2147483647, written without quotes, sign or leading zeros");
         }
 
-        if (value.Form is RawForm.JsonNumber or RawForm.JsonBool && spec.Kind != ParamKind.Flag)
+        if (value.Form is RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther && spec.Kind != ParamKind.Flag)
         {
-            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {text}", value.Offset, source, "expected a string");
+            throw Invalid(op, spec, value, text, source, "expected a JSON string");
         }
 
         if (text.Length > spec.MaxLength)
@@ -155,175 +189,264 @@ internal static class Binder
                 $"at most {spec.MaxLength} characters");
         }
 
+        if (LoneSurrogate(text) is char lone)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, text)}", value.Offset, source,
+                $"it holds a lone surrogate {Display.CodePoint(lone)}, which is not Unicode text");
+        }
+
         switch (spec.Kind)
         {
             case ParamKind.Name:
                 if (!Names.IsValid(text))
                 {
-                    throw Error(ErrorCodes.InvalidValue, op, $"invalid {spec.Key} {Show(value, text)}", value.Offset, source, Names.Rule);
+                    throw text.Length == 0
+                        ? Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, Names.Rule)
+                        : Invalid(op, spec, value, text, source, Names.Rule);
                 }
                 return text;
             case ParamKind.Label:
                 if (!Names.IsValidLabel(text))
                 {
-                    throw Error(ErrorCodes.InvalidValue, op, $"invalid label {Show(value, text)}", value.Offset, source, Names.LabelRule);
+                    throw text.Length == 0
+                        ? Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, Names.LabelRule)
+                        : Invalid(op, spec, value, text, source, Names.LabelRule);
                 }
                 return text;
             case ParamKind.Choice:
                 foreach (var choice in spec.Values!)
                 {
-                    if (string.Equals(choice, text, StringComparison.OrdinalIgnoreCase))
+                    if (ReferenceEquals(choice, text) || Ascii.EqualsIgnoreCase(choice, text))
                     {
                         return choice;
                     }
                 }
-                throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, text)}", value.Offset, source,
-                    "expected one of: " + string.Join(", ", spec.Values!));
+                throw Invalid(op, spec, value, text, source,
+                    Suggest(text, spec.Values!) + "expected one of: " + string.Join(", ", spec.Values!));
             case ParamKind.Flag:
-                switch (text.ToLowerInvariant())
+                if (value.Form == RawForm.JsonBool)
                 {
-                    case "true" or "on" or "yes":
-                        return true;
-                    case "false" or "off" or "no":
-                        return false;
+                    return text == "true";
                 }
-                throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, text)}", value.Offset, source,
-                    spec.Key == "serving" ? "expected on or off" : "expected true or false");
-            case ParamKind.Json:
-                try
+                if (value.Form != RawForm.JsonNumber)
                 {
-                    using var doc = JsonDocument.Parse(text);
-                    if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    foreach (var (word, flag) in FlagWords)
                     {
-                        throw new JsonException("not an object");
+                        if (Ascii.EqualsIgnoreCase(word, text))
+                        {
+                            return flag;
+                        }
                     }
                 }
-                catch (JsonException)
+                throw Invalid(op, spec, value, text, source,
+                    spec.Key == "serving" ? "expected on or off" : "expected true or false");
+            case ParamKind.Json:
+                if (!IsJsonObject(text))
                 {
-                    throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}'", value.Offset, source,
-                        "expected a JSON object such as base64(eyJlcG9jaHMiOiAzfQ==) for {\"epochs\": 3}");
+                    throw Invalid(op, spec, value, text, source,
+                        "expected a JSON object, such as base64(eyJlcG9jaHMiOiAzfQ==) for {\"epochs\": 3}");
                 }
                 return text;
             default:
                 return text;
+        }
+    }
+
+    private static readonly (string, bool)[] FlagWords =
+        [("true", true), ("on", true), ("yes", true), ("false", false), ("off", false), ("no", false)];
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            return doc.RootElement.ValueKind == JsonValueKind.Object;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 
     private static bool IsCanonicalPositive(string text) =>
         text.Length is > 0 and <= 10 && text[0] is >= '1' and <= '9' && text.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0;
 
+    private static char? LoneSurrogate(string text)
+    {
+        var span = text.AsSpan();
+        var i = span.IndexOfAnyInRange('\uD800', '\uDFFF');
+        while (i >= 0 && i < span.Length)
+        {
+            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+            {
+                i += 2;
+            }
+            else if (char.IsSurrogate(span[i]))
+            {
+                return span[i];
+            }
+            else
+            {
+                i++;
+            }
+        }
+        return null;
+    }
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static string DecodeBase64(OperationSpec op, ParamSpec spec, RawValue value, string? source)
     {
         // White space inside base64(...) is ignored so that long values can be wrapped.
-        var compact = value.Text.AsSpan().ContainsAny(" \t\r\n")
-            ? string.Concat(value.Text.Where(c => !MlModelGrammar.IsWhiteSpace(c)))
-            : value.Text;
-        byte[] bytes;
-        if (compact.Length % 4 != 0)
+        var encoded = value.Text.AsSpan();
+        var length = encoded.ContainsAny(Lexemes.WhiteSpace)
+            ? encoded.Length - encoded.Count(' ') - encoded.Count('\t') - encoded.Count('\r') - encoded.Count('\n')
+            : encoded.Length;
+        if (length % 4 != 0)
         {
             throw Error(ErrorCodes.InvalidBase64, op, $"invalid base64 in '{spec.Key}'", value.Offset, source,
-                "standard base64 with '=' padding: its length is a multiple of 4");
+                $"standard base64 has '=' padding, so its length is a multiple of 4 (this one has {length} characters)");
         }
+        var max = length / 4 * 3;
+        byte[]? rented = null;
+        var bytes = max <= 512 ? stackalloc byte[max] : (rented = ArrayPool<byte>.Shared.Rent(max));
         try
         {
-            bytes = System.Convert.FromBase64String(compact);
+            if (!System.Convert.TryFromBase64Chars(encoded, bytes, out var written))
+            {
+                throw Error(ErrorCodes.InvalidBase64, op, $"invalid base64 in '{spec.Key}'", value.Offset, source,
+                    "standard base64 uses A-Z, a-z, 0-9, '+' and '/', with '=' padding only at the end");
+            }
+            try
+            {
+                return StrictUtf8.GetString(bytes[..written]);
+            }
+            catch (DecoderFallbackException)
+            {
+                throw Error(ErrorCodes.InvalidBase64, op, $"base64 in '{spec.Key}' is not UTF-8 text", value.Offset, source,
+                    "encode the text as UTF-8 before base64");
+            }
         }
-        catch (FormatException)
+        finally
         {
-            throw Error(ErrorCodes.InvalidBase64, op, $"invalid base64 in '{spec.Key}'", value.Offset, source,
-                "standard base64 uses A-Z, a-z, 0-9, '+', '/' and '=' padding");
-        }
-        try
-        {
-            return StrictUtf8.GetString(bytes);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw Error(ErrorCodes.InvalidBase64, op, $"base64 in '{spec.Key}' is not UTF-8 text", value.Offset, source,
-                "encode the text as UTF-8 before base64");
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
     private static string Show(RawValue value, string text)
     {
-        var shown = text.Length > 40 ? text[..40] + "..." : text;
+        var shown = Display.Word(text);
         return value.Form switch
         {
             RawForm.Quoted => $"'{shown}' (quoted)",
             RawForm.Base64 => $"'{shown}' (from base64)",
-            RawForm.JsonNumber or RawForm.JsonBool => shown,
+            RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther => shown,
             _ => $"'{shown}'",
         };
     }
 
-    private static MlModelCommand Create(OperationSpec op, object?[] v, int?[] offsets, string? source)
+    private static MlModelException Invalid(OperationSpec op, ParamSpec spec, RawValue value, string text, string? source, string hint) =>
+        Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, text)}", value.Offset, source, hint);
+
+    /// <summary>
+    /// <c>mlmodel delete: missing required parameter 'version'</c>. The message has no position
+    /// (there is no text to point at), but the error carries the operation word's, so a host
+    /// can underline the command that lacks it.
+    /// </summary>
+    private static MlModelException Missing(OperationSpec op, List<string> keys, int? operationOffset, string? source, string? hint)
     {
-        string? S(int i) => (string?)v[i];
-        int? I(int i) => (int?)v[i];
+        var what = keys.Count == 1
+            ? $"missing required parameter '{keys[0]}'"
+            : "missing required parameters " + string.Join(", ", keys.Take(keys.Count - 1).Select(k => $"'{k}'")) + $" and '{keys[^1]}'";
+        var message = $"mlmodel {op.Name}: {what}" + (hint is null ? "" : "; " + hint);
+        int? line = null, column = null;
+        if (operationOffset is int o && source is not null)
+        {
+            (var l, var c) = SourceText.Position(source, o);
+            line = l;
+            column = c;
+        }
+        return new MlModelException(new MlModelError(ErrorCodes.MissingParameter, message, line, column));
+    }
+
+    private static MlModelCommand Create(OperationSpec op, ReadOnlySpan<object?> v, ReadOnlySpan<int> offsets, int? operationOffset, string? source)
+    {
         switch (op.Operation)
         {
             case MlModelOperation.List:
-                return new ListCommand(S(0), S(1), S(2), (bool?)v[3]);
+                return new ListCommand((string?)v[0], (string?)v[1], (string?)v[2], (bool?)v[3]);
             case MlModelOperation.Summary:
-                return new SummaryCommand(S(1)!, S(0), I(2));
+                return new SummaryCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
             case MlModelOperation.Delete:
-                return new DeleteCommand(S(1)!, I(2)!.Value, S(0));
+                return new DeleteCommand((string)v[1]!, (int)v[2]!, (string?)v[0]);
             case MlModelOperation.Import:
                 {
-                    var tool = S(1)!;
-                    var format = S(4);
+                    var tool = (string)v[1]!;
+                    var format = (string?)v[4];
+                    int? formatOffset = offsets[4] >= 0 ? offsets[4] : null;
                     if (tool == "tf")
                     {
-                        if (format is null)
+                        if (format is null || v[3] is null)
                         {
-                            throw Error(ErrorCodes.MissingParameter, op, "missing required parameter 'format'", null, source,
-                                "a tf model is format=saved_model or format=h5");
+                            List<string> missing = format is null && v[3] is null ? ["algorithm", "format"] : [format is null ? "format" : "algorithm"];
+                            throw Missing(op, missing, operationOffset, source,
+                                "a tf model needs " + (format is null ? "format=saved_model or format=h5" : "")
+                                + (format is null && v[3] is null ? " and " : "") + (v[3] is null ? "its algorithm (for example algorithm=deep)" : ""));
                         }
                         if (format == "spark")
                         {
-                            throw Error(ErrorCodes.InvalidValue, op, "invalid value for 'format': 'spark' with analysis_tool=tf", offsets[4], source,
+                            throw Error(ErrorCodes.InvalidValue, op, "invalid value for 'format': 'spark' with analysis_tool=tf", formatOffset, source,
                                 "a tf model is format=saved_model or format=h5");
-                        }
-                        if (S(3) is null)
-                        {
-                            throw Error(ErrorCodes.MissingParameter, op, "missing required parameter 'algorithm'", null, source, null);
                         }
                     }
                     else if (format is not null and not "spark")
                     {
-                        throw Error(ErrorCodes.InvalidValue, op, $"invalid value for 'format': '{format}' with analysis_tool=spark", offsets[4], source,
+                        throw Error(ErrorCodes.InvalidValue, op, $"invalid value for 'format': '{format}' with analysis_tool=spark", formatOffset, source,
                             "a spark model is format=spark (or leave format out)");
                     }
-                    var modelFormat = (format ?? "spark") switch
+                    var modelFormat = format switch
                     {
                         "saved_model" => ModelFormat.SavedModel,
                         "h5" => ModelFormat.H5,
                         _ => ModelFormat.Spark,
                     };
-                    return new ImportCommand(S(0)!, tool, S(2)!, S(3), modelFormat, S(5)!, S(6)!, S(7), S(8));
+                    return new ImportCommand((string)v[0]!, tool, (string)v[2]!, (string?)v[3], modelFormat, (string)v[5]!, (string)v[6]!,
+                        (string?)v[7], (string?)v[8]);
                 }
             case MlModelOperation.Export:
-                return new ExportCommand(S(1)!, S(0), I(2));
+                return new ExportCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
             case MlModelOperation.Deploy:
-                return new DeployCommand(S(1)!, S(0), I(2), S(3));
+                return new DeployCommand((string)v[1]!, (string?)v[0], (int?)v[2], (string?)v[3]);
             case MlModelOperation.Stop:
-                return new StopCommand(S(1)!, S(0), I(2));
+                return new StopCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
             case MlModelOperation.History:
-                return new HistoryCommand(S(1)!, S(0), I(2));
+                return new HistoryCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
             case MlModelOperation.Status:
-                return new StatusCommand(S(1)!, S(0));
+                return new StatusCommand((string)v[1]!, (string?)v[0]);
             case MlModelOperation.Check:
-                return new CheckCommand(S(0), S(1), (bool?)v[2] ?? false);
+                return new CheckCommand((string?)v[0], (string?)v[1], (bool?)v[2] ?? false);
             default:
                 throw new InvalidOperationException("unreachable");
         }
     }
 
+    // Operations and keys are ASCII (spec B.1); a look-alike such as the Kelvin sign U+212A in
+    // 'Kind' would otherwise leave the user staring at a word that seems right.
+    private static string NotAscii(string word) =>
+        Display.FirstNonAscii(word) is char c
+            ? $"it holds {Display.CodePoint(c)}, which is not ASCII: operations and keys are ASCII words; "
+            : "";
+
     /// <summary>"did you mean 'x'? " when a candidate is close, else empty.</summary>
     internal static string Suggest(string word, IEnumerable<string> candidates)
     {
+        if (word.Length > 64)
+        {
+            return "";
+        }
         string? best = null;
         var bestDistance = int.MaxValue;
         var lower = word.ToLowerInvariant();

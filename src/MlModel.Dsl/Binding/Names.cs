@@ -7,36 +7,67 @@ internal static class Names
         "a name is 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
     public const string LabelRule =
-        "a label is 1 to 64 ASCII letters, digits, '_', '.' or '-', starting with a letter";
+        "a label is 1 to 64 ASCII letters, digits or '_' (TensorFlow Serving's rule for version labels)";
 
+    /// <remarks>
+    /// Letters and digits are Unicode's (<see cref="System.Text.Rune"/>, so a letter outside the
+    /// BMP counts as one letter, and a lone surrogate is no letter). The length is counted in
+    /// UTF-16 characters, as columns are. <c>..</c> inside a name (<c>a..b</c>) is allowed, as
+    /// spec B.2 says: a name is always one path segment, and it cannot start with a dot.
+    /// </remarks>
     public static bool IsValid(string name)
     {
-        if (name.Length is 0 or > 128 || !char.IsLetterOrDigit(name[0]))
+        if (name.Length is 0 or > 128)
         {
             return false;
         }
+        var first = true;
         foreach (var c in name)
         {
-            if (!(char.IsLetterOrDigit(c) || c is '_' or '.' or '-'))
+            // The common case, ASCII, without decoding runes.
+            if (char.IsAsciiLetterOrDigit(c) || (!first && c is '_' or '.' or '-'))
+            {
+                first = false;
+                continue;
+            }
+            if (c < 0x80)
             {
                 return false;
             }
+            return IsValidUnicode(name);
         }
-        // Letters and digits only from the BMP's ordinary classes: surrogates (emoji) are not
-        // letters, so they are already out. ".." cannot start a name; inside it is harmless
-        // ("a..b" is one path segment), but we refuse it to keep names boring.
-        return !name.Contains("..", StringComparison.Ordinal);
+        return true;
+    }
+
+    private static bool IsValidUnicode(string name)
+    {
+        var first = true;
+        var span = name.AsSpan();
+        while (!span.IsEmpty)
+        {
+            if (System.Text.Rune.DecodeFromUtf16(span, out var rune, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                return false;
+            }
+            if (!(System.Text.Rune.IsLetterOrDigit(rune) || (!first && rune.Value is '_' or '.' or '-')))
+            {
+                return false;
+            }
+            first = false;
+            span = span[used..];
+        }
+        return true;
     }
 
     public static bool IsValidLabel(string label)
     {
-        if (label.Length is 0 or > 64 || !char.IsAsciiLetter(label[0]))
+        if (label.Length is 0 or > 64)
         {
             return false;
         }
         foreach (var c in label)
         {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
+            if (!(char.IsAsciiLetterOrDigit(c) || c == '_'))
             {
                 return false;
             }

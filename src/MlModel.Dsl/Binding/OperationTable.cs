@@ -36,19 +36,41 @@ internal sealed record OperationSpec(
     string Help,
     IReadOnlyList<ParamSpec> Parameters)
 {
-    public ParamSpec? Find(string key)
+    public ParamSpec? Find(string key) => IndexOf(key) is var i and >= 0 ? Parameters[i] : null;
+
+    /// <summary>The index of <paramref name="key"/>, matched ASCII case-insensitively (spec B.1), or -1.</summary>
+    /// <remarks>Not <c>ToLowerInvariant</c>: that folds the Kelvin sign U+212A into 'k', and keys are ASCII.</remarks>
+    public int IndexOf(string key)
     {
-        foreach (var p in Parameters)
+        // The lexer hands out the literal key strings for the usual spellings, so reference
+        // equality finds them without comparing characters; any other spelling is compared.
+        var keys = _keys;
+        for (var i = 0; i < keys.Length; i++)
         {
-            if (p.Key == key)
+            if (ReferenceEquals(keys[i], key))
             {
-                return p;
+                return i;
             }
         }
-        return null;
+        for (var i = 0; i < keys.Length; i++)
+        {
+            if (keys[i].Length == key.Length && System.Text.Ascii.EqualsIgnoreCase(keys[i], key))
+            {
+                return i;
+            }
+        }
+        return -1;
     }
 
-    public bool AllowsPositionalName => Find("name") is not null;
+    private readonly string[] _keys = [.. Parameters.Select(p => p.Key)];
+
+    /// <summary><see cref="Parameters"/> as an array, for the binder's loop (no interface calls).</summary>
+    internal ParamSpec[] Specs { get; } = [.. Parameters];
+
+    /// <summary>Bit i is set when parameter i is required.</summary>
+    internal uint RequiredMask { get; } = Parameters.Select((p, i) => p.Required ? 1u << i : 0u).Aggregate(0u, (a, b) => a | b);
+
+    public bool AllowsPositionalName => IndexOf("name") >= 0;
 }
 
 /// <summary>
@@ -127,11 +149,11 @@ internal static class OperationTable
 
     public static OperationSpec? Find(string word)
     {
-        foreach (var op in All)
+        for (var i = 0; i < All.Count; i++)
         {
-            if (string.Equals(op.Name, word, StringComparison.OrdinalIgnoreCase))
+            if (System.Text.Ascii.EqualsIgnoreCase(All[i].Name, word))
             {
-                return op;
+                return All[i];
             }
         }
         return null;

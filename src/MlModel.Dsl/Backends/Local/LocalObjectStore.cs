@@ -84,6 +84,10 @@ public sealed class LocalObjectStore : IObjectStore
         {
             throw NotFound(key);
         }
+        catch (IOException) when (!File.Exists(path))
+        {
+            throw NotFound(key); // a part of the path is a file (ENOTDIR)
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw Failed("read", key, e);
@@ -124,7 +128,15 @@ public sealed class LocalObjectStore : IObjectStore
                 int read;
                 while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
                 {
-                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    try
+                    {
+                        await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        throw Failed("write", key, e);
+                    }
+
                     total += read;
                     if (total > length)
                     {
@@ -150,7 +162,7 @@ public sealed class LocalObjectStore : IObjectStore
         ArgumentNullException.ThrowIfNull(write);
         return WriteFileAsync(key, null, async (file, ct) =>
         {
-            await using var guarded = new NonClosingStream(file);
+            await using var guarded = new NonClosingStream(file, e => WriteFailed(key, e));
             await write(guarded, ct);
         }, cancellationToken);
     }
@@ -198,6 +210,10 @@ public sealed class LocalObjectStore : IObjectStore
         catch (DirectoryNotFoundException)
         {
             // Its folder is gone: so is the object.
+        }
+        catch (IOException) when (!File.Exists(path))
+        {
+            // A part of the path is a file: there is no such object.
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -272,8 +288,7 @@ public sealed class LocalObjectStore : IObjectStore
         var path = Resolve(key);
         if (Directory.Exists(path))
         {
-            throw new MlModelException(ErrorCodes.Conflict,
-                $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'");
+            throw FolderConflict(key, null);
         }
 
         var folder = Path.GetDirectoryName(path)!;
@@ -282,40 +297,48 @@ public sealed class LocalObjectStore : IObjectStore
         var moved = false;
         try
         {
+            // The filler reports failures of the file as MlModel errors; its other exceptions
+            // (the caller's source or callback failing, cancellation) travel as they are.
+            await fill(file, cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                await fill(file, cancellationToken);
-                cancellationToken.ThrowIfCancellationRequested();
                 await file.FlushAsync(cancellationToken);
                 file.Flush(flushToDisk: true);
-            }
-            finally
-            {
                 await file.DisposeAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+                File.Move(temp, path, overwrite: true);
+                moved = true;
             }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            File.Move(temp, path, overwrite: true);
-            moved = true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            if (Directory.Exists(path))
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new MlModelException(ErrorCodes.Conflict,
-                    $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'", e);
+                throw Directory.Exists(path) ? FolderConflict(key, e) : Failed("write", key, e);
             }
-
-            throw Failed("write", key, e);
         }
         finally
         {
             if (!moved)
             {
+                try
+                {
+                    await file.DisposeAsync();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Closing a file that is being thrown away.
+                }
+
                 TryDelete(temp);
             }
         }
     }
+
+    private MlModelException FolderConflict(string key, Exception? inner) =>
+        new(ErrorCodes.Conflict,
+            $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'", inner);
+
+    /// <summary>The error for a failure of the file system while writing <paramref name="key"/>.</summary>
+    internal MlModelException WriteFailed(string key, Exception e) => Failed("write", key, e);
 
     private FileStream OpenTemp(string key, string folder, string temp, long? length)
     {
@@ -333,7 +356,6 @@ public sealed class LocalObjectStore : IObjectStore
                     Share = FileShare.None,
                     BufferSize = BufferSize,
                     Options = FileOptions.Asynchronous,
-                    PreallocationSize = length ?? 0,
                 });
             }
             catch (DirectoryNotFoundException) when (attempt < 5)

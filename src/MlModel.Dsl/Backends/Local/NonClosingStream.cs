@@ -3,9 +3,10 @@ namespace MlModel.Dsl.Backends.Local;
 /// <summary>
 /// The write-only, forward-only stream a <see cref="IObjectStore.WriteAsync"/> callback gets: it
 /// passes writes to the temporary file and ignores the callback's Dispose, so that the store still
-/// flushes, closes and renames the file (or deletes it) after the callback returns.
+/// flushes, closes and renames the file (or deletes it) after the callback returns. Failures of the
+/// file reach the callback as MlModel errors (through <paramref name="translate"/>).
 /// </summary>
-internal sealed class NonClosingStream(Stream inner) : Stream
+internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelException> translate) : Stream
 {
     private long written;
     private bool closed;
@@ -43,15 +44,21 @@ internal sealed class NonClosingStream(Stream inner) : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(closed, this);
-        inner.Write(buffer);
+        try
+        {
+            inner.Write(buffer);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw translate(e);
+        }
+
         written += buffer.Length;
     }
 
     public override void WriteByte(byte value)
     {
-        ObjectDisposedException.ThrowIf(closed, this);
-        inner.WriteByte(value);
-        written++;
+        Write([value]);
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -60,7 +67,15 @@ internal sealed class NonClosingStream(Stream inner) : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(closed, this);
-        await inner.WriteAsync(buffer, cancellationToken);
+        try
+        {
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw translate(e);
+        }
+
         written += buffer.Length;
     }
 

@@ -1,0 +1,82 @@
+namespace MlModel.Cli;
+
+/// <summary>What the command line asked for.</summary>
+internal sealed class CliOptions
+{
+    public string Home { get; set; } = DefaultHome();
+    public string User { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_USER") is { Length: > 0 } u ? u : "root";
+    public bool Admin { get; set; }
+    public string Format { get; set; } = "table";
+    public string? Database { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_DATABASE") is { Length: > 0 } d ? d : null;
+    public string? ServingUrl { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_SERVING_URL") is { Length: > 0 } s ? s : null;
+    public string? Command { get; set; }
+    public bool Parse { get; set; }
+    public bool Help { get; set; }
+    public bool Version { get; set; }
+    public bool NoProgress { get; set; }
+    public List<string> Words { get; } = [];
+
+    public static string DefaultHome() =>
+        Environment.GetEnvironmentVariable("MLMODEL_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".mlmodel");
+
+    /// <summary>Reads the arguments; a usage error is an <see cref="ArgumentException"/> (exit code 2).</summary>
+    public static CliOptions Read(string[] args)
+    {
+        var o = new CliOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+            switch (a)
+            {
+                case "-c" or "--command":
+                    o.Command = Next();
+                    break;
+                case "--home":
+                    o.Home = Next();
+                    break;
+                case "--user" or "-u":
+                    o.User = Next();
+                    break;
+                case "--admin":
+                    o.Admin = true;
+                    break;
+                case "--format" or "-f":
+                    o.Format = Next();
+                    if (o.Format is not ("table" or "json" or "csv"))
+                    {
+                        throw new ArgumentException($"--format takes table, json or csv, not '{o.Format}'");
+                    }
+                    break;
+                case "--database":
+                    o.Database = Next();
+                    break;
+                case "--serving-url":
+                    o.ServingUrl = Next();
+                    break;
+                case "--parse":
+                    o.Parse = true;
+                    break;
+                case "--no-progress":
+                    o.NoProgress = true;
+                    break;
+                case "-h" or "--help":
+                    o.Help = true;
+                    break;
+                case "--version":
+                    o.Version = true;
+                    break;
+                default:
+                    if (a.StartsWith('-') && a != "-" && o.Words.Count == 0)
+                    {
+                        throw new ArgumentException($"unknown option '{a}'");
+                    }
+                    o.Words.Add(a);
+                    break;
+            }
+        }
+        return o;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text;
+using MlModel.Dsl;
+
+namespace MlModel.Cli;
+
+/// <summary>Help screens, generated from the language's own parameter tables.</summary>
+internal static class HelpText
+{
+    public const string Usage = """
+        mlmodel: manage machine-learning models with the mlmodel command language.
+
+        Usage:
+          mlmodel [options] -c '<command>'     run one command, e.g. -c 'mlmodel list'
+          mlmodel [options] <operation> k=v..  the same, as shell words: mlmodel summary name=mnist_v1
+          mlmodel [options] -c -               read the command from standard input
+          mlmodel [options]                    interactive prompt (commands may span lines; end with ';' or an empty line)
+          mlmodel --parse -c '<command>'       print the command as dsl-object JSON without running it
+          mlmodel connector add|list|remove    manage object-storage connectors (see: mlmodel connector --help)
+          mlmodel <operation> --help           parameters of one operation
+
+        Options:
+          --home DIR           data folder (default $MLMODEL_HOME, else ~/.mlmodel)
+          --user NAME          requesting user (default $MLMODEL_USER, else root, an administrator)
+          --admin              the requesting user is an administrator
+          --format FMT         table (default), json (the host engine's job shape) or csv
+          --database CONN      a PostgreSQL connection string instead of the SQLite file in --home
+          --serving-url URL    TensorFlow Serving's REST address, for two-phase deploys with labels
+          --no-progress        no progress bar for import and export
+          --version            print the version
+
+        Exit codes: 0 success, 1 the command failed (message on stderr), 2 usage error.
+        Operations:
+        """;
+
+    public static string General()
+    {
+        var sb = new StringBuilder(Usage).AppendLine();
+        foreach (var op in MlModelLanguage.Operations)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {op.Name,-9} {op.Help}");
+        }
+        return sb.ToString();
+    }
+
+    public static string Operation(OperationInfo op)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(op.Syntax).AppendLine().AppendLine(op.Help).AppendLine().AppendLine("Parameters:");
+        var width = op.Parameters.Count == 0 ? 0 : op.Parameters.Max(p => p.Key.Length);
+        foreach (var p in op.Parameters)
+        {
+            var values = p.Values.Count > 0 ? $" ({string.Join(" | ", p.Values)})" : "";
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {p.Key.PadRight(width)}  {(p.Required ? "required" : "optional")}  {p.Help}{values}");
+        }
+        sb.AppendLine().AppendLine("Values: a bare word, a 'single-quoted string' (no quote inside), or base64(...) for any text.");
+        return sb.ToString();
+    }
+
+    public const string Connector = """
+        mlmodel connector add id=ID type=local root=DIR
+        mlmodel connector add id=ID type=s3 endpoint=URL bucket=B [region=R] [prefix=P]
+                              (access_key=K secret_key=S | access_key_env=VAR secret_key_env=VAR)
+        mlmodel connector list
+        mlmodel connector remove ID
+
+        Connectors are stored in the repository; administrators manage them. Secrets are never
+        printed: prefer access_key_env/secret_key_env, which name environment variables.
+        The embedded default always has the connector 'local', rooted at <home>/objects/.
+        """;
+}

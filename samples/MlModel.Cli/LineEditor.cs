@@ -1,0 +1,156 @@
+using System.Text;
+using MlModel.Dsl;
+
+namespace MlModel.Cli;
+
+/// <summary>
+/// A small line editor for the REPL: left/right, home/end, backspace/delete, up/down through
+/// history (kept in a file), and Tab completion of operations, parameter keys and closed values.
+/// Falls back to <see cref="Console.ReadLine"/> when input is not a terminal.
+/// </summary>
+internal sealed class LineEditor(string historyFile)
+{
+    private readonly List<string> _history = File.Exists(historyFile) ? File.ReadAllLines(historyFile).TakeLast(1000).ToList() : [];
+
+    public string? ReadLine(string prompt)
+    {
+        Console.Write(prompt);
+        if (Console.IsInputRedirected)
+        {
+            return Console.ReadLine();
+        }
+        var buffer = new StringBuilder();
+        var cursor = 0;
+        var historyIndex = _history.Count;
+        var startLeft = Console.CursorLeft;
+
+        void Redraw()
+        {
+            Console.CursorLeft = startLeft;
+            Console.Write(buffer + " \b");
+            Console.Write(new string(' ', Math.Max(0, Console.WindowWidth - startLeft - buffer.Length - 1)));
+            Console.CursorLeft = Math.Min(Console.WindowWidth - 1, startLeft + cursor);
+        }
+
+        while (true)
+        {
+            var key = Console.ReadKey(intercept: true);
+            switch (key.Key)
+            {
+                case ConsoleKey.Enter:
+                    Console.WriteLine();
+                    var line = buffer.ToString();
+                    if (line.Trim().Length > 0 && (_history.Count == 0 || _history[^1] != line))
+                    {
+                        _history.Add(line);
+                        try
+                        {
+                            File.AppendAllLines(historyFile, [line]);
+                        }
+                        catch (IOException)
+                        {
+                            // History is a convenience; a read-only home must not stop the REPL.
+                        }
+                    }
+                    return line;
+                case ConsoleKey.D when key.Modifiers.HasFlag(ConsoleModifiers.Control) && buffer.Length == 0:
+                    Console.WriteLine();
+                    return null;
+                case ConsoleKey.Backspace when cursor > 0:
+                    buffer.Remove(--cursor, 1);
+                    break;
+                case ConsoleKey.Delete when cursor < buffer.Length:
+                    buffer.Remove(cursor, 1);
+                    break;
+                case ConsoleKey.LeftArrow when cursor > 0:
+                    cursor--;
+                    break;
+                case ConsoleKey.RightArrow when cursor < buffer.Length:
+                    cursor++;
+                    break;
+                case ConsoleKey.Home:
+                    cursor = 0;
+                    break;
+                case ConsoleKey.End:
+                    cursor = buffer.Length;
+                    break;
+                case ConsoleKey.UpArrow when historyIndex > 0:
+                    buffer.Clear().Append(_history[--historyIndex]);
+                    cursor = buffer.Length;
+                    break;
+                case ConsoleKey.DownArrow when historyIndex < _history.Count:
+                    historyIndex++;
+                    buffer.Clear().Append(historyIndex < _history.Count ? _history[historyIndex] : "");
+                    cursor = buffer.Length;
+                    break;
+                case ConsoleKey.Tab:
+                    var (completed, options) = Complete(buffer.ToString(0, cursor));
+                    if (completed is not null)
+                    {
+                        buffer.Insert(cursor, completed);
+                        cursor += completed.Length;
+                    }
+                    else if (options.Count > 1)
+                    {
+                        Console.WriteLine();
+                        Console.WriteLine(string.Join("  ", options));
+                        Console.Write(prompt);
+                        startLeft = Console.CursorLeft;
+                    }
+                    break;
+                default:
+                    if (!char.IsControl(key.KeyChar))
+                    {
+                        buffer.Insert(cursor++, key.KeyChar);
+                    }
+                    break;
+            }
+            Redraw();
+        }
+    }
+
+    /// <summary>What Tab adds after <paramref name="text"/>, or the candidates when it is ambiguous.</summary>
+    internal static (string? Completion, IReadOnlyList<string> Options) Complete(string text)
+    {
+        var words = text.Split([' ', '\t'], StringSplitOptions.None);
+        var current = words[^1];
+        var previous = words.Where(w => w.Length > 0).SkipLast(current.Length > 0 ? 1 : 0).ToList();
+        if (previous.Count > 0 && previous[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+        {
+            previous.RemoveAt(0);
+        }
+
+        IEnumerable<string> candidates;
+        if (previous.Count == 0)
+        {
+            candidates = MlModelLanguage.Operations.Select(o => o.Name + " ");
+        }
+        else if (MlModelLanguage.Find(previous[0]) is { } op)
+        {
+            var eq = current.IndexOf('=', StringComparison.Ordinal);
+            if (eq >= 0)
+            {
+                var key = current[..eq];
+                var p = op.Parameters.FirstOrDefault(p => p.Key == key);
+                candidates = (p?.Values ?? []).Select(v => key + "=" + v + " ");
+            }
+            else
+            {
+                var used = previous.Select(w => w.Split('=')[0]).ToHashSet();
+                candidates = op.Parameters.Where(p => !used.Contains(p.Key)).Select(p => p.Key + "=");
+            }
+        }
+        else
+        {
+            return (null, []);
+        }
+
+        var matches = candidates.Where(c => c.StartsWith(current, StringComparison.OrdinalIgnoreCase)).ToList();
+        if (matches.Count == 0)
+        {
+            return (null, []);
+        }
+        var common = matches.Aggregate((a, b) => a[..a.Zip(b).TakeWhile(p => p.First == p.Second).Count()]);
+        return common.Length > current.Length ? (common[current.Length..], matches) : (null, matches);
+    }
+}

@@ -1,0 +1,439 @@
+using System.Data;
+using System.Data.Common;
+using Dapper;
+using MlModel.Dsl.Backends;
+
+namespace MlModel.Dsl.Data.Internal;
+
+/// <summary>
+/// The repository on Dapper, for any <see cref="SqlDialect"/>. Each call opens a pooled
+/// connection and closes it before returning, except <see cref="List"/>, whose enumerator owns
+/// its connection until it is disposed.
+/// </summary>
+internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
+{
+    private readonly SqlDialect _dialect;
+    private readonly TimeProvider _clock;
+    private readonly Lock _initGate = new();
+    private Task? _initialization;
+
+    public DapperModelRepository(SqlDialect dialect, TimeProvider clock)
+    {
+        _dialect = dialect;
+        _clock = clock;
+    }
+
+    public SqlDialect Dialect => _dialect;
+
+    private int? Timeout => _dialect.CommandTimeoutSeconds;
+
+    // ------------------------------------------------------------------ schema
+
+    public Task InitializeAsync(CancellationToken cancellationToken = default) =>
+        EnsureInitializedAsync(cancellationToken);
+
+    /// <summary>
+    /// Runs the migrations once per instance; every other method waits for it first, so a
+    /// repository works without an explicit <see cref="InitializeAsync"/>. A failed attempt is
+    /// retried by the next call.
+    /// </summary>
+    private Task EnsureInitializedAsync(CancellationToken cancellationToken)
+    {
+        var initialization = _initialization;
+        if (initialization is { IsCompletedSuccessfully: true })
+        {
+            return Task.CompletedTask;
+        }
+        lock (_initGate)
+        {
+            if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
+            {
+                // Not tied to one caller's token: another caller may be waiting on the same run.
+                _initialization = MigrateAsync(target: null, CancellationToken.None);
+            }
+            initialization = _initialization;
+        }
+        return initialization.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Brings the schema to <paramref name="target"/> (the latest when null) in one transaction
+    /// under the dialect's schema lock, so concurrent processes apply each step exactly once.
+    /// </summary>
+    internal async Task MigrateAsync(int? target, CancellationToken cancellationToken)
+    {
+        var goal = target ?? Migrations.Latest;
+        await RunAsync("initialize", async (connection, ct) =>
+        {
+            await _dialect.PrepareAsync(connection, ct);
+            await using var transaction = await _dialect.BeginWriteAsync(connection, ct);
+            await _dialect.LockSchemaAsync(connection, transaction, ct);
+            await connection.ExecuteAsync(Command(_dialect.CreateSchemaTable, null, transaction, ct));
+            var current = await connection.ExecuteScalarAsync<int>(Command(Sql.SchemaVersion, null, transaction, ct));
+            if (current > Migrations.Latest)
+            {
+                throw new MlModelException(ErrorCodes.Backend,
+                    $"{Describe("initialize")}: the database schema is at version {current}, newer than this library's {Migrations.Latest}; upgrade MlModel.Dsl.Data.");
+            }
+            foreach (var migration in Migrations.All.Where(m => m.Version > current && m.Version <= goal))
+            {
+                foreach (var statement in _dialect.Script(migration))
+                {
+                    await connection.ExecuteAsync(Command(statement, null, transaction, ct));
+                }
+                var applied = _dialect.Time(Now());
+                await connection.ExecuteAsync(Command(Sql.RecordMigration, new { migration.Version, Applied = applied }, transaction, ct));
+            }
+            await transaction.CommitAsync(ct);
+            return 0;
+        }, cancellationToken, initialize: false);
+    }
+
+    /// <summary>The schema version the database records (0 before the first migration).</summary>
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
+        RunAsync("schema version", async (connection, ct) =>
+        {
+            await connection.ExecuteAsync(Command(_dialect.CreateSchemaTable, null, null, ct));
+            return await connection.ExecuteScalarAsync<int>(Command(Sql.SchemaVersion, null, null, ct));
+        }, cancellationToken, initialize: false);
+
+    // ------------------------------------------------------------------ versions
+
+    public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync("allocate version", async (connection, ct) =>
+        {
+            // SQLite: BEGIN IMMEDIATE takes the write lock first, so no two writers interleave.
+            // PostgreSQL: the upsert locks the counter row; the transaction only scopes it.
+            await using var transaction = await _dialect.BeginWriteAsync(connection, ct);
+            var version = await connection.ExecuteScalarAsync<int>(
+                Command(Sql.AllocateVersion, new { User = user, Name = name }, transaction, ct));
+            await transaction.CommitAsync(ct);
+            return version;
+        }, cancellationToken);
+    }
+
+    public Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentOutOfRangeException.ThrowIfLessThan(model.Version, 1, nameof(model) + "." + nameof(model.Version));
+        CheckManifest(files);
+        return RunAsync("insert", async (connection, ct) =>
+        {
+            await using var transaction = await _dialect.BeginWriteAsync(connection, ct);
+            var stored = await InsertCoreAsync(connection, transaction, model, files, ct);
+            await transaction.CommitAsync(ct);
+            return stored;
+        }, cancellationToken, conflict: $"version {model.Version} of {model.User}/{model.Name} already exists");
+    }
+
+    /// <summary>Inserts many versions in one transaction; for seeding tests and benchmarks.</summary>
+    internal Task<int> InsertManyAsync(IEnumerable<(ModelVersion Model, IReadOnlyList<ModelFile> Files)> items, CancellationToken cancellationToken = default) =>
+        RunAsync("insert", async (connection, ct) =>
+        {
+            await using var transaction = await _dialect.BeginWriteAsync(connection, ct);
+            var count = 0;
+            foreach (var (model, files) in items)
+            {
+                await InsertCoreAsync(connection, transaction, model, files, ct);
+                count++;
+            }
+            await transaction.CommitAsync(ct);
+            return count;
+        }, cancellationToken);
+
+    // Caught here so that a unique violation from the database can only mean "version exists".
+    private static void CheckManifest(IReadOnlyList<ModelFile> files)
+    {
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in files)
+        {
+            ArgumentNullException.ThrowIfNull(file, nameof(files));
+            if (!paths.Add(file.Path))
+            {
+                throw new ArgumentException($"The file manifest lists '{file.Path}' twice.", nameof(files));
+            }
+        }
+    }
+
+    private async Task<ModelVersion> InsertCoreAsync(DbConnection connection, DbTransaction transaction, ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken ct)
+    {
+        var created = model.Created == default ? Now() : DbTime.Normalize(model.Created);
+        var modified = model.Modified == default ? created : DbTime.Normalize(model.Modified);
+        var id = await connection.ExecuteScalarAsync<long>(Command(Sql.InsertModel,
+            new ModelParameters(model, _dialect.Time(created), _dialect.Time(modified)), transaction, ct));
+        if (files.Count > 0)
+        {
+            // Dapper runs the statement once per element on one prepared command.
+            await connection.ExecuteAsync(Command(Sql.InsertFile,
+                files.Select((file, ordinal) => new { ModelId = id, Ordinal = ordinal, file.Path, file.Size, file.Sha256 }),
+                transaction, ct));
+        }
+        return model with { Id = id, Created = created, Modified = modified };
+    }
+
+    public Task<ModelVersion?> GetAsync(string user, string name, int? version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync("get", async (connection, ct) =>
+        {
+            var row = await connection.QueryFirstOrDefaultAsync<ModelRow>(version is { } v
+                ? Command(Sql.GetVersion, new { User = user, Name = name, Version = v }, null, ct)
+                : Command(Sql.GetLatest, new { User = user, Name = name }, null, ct));
+            return row?.ToModel();
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<ModelVersion>> GetVersionsAsync(string user, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync<IReadOnlyList<ModelVersion>>("get versions", async (connection, ct) =>
+        {
+            var rows = await connection.QueryAsync<ModelRow>(Command(Sql.GetVersions, new { User = user, Name = name }, null, ct));
+            return rows.Select(r => r.ToModel()).ToList();
+        }, cancellationToken);
+    }
+
+    public IEnumerable<ModelVersion> List(ModelFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        return Stream(filter);
+    }
+
+    /// <summary>
+    /// The enumerator owns one connection and one data reader; Dapper's row parser maps one row
+    /// at a time, so memory stays flat however many versions match.
+    /// </summary>
+    /// <remarks>
+    /// This is Dapper's unbuffered query taken one level down (<c>ExecuteReader</c> plus
+    /// <c>GetRowParser</c>) for one reason: <c>Query&lt;T&gt;(buffered: false)</c> calls
+    /// <c>DbCommand.Cancel()</c> when the enumeration is abandoned early, which on Npgsql opens a
+    /// separate cancel connection to the server (about 100 ms measured, for any result size).
+    /// Disposing the reader instead lets the provider skip the remaining rows.
+    /// </remarks>
+    private IEnumerable<ModelVersion> Stream(ModelFilter filter)
+    {
+        if (_initialization is not { IsCompletedSuccessfully: true })
+        {
+            // List is synchronous by contract; Task.Run keeps a caller's synchronization
+            // context out of the migration's continuations.
+            Task.Run(() => EnsureInitializedAsync(CancellationToken.None)).GetAwaiter().GetResult();
+        }
+        var sql = Sql.List(filter);
+        SqlCatalogue.AssertKnown(sql);
+        var command = new CommandDefinition(
+            sql,
+            new { filter.User, filter.Name, filter.AnalysisTool, Serving = filter.Serving ?? false },
+            commandTimeout: Timeout);
+        DbConnection? connection = null;
+        IDataReader? reader = null;
+        try
+        {
+            Func<IDataReader, ModelRow> parse;
+            try
+            {
+                connection = _dialect.Open();
+                reader = connection.ExecuteReader(command, CommandBehavior.SingleResult);
+                parse = reader.GetRowParser<ModelRow>();
+            }
+            catch (Exception ex) when (IsBackendFailure(ex))
+            {
+                throw Failure("list", ex, CancellationToken.None);
+            }
+            while (ReadNext(reader, parse) is { } model)
+            {
+                yield return model;
+            }
+        }
+        finally
+        {
+            reader?.Dispose();
+            connection?.Dispose();
+        }
+    }
+
+    private ModelVersion? ReadNext(IDataReader reader, Func<IDataReader, ModelRow> parse)
+    {
+        try
+        {
+            return reader.Read() ? parse(reader).ToModel() : null;
+        }
+        catch (Exception ex) when (IsBackendFailure(ex))
+        {
+            throw Failure("list", ex, CancellationToken.None);
+        }
+    }
+
+    public Task<IReadOnlyList<ModelFile>> GetFilesAsync(long modelId, CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<ModelFile>>("get files", async (connection, ct) =>
+        {
+            var rows = await connection.QueryAsync<FileRow>(Command(Sql.GetFiles, new { ModelId = modelId }, null, ct));
+            return rows.Select(r => r.ToFile()).ToList();
+        }, cancellationToken);
+
+    public Task<ModelVersion> UpdateAsync(ModelVersion model, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return RunAsync("update", async (connection, ct) =>
+        {
+            var parameters = new ModelParameters(model, created: "", _dialect.Time(Now()));
+            var row = await connection.QueryFirstOrDefaultAsync<ModelRow>(Command(Sql.UpdateModel, parameters, null, ct));
+            return row?.ToModel() ?? throw new MlModelException(ErrorCodes.NotFound,
+                $"Cannot update version {model.Version} of model '{model.Name}' of user '{model.User}': it does not exist.");
+        }, cancellationToken);
+    }
+
+    public Task<bool> DeleteAsync(string user, string name, int version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync("delete", async (connection, ct) =>
+            await connection.ExecuteAsync(Command(Sql.DeleteModel, new { User = user, Name = name, Version = version }, null, ct)) > 0,
+            cancellationToken);
+    }
+
+    // ------------------------------------------------------------------ audit
+
+    public Task AppendAuditAsync(AuditEntry entry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return RunAsync("append audit", async (connection, ct) =>
+        {
+            var time = entry.Time == default ? Now() : DbTime.Normalize(entry.Time);
+            return await connection.ExecuteAsync(Command(Sql.InsertAudit, new
+            {
+                Time = _dialect.Time(time),
+                entry.Actor,
+                entry.Operation,
+                entry.User,
+                entry.Name,
+                entry.Version,
+                entry.Parameters,
+                entry.Outcome,
+                entry.Message,
+            }, null, ct));
+        }, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<AuditEntry>> GetHistoryAsync(string user, string name, int? version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync<IReadOnlyList<AuditEntry>>("get history", async (connection, ct) =>
+        {
+            var rows = await connection.QueryAsync<AuditRow>(version is { } v
+                ? Command(Sql.HistoryOfVersion, new { User = user, Name = name, Version = v }, null, ct)
+                : Command(Sql.History, new { User = user, Name = name }, null, ct));
+            return rows.Select(r => r.ToEntry()).ToList();
+        }, cancellationToken);
+    }
+
+    // ------------------------------------------------------------------ connectors
+
+    public Task<ConnectorInfo?> GetConnectorAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return RunAsync("get connector", async (connection, ct) =>
+            (await connection.QueryFirstOrDefaultAsync<ConnectorRow>(Command(Sql.GetConnector, new { Id = id }, null, ct)))?.ToConnector(),
+            cancellationToken);
+    }
+
+    public Task<IReadOnlyList<ConnectorInfo>> ListConnectorsAsync(CancellationToken cancellationToken = default) =>
+        RunAsync<IReadOnlyList<ConnectorInfo>>("list connectors", async (connection, ct) =>
+        {
+            var rows = await connection.QueryAsync<ConnectorRow>(Command(Sql.ListConnectors, null, null, ct));
+            return rows.Select(r => r.ToConnector()).ToList();
+        }, cancellationToken);
+
+    public Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        return RunAsync("save connector", (connection, ct) =>
+            connection.ExecuteAsync(Command(Sql.SaveConnector, new
+            {
+                connector.Id,
+                connector.Type,
+                Settings = ConnectorRow.SerializeSettings(connector.Settings),
+            }, null, ct)), cancellationToken);
+    }
+
+    public Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        return RunAsync("delete connector", async (connection, ct) =>
+            await connection.ExecuteAsync(Command(Sql.DeleteConnector, new { Id = id }, null, ct)) > 0,
+            cancellationToken);
+    }
+
+    public ValueTask DisposeAsync() => _dialect.DisposeAsync();
+
+    // ------------------------------------------------------------------ plumbing
+
+    private DateTime Now() => DbTime.Normalize(_clock.GetUtcNow().UtcDateTime);
+
+    private CommandDefinition Command(string sql, object? parameters, DbTransaction? transaction, CancellationToken ct)
+    {
+        SqlCatalogue.AssertKnown(sql);
+        return new(sql, parameters, transaction, Timeout, cancellationToken: ct);
+    }
+
+    /// <summary>
+    /// Opens a connection, runs <paramref name="body"/>, and turns any database failure into a
+    /// <c>backend</c> <see cref="MlModelException"/> (a unique violation into <c>conflict</c>
+    /// when <paramref name="conflict"/> says what it means). Cancellation stays an
+    /// <see cref="OperationCanceledException"/>.
+    /// </summary>
+    private async Task<T> RunAsync<T>(
+        string operation,
+        Func<DbConnection, CancellationToken, Task<T>> body,
+        CancellationToken cancellationToken,
+        bool initialize = true,
+        string? conflict = null)
+    {
+        if (initialize)
+        {
+            await EnsureInitializedAsync(cancellationToken);
+        }
+        try
+        {
+            await using var connection = await _dialect.OpenAsync(cancellationToken);
+            return await body(connection, cancellationToken);
+        }
+        catch (Exception ex) when (conflict is not null && _dialect.IsUniqueViolation(ex))
+        {
+            throw new MlModelException(ErrorCodes.Conflict, $"{Describe(operation)}: {conflict}.", ex);
+        }
+        catch (Exception ex) when (IsBackendFailure(ex))
+        {
+            throw Failure(operation, ex, cancellationToken);
+        }
+    }
+
+    // Anything else a provider throws is a backend failure: callers see one exception type.
+    private static bool IsBackendFailure(Exception exception) =>
+        exception is not (MlModelException or OperationCanceledException);
+
+    private Exception Failure(string operation, Exception exception, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // A provider that reports a cancelled command in its own terms.
+            return new OperationCanceledException($"{Describe(operation)} was cancelled.", exception, cancellationToken);
+        }
+        // The provider's message and the first inner one ("Failed to connect to 127.0.0.1:1:
+        // Connection refused"); the password, if it were ever echoed, is masked.
+        var detail = exception.Message.TrimEnd('.');
+        if (exception.InnerException is { } inner && !detail.Contains(inner.Message, StringComparison.Ordinal))
+        {
+            detail += ": " + inner.Message.TrimEnd('.');
+        }
+        return new MlModelException(ErrorCodes.Backend, _dialect.Redact($"{Describe(operation)} failed: {detail}."), exception);
+    }
+
+    private string Describe(string operation) => $"{_dialect.Kind} model repository at {_dialect.Location}: {operation}";
+}

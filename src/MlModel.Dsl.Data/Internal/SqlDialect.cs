@@ -1,0 +1,59 @@
+using System.Data.Common;
+
+namespace MlModel.Dsl.Data.Internal;
+
+/// <summary>
+/// The few things SQLite and PostgreSQL do differently: how a connection opens, how a writer
+/// takes its lock, how a time is bound, how the schema is locked while it migrates, and the
+/// DDL. Everything else is <see cref="DapperModelRepository"/>.
+/// </summary>
+internal abstract class SqlDialect
+{
+    /// <summary>"SQLite" or "PostgreSQL", for error messages.</summary>
+    public abstract string Kind { get; }
+
+    /// <summary>Where the database is (file, or host, port and database), without secrets.</summary>
+    public abstract string Location { get; }
+
+    /// <summary>Seconds a command may run; null for the provider default.</summary>
+    public int? CommandTimeoutSeconds { get; init; }
+
+    /// <summary>An open connection, set up for the repository.</summary>
+    public abstract DbConnection Open();
+
+    /// <inheritdoc cref="Open"/>
+    public abstract ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A transaction that holds the database's write lock from its first statement
+    /// (SQLite: <c>BEGIN IMMEDIATE</c>), so a read-then-write inside it cannot be overtaken.
+    /// </summary>
+    public abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Work that must happen before the migration transaction (SQLite: WAL).</summary>
+    public abstract Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>Serialises migrations across processes inside <paramref name="transaction"/>.</summary>
+    public abstract Task LockSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken);
+
+    /// <summary>Creates <c>mlmodel_schema</c> when it is missing.</summary>
+    public abstract string CreateSchemaTable { get; }
+
+    /// <summary>The statements of <paramref name="migration"/> for this database.</summary>
+    public abstract IReadOnlyList<string> Script(Migration migration);
+
+    /// <summary>A normalised UTC time as this database binds it.</summary>
+    public abstract object Time(DateTime utc);
+
+    /// <summary>Whether <paramref name="exception"/> is a unique-constraint violation.</summary>
+    public abstract bool IsUniqueViolation(Exception exception);
+
+    /// <summary>Removes anything secret (the password) from a message that goes to the caller.</summary>
+    public abstract string Redact(string message);
+
+    /// <summary>Releases what the dialect holds (pools, data sources).</summary>
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    protected static string RedactSecret(string message, string? secret) =>
+        string.IsNullOrEmpty(secret) ? message : message.Replace(secret, "***", StringComparison.Ordinal);
+}

@@ -1,0 +1,154 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace MlModel.Dsl.Data.Internal;
+
+internal sealed class SqliteDialect : SqlDialect
+{
+    private readonly string _connectionString;
+    private readonly string? _password;
+    private readonly int _busyMilliseconds;
+    private volatile bool _folderReady;
+
+    /// <summary>
+    /// <paramref name="pathOrConnectionString"/> is a connection string when it parses as one
+    /// and names a Data Source; anything else is taken as a file path.
+    /// </summary>
+    public SqliteDialect(string pathOrConnectionString, TimeSpan busyTimeout)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pathOrConnectionString);
+        var builder = TryParse(pathOrConnectionString) ?? new SqliteConnectionStringBuilder { DataSource = pathOrConnectionString };
+        if (builder.Mode == SqliteOpenMode.Memory || builder.DataSource is ":memory:" || builder.DataSource.Length == 0)
+        {
+            // Every operation opens its own connection: an in-memory database would be empty each time.
+            throw new ArgumentException("The SQLite model repository needs a database file, not an in-memory database.", nameof(pathOrConnectionString));
+        }
+        builder.DataSource = Path.GetFullPath(builder.DataSource);
+        // Foreign keys and the busy timeout are set on the native handle at each open (see
+        // Open); the connection-string keyword would run a PRAGMA statement per open instead.
+        builder.ForeignKeys = null;
+        builder.Pooling = true;
+        // Microsoft.Data.Sqlite also retries a busy statement until its command timeout; keep
+        // that in step with busy_timeout.
+        builder.DefaultTimeout = (int)Math.Clamp(Math.Ceiling(busyTimeout.TotalSeconds), 1, int.MaxValue);
+        DatabasePath = builder.DataSource;
+        _password = builder.Password;
+        _connectionString = builder.ConnectionString;
+        _busyMilliseconds = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
+    }
+
+    public string DatabasePath { get; }
+
+    public override string Kind => "SQLite";
+
+    public override string Location => DatabasePath;
+
+    public override DbConnection Open()
+    {
+        if (!_folderReady)
+        {
+            // SQLite creates the file but not the folders above it.
+            var folder = Path.GetDirectoryName(DatabasePath);
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+            _folderReady = true;
+        }
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            // Per connection, and cheap: C calls on the handle, no statement to compile.
+            // Foreign keys carry ON DELETE CASCADE of the manifest; the busy timeout makes a
+            // writer queue behind another's lock instead of failing at once.
+            var handle = connection.Handle!;
+            Check(raw.sqlite3_busy_timeout(handle, _busyMilliseconds), handle);
+            Check(raw.sqlite3_db_config(handle, raw.SQLITE_DBCONFIG_ENABLE_FKEY, 1, out _), handle);
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static void Check(int result, sqlite3 handle)
+    {
+        if (result != raw.SQLITE_OK)
+        {
+            throw new SqliteException(raw.sqlite3_errmsg(handle).utf8_to_string(), result);
+        }
+    }
+
+    // Microsoft.Data.Sqlite does its I/O synchronously; the async path would only add a state machine.
+    public override ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Open());
+    }
+
+    public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
+    public override Task PrepareAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        // WAL lets readers (a streaming list) run beside a writer; the mode is stored in the
+        // file, and it cannot be switched inside a transaction, hence here.
+        using var command = connection.CreateCommand();
+        command.CommandText = WalMode;
+        var mode = command.ExecuteScalar() as string;
+        if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException($"The database did not switch to WAL journal mode (it reports '{mode}').");
+        }
+        return Task.CompletedTask;
+    }
+
+    // BEGIN IMMEDIATE (BeginWriteAsync) already excludes every other writer.
+    public override Task LockSchemaAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
+        Task.CompletedTask;
+
+    private const string SchemaTable =
+        "CREATE TABLE IF NOT EXISTS mlmodel_schema (version INTEGER PRIMARY KEY, applied TEXT NOT NULL) STRICT";
+
+    private const string WalMode = "PRAGMA journal_mode = WAL";
+
+    public override string CreateSchemaTable => SchemaTable;
+
+    public override IReadOnlyList<string> Script(Migration migration) => migration.Sqlite;
+
+    public override object Time(DateTime utc) => DbTime.ToSqliteText(utc);
+
+    public override bool IsUniqueViolation(Exception exception) =>
+        exception is SqliteException { SqliteErrorCode: 19, SqliteExtendedErrorCode: 2067 or 1555 };
+
+    public override string Redact(string message) => RedactSecret(message, _password);
+
+    public override ValueTask DisposeAsync()
+    {
+        // Close this file's pooled handles, so the file (and its -wal, -shm) can be moved or removed.
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+        return ValueTask.CompletedTask;
+    }
+
+    private static SqliteConnectionStringBuilder? TryParse(string text)
+    {
+        if (!text.Contains('=', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        try
+        {
+            var builder = new SqliteConnectionStringBuilder(text);
+            return builder.DataSource.Length > 0 ? builder : null;
+        }
+        catch (ArgumentException)
+        {
+            return null;   // a path that happens to contain '='
+        }
+    }
+}

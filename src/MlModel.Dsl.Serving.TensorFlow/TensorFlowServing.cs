@@ -1,0 +1,476 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using MlModel.Dsl.Serving.TensorFlow.Config;
+using MlModel.Dsl.Serving.TensorFlow.Publishing;
+using MlModel.Dsl.Serving.TensorFlow.Rest;
+
+namespace MlModel.Dsl.Serving.TensorFlow;
+
+/// <summary>
+/// Deploys and stops SavedModel versions on TensorFlow Serving through the file system: each
+/// version is published as <c>&lt;ServingRoot&gt;/&lt;serving_name&gt;/&lt;version&gt;/</c> and listed in the
+/// model config file TF Serving polls (<c>model_config_list { config { name base_path
+/// model_platform model_version_policy { specific { versions } } version_labels } }</c>).
+/// With <see cref="TensorFlowServingOptions.RestAddress"/>, a deploy waits for the version to
+/// become AVAILABLE before it sets a label, and undoes itself when the version does not load.
+/// Safe to use from several threads and processes at once on the same config file.
+/// </summary>
+public sealed partial class TensorFlowServing : IDisposable
+{
+    /// <summary>The model_platform written for new entries.</summary>
+    public const string ModelPlatform = "tensorflow";
+
+    // A model name ends up in a folder name, a URL segment and the config. Letters, digits, '_', '.', '-',
+    // starting with a letter or digit (spec B.2 names joined by '_' per B.6), and no ':' or '/'
+    // (the REST routes match the model name as [^/:]+).
+    private const int MaxServingNameUtf8Bytes = 190; // leaves room for ".publish-<version>-<32 hex>.lock" in 255 bytes
+
+    private readonly TensorFlowServingOptions _options;
+    private readonly ModelConfigFile _config;
+    private readonly VersionPublisher _publisher;
+    private readonly TensorFlowServingRestClient? _rest;
+    private readonly HttpClient? _ownedHttpClient;
+
+    /// <summary>Creates the backend; an <see cref="HttpClient"/> is created (and owned) when a REST address is set.</summary>
+    public TensorFlowServing(TensorFlowServingOptions options)
+        : this(options, httpClient: null, PublishMode.Auto)
+    {
+    }
+
+    /// <summary>Creates the backend with the caller's <see cref="HttpClient"/> (not disposed by this instance).</summary>
+    public TensorFlowServing(TensorFlowServingOptions options, HttpClient httpClient)
+        : this(options, httpClient ?? throw new ArgumentNullException(nameof(httpClient)), PublishMode.Auto)
+    {
+    }
+
+    internal TensorFlowServing(TensorFlowServingOptions options, HttpClient? httpClient, PublishMode publishMode)
+    {
+        if (string.IsNullOrWhiteSpace(options.ServingRoot))
+        {
+            throw new ArgumentException("TensorFlowServingOptions.ServingRoot is required.", nameof(options));
+        }
+
+        if (string.IsNullOrWhiteSpace(options.ConfigFile))
+        {
+            throw new ArgumentException("TensorFlowServingOptions.ConfigFile is required.", nameof(options));
+        }
+
+        if (options.AvailableTimeout < TimeSpan.Zero || options.PollInterval <= TimeSpan.Zero || options.LockTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentException("TensorFlowServingOptions timeouts must not be negative and PollInterval must be positive.", nameof(options));
+        }
+
+        _options = options;
+        _config = new ModelConfigFile(options.ConfigFile, options.LockTimeout);
+        _publisher = new VersionPublisher(options.ServingRoot, publishMode);
+        if (options.RestAddress is { } address)
+        {
+            if (httpClient is null)
+            {
+                _ownedHttpClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+                httpClient = _ownedHttpClient;
+            }
+
+            _rest = new TensorFlowServingRestClient(httpClient, address);
+        }
+    }
+
+    /// <summary>The serving name of a user's model (spec B.6: <c>&lt;user&gt;_&lt;name&gt;</c>).</summary>
+    public static string GetServingName(string user, string name) => user + "_" + name;
+
+    /// <summary>
+    /// Publishes <paramref name="files"/> as version <paramref name="version"/> of <paramref name="servingName"/>
+    /// and adds it to the config; moves <paramref name="label"/> to it once TF Serving has it AVAILABLE.
+    /// Deploying an already deployed version only moves the label. On failure the config is left as it
+    /// was (only what this call added is removed) and the published folder is deleted.
+    /// </summary>
+    /// <exception cref="TensorFlowServingException">Invalid arguments, a config this library cannot manage, lock timeout, load failure (with the server's message) or timeout.</exception>
+    public async Task<TensorFlowDeployResult> DeployAsync(string servingName, int version, string? label, IReadOnlyList<ServingFile> files, CancellationToken cancellationToken = default)
+    {
+        ValidateServingName(servingName);
+        ValidateVersion(version);
+        if (label is not null)
+        {
+            ValidateLabel(label);
+        }
+
+        var basePath = _publisher.GetModelBasePath(servingName);
+        var versionPath = _publisher.GetVersionPath(servingName, version);
+
+        var current = await _config.ReadAsync(cancellationToken);
+        var existing = current.Find(servingName);
+        if (existing is not null)
+        {
+            EnsureManageable(existing, basePath);
+        }
+
+        var alreadyConfigured = existing?.HasVersion(version) == true;
+        // What the server says about this version before the config lists it: a previous END is
+        // not the outcome of this load (the state monitor remembers versions it unloaded).
+        ServedVersionStatus? stale = null;
+        if (_rest is not null && !alreadyConfigured)
+        {
+            var before = await _rest.GetModelStatusAsync(servingName, version, cancellationToken);
+            stale = before.Versions?.FirstOrDefault(s => s.Version == version);
+        }
+
+        var published = false;
+        if (!alreadyConfigured || !_publisher.IsPublished(servingName, version))
+        {
+            if (!alreadyConfigured)
+            {
+                // A folder for a version the config does not list is served by nobody: the leftover of an
+                // interrupted deploy or stop. Replace it with the files given now.
+                _publisher.Unpublish(servingName, version);
+            }
+
+            await _publisher.PublishAsync(servingName, version, files, cancellationToken);
+            published = true;
+        }
+
+        // Phase 1: the version, without the new label (TF Serving refuses a config whose labels point
+        // at versions that are not AVAILABLE: serving_config.md "labels can only be assigned to model
+        // versions that are already loaded and available for serving"; server_core.cc
+        // UpdateModelVersionLabelMap fails the whole reload with FailedPrecondition).
+        var twoPhase = _rest is not null;
+        var undo = new DeployUndo();
+        try
+        {
+            var phase1 = await _config.UpdateDetailedAsync(
+                doc =>
+                {
+                    var entry = doc.Find(servingName);
+                    var created = false;
+                    if (entry is null)
+                    {
+                        entry = doc.AddModel(servingName, basePath, ModelPlatform);
+                        created = true;
+                    }
+                    else
+                    {
+                        EnsureManageable(entry, basePath);
+                    }
+
+                    var added = entry.AddSpecificVersion(version);
+                    if (!twoPhase && label is not null)
+                    {
+                        entry.SetLabel(label, version);
+                    }
+
+                    return (created, added);
+                },
+                cancellationToken);
+            undo.CreatedEntry = phase1.Result.created;
+            undo.AddedVersion = phase1.Result.added;
+            undo.Record(phase1.TextBefore, phase1.TextWritten);
+        }
+        catch
+        {
+            if (published)
+            {
+                _publisher.Unpublish(servingName, version);
+            }
+
+            throw;
+        }
+
+        if (_rest is null)
+        {
+            return new TensorFlowDeployResult(servingName, version, label, versionPath, published, null);
+        }
+
+        ServedVersionStatus state;
+        try
+        {
+            state = await _rest.WaitForAvailableAsync(servingName, version, _options.AvailableTimeout, _options.PollInterval, stale, cancellationToken);
+        }
+        catch (Exception e) when (e is TensorFlowServingException or OperationCanceledException)
+        {
+            await RollbackAsync(servingName, version, undo, e);
+            throw;
+        }
+
+        if (label is null)
+        {
+            return new TensorFlowDeployResult(servingName, version, null, versionPath, published, state);
+        }
+
+        // Phase 2: the version is AVAILABLE; move the label to it (serving_config.md: to move a label
+        // from N to N+1, first serve both, then assign the label to the loaded N+1).
+        try
+        {
+            var phase2 = await _config.UpdateDetailedAsync(
+                doc =>
+                {
+                    var entry = doc.Find(servingName);
+                    if (entry is null || !entry.HasVersion(version))
+                    {
+                        throw new TensorFlowServingException(
+                            TensorFlowServingErrorKind.NotDeployed,
+                            $"Version {version} of {servingName} was stopped while it was being deployed; label '{label}' was not set.");
+                    }
+
+                    long? previous = entry.Labels.TryGetValue(label, out var p) ? p : null;
+                    return (Changed: entry.SetLabel(label, version), Previous: previous);
+                },
+                cancellationToken);
+            undo.Record(phase2.TextBefore, phase2.TextWritten);
+            if (phase2.Result.Changed)
+            {
+                undo.LabelRestore = (label, phase2.Result.Previous);
+                await _rest.WaitForLabelAsync(servingName, label, version, _options.AvailableTimeout, _options.PollInterval, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is TensorFlowServingException or OperationCanceledException)
+        {
+            await RollbackAsync(servingName, version, undo, e);
+            throw;
+        }
+
+        return new TensorFlowDeployResult(servingName, version, label, versionPath, published, state);
+    }
+
+    /// <summary>
+    /// Stops serving a version: removes it from the version policy together with the labels pointing at
+    /// it (and the whole entry when no version is left), writes the config, then deletes the folder.
+    /// </summary>
+    /// <exception cref="TensorFlowServingException">Kind <see cref="TensorFlowServingErrorKind.NotDeployed"/> when neither the config nor the folder has the version.</exception>
+    public async Task StopAsync(string servingName, int version, CancellationToken cancellationToken = default)
+    {
+        ValidateServingName(servingName);
+        ValidateVersion(version);
+        var basePath = _publisher.GetModelBasePath(servingName);
+        var removed = await _config.UpdateAsync(
+            doc =>
+            {
+                var entry = doc.Find(servingName);
+                if (entry is null || !entry.HasVersion(version))
+                {
+                    return false;
+                }
+
+                EnsureManageable(entry, basePath);
+                entry.RemoveLabelsPointingTo(version);
+                entry.RemoveSpecificVersion(version);
+                if (entry.SpecificVersions.Count == 0)
+                {
+                    doc.RemoveModel(servingName);
+                }
+
+                return true;
+            },
+            cancellationToken);
+
+        // Only after the config no longer lists it: the server unloads it on its next poll.
+        var unpublished = _publisher.Unpublish(servingName, version);
+        if (!removed && !unpublished)
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.NotDeployed,
+                $"Version {version} of {servingName} is not deployed on TensorFlow Serving.");
+        }
+    }
+
+    /// <summary>What the config lists for <paramref name="servingName"/>, which version folders exist, and (with a REST address) what the server reports.</summary>
+    public async Task<TensorFlowServingStatus> GetStatusAsync(string servingName, CancellationToken cancellationToken = default)
+    {
+        ValidateServingName(servingName);
+        var doc = await _config.ReadAsync(cancellationToken);
+        var entry = doc.Find(servingName);
+        var published = _publisher.GetPublishedVersions(servingName);
+        IReadOnlyList<ServedVersionStatus>? served = null;
+        string? serverError = null;
+        if (_rest is not null)
+        {
+            var response = await _rest.GetModelStatusAsync(servingName, null, cancellationToken);
+            served = response.Versions;
+            serverError = response.Error;
+        }
+
+        return new TensorFlowServingStatus(servingName, entry is null ? null : ToDeployedModel(entry), published, served, serverError);
+    }
+
+    /// <summary>Every model_config_list entry of the config file (managed or not), for consistency checks.</summary>
+    public async Task<IReadOnlyList<DeployedModel>> GetDeployedVersionsAsync(CancellationToken cancellationToken = default)
+    {
+        var doc = await _config.ReadAsync(cancellationToken);
+        return doc.Models.Where(m => m.Name is not null).Select(ToDeployedModel).ToList();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _ownedHttpClient?.Dispose();
+
+    /// <summary>
+    /// Undoes a deploy: when nobody wrote the config since our last write, the original text goes back
+    /// byte for byte; otherwise only what this deploy added is taken out (concurrent changes stay).
+    /// </summary>
+    private async Task RollbackAsync(string servingName, long version, DeployUndo undo, Exception cause)
+    {
+        try
+        {
+            var restored = undo.LastWritten is { } last && undo.Original is { } original
+                && await _config.RestoreIfUnchangedAsync(last, original, CancellationToken.None);
+            if (!restored && undo.LastWritten is not null)
+            {
+                await _config.UpdateAsync(doc => Undo(doc, servingName, version, undo), CancellationToken.None);
+            }
+
+            if (undo.AddedVersion)
+            {
+                _publisher.Unpublish(servingName, version);
+            }
+        }
+        catch (Exception e) when (e is TensorFlowServingException or IOException or UnauthorizedAccessException)
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.Io,
+                $"{cause.Message} Undoing the deploy also failed, the config may still list version {version} of {servingName}: {e.Message}",
+                new AggregateException(cause, e))
+            {
+                ServerMessage = (cause as TensorFlowServingException)?.ServerMessage,
+            };
+        }
+    }
+
+    private static bool Undo(ModelServerConfigDocument doc, string servingName, long version, DeployUndo undo)
+    {
+        var entry = doc.Find(servingName);
+        if (entry is null)
+        {
+            return false;
+        }
+
+        if (undo.LabelRestore is { } restore && entry.Labels.TryGetValue(restore.Label, out var now) && now == version)
+        {
+            if (restore.Previous is { } previous && entry.HasVersion(previous))
+            {
+                entry.SetLabel(restore.Label, previous);
+            }
+            else
+            {
+                entry.RemoveLabel(restore.Label);
+            }
+        }
+
+        if (undo.AddedVersion)
+        {
+            entry.RemoveLabelsPointingTo(version);
+            entry.RemoveSpecificVersion(version);
+        }
+
+        if (undo.CreatedEntry && entry.SpecificVersions.Count == 0 && entry.Labels.Count == 0)
+        {
+            doc.RemoveModel(servingName);
+        }
+
+        return true;
+    }
+
+    /// <summary>What a deploy changed, to undo it.</summary>
+    private sealed class DeployUndo
+    {
+        public bool CreatedEntry { get; set; }
+
+        public bool AddedVersion { get; set; }
+
+        public (string Label, long? Previous)? LabelRestore { get; set; }
+
+        /// <summary>The config text before this deploy's first write (null: there was no file).</summary>
+        public string? Original { get; private set; }
+
+        /// <summary>The text of this deploy's last write; null when it wrote nothing.</summary>
+        public string? LastWritten { get; private set; }
+
+        public void Record(string? textBefore, string? textWritten)
+        {
+            if (textWritten is null)
+            {
+                return;
+            }
+
+            if (LastWritten is null)
+            {
+                Original = textBefore;
+            }
+
+            LastWritten = textWritten;
+        }
+    }
+
+    private DeployedModel ToDeployedModel(ModelConfigEntry entry)
+    {
+        var name = entry.Name ?? string.Empty;
+        var basePath = entry.BasePath ?? string.Empty;
+        var managed = IsValidServingName(name) && SamePath(basePath, _publisher.GetModelBasePath(name));
+        return new DeployedModel(name, basePath, entry.SpecificVersions.Order().ToList(), entry.Labels, managed);
+    }
+
+    private static void EnsureManageable(ModelConfigEntry entry, string basePath)
+    {
+        if (entry.BasePath is { } configured && !SamePath(configured, basePath))
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.ConfigInvalid,
+                $"The TensorFlow Serving config already has a model '{entry.Name}' with base_path '{configured}', not '{basePath}'; it is not managed here.");
+        }
+
+        if (entry.ModelPlatform is { } platform && platform != ModelPlatform)
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.ConfigInvalid,
+                $"The TensorFlow Serving config has model '{entry.Name}' on platform '{platform}', not '{ModelPlatform}'.");
+        }
+
+        if (entry.VersionPolicyKind is { } policy && policy != "specific")
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.ConfigInvalid,
+                $"The TensorFlow Serving config serves model '{entry.Name}' with the '{policy}' version policy; only 'specific' versions can be managed.");
+        }
+    }
+
+    private static bool SamePath(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(a), Path.TrimEndingDirectorySeparator(b), StringComparison.Ordinal);
+
+    private static bool IsValidServingName(string name) =>
+        ServingNameRegex().IsMatch(name) && Encoding.UTF8.GetByteCount(name) <= MaxServingNameUtf8Bytes;
+
+    private static void ValidateServingName(string servingName)
+    {
+        if (servingName is null || !IsValidServingName(servingName))
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.InvalidArgument,
+                $"'{servingName}' is not a valid serving name: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most {MaxServingNameUtf8Bytes} UTF-8 bytes.");
+        }
+    }
+
+    private static void ValidateVersion(int version)
+    {
+        if (version < 1)
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.InvalidArgument,
+                $"Version {version.ToString(CultureInfo.InvariantCulture)} is not valid: versions start at 1.");
+        }
+    }
+
+    private static void ValidateLabel(string label)
+    {
+        // serving_config.md, "REST Usage": a version label is "restricted to a sequence of Word
+        // characters, composed of alphanumeral characters and underscores (i.e. [a-zA-Z0-9_]+)".
+        if (!LabelRegex().IsMatch(label))
+        {
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.InvalidArgument,
+                $"'{label}' is not a valid TensorFlow Serving version label: use ASCII letters, digits and '_' only.");
+        }
+    }
+
+    [GeneratedRegex(@"^[\p{L}\p{Nd}][\p{L}\p{Nd}_.\-]*\z")]
+    private static partial Regex ServingNameRegex();
+
+    [GeneratedRegex(@"^[a-zA-Z0-9_]+\z")]
+    private static partial Regex LabelRegex();
+}

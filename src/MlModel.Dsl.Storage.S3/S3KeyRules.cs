@@ -1,0 +1,112 @@
+using System.Globalization;
+using System.Text;
+
+namespace MlModel.Dsl.Storage.S3;
+
+/// <summary>
+/// The library's object key rules (the same as the local store's, so that keys move between
+/// stores): '/'-separated relative keys without <c>.</c> or <c>..</c> segments, empty segments,
+/// backslashes or NUL, at most 1024 bytes of UTF-8.
+/// </summary>
+internal static class S3KeyRules
+{
+    public const int MaxKeyBytes = 1024;
+
+    public static void ValidateKey(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw Invalid(key ?? "", "a key must not be empty");
+        }
+
+        ValidateText(key, key);
+        if (key.EndsWith('/'))
+        {
+            throw Invalid(key, "it ends with '/' (an empty segment)");
+        }
+
+        ValidateSegments(key, key);
+    }
+
+    public static void ValidatePrefix(string? prefix)
+    {
+        if (string.IsNullOrEmpty(prefix))
+        {
+            return;
+        }
+
+        ValidateText(prefix, prefix);
+        var body = prefix.EndsWith('/') ? prefix[..^1] : prefix;
+        if (body.Length == 0)
+        {
+            throw Invalid(prefix, "a prefix must not start with '/' (it would be an absolute path)");
+        }
+
+        ValidateSegments(body, prefix);
+    }
+
+    private static void ValidateText(string text, string shown)
+    {
+        if (text.Contains('\0', StringComparison.Ordinal))
+        {
+            throw Invalid(shown, "it contains a NUL character");
+        }
+
+        if (text.Contains('\\', StringComparison.Ordinal))
+        {
+            throw Invalid(shown, "it contains a backslash (keys are '/'-separated)");
+        }
+
+        if (text.StartsWith('/') || Path.IsPathRooted(text))
+        {
+            throw Invalid(shown, "it is an absolute path (keys are relative)");
+        }
+
+        if (Encoding.UTF8.GetByteCount(text) > MaxKeyBytes)
+        {
+            throw Invalid(shown, $"it is longer than {MaxKeyBytes} bytes of UTF-8");
+        }
+    }
+
+    private static void ValidateSegments(string body, string shown)
+    {
+        foreach (var segment in body.Split('/'))
+        {
+            switch (segment)
+            {
+                case "":
+                    throw Invalid(shown, "it contains an empty segment ('//')");
+                case ".":
+                    throw Invalid(shown, "it contains a '.' segment");
+                case "..":
+                    throw Invalid(shown, "it contains a '..' segment");
+            }
+        }
+    }
+
+    public static MlModelException Invalid(string key, string reason) =>
+        new(ErrorCodes.InvalidValue, $"invalid object key '{Printable(key)}': {reason}");
+
+    public static string Printable(string key)
+    {
+        if (!key.Any(char.IsControl))
+        {
+            return key;
+        }
+
+        var builder = new StringBuilder(key.Length + 8);
+        foreach (var c in key)
+        {
+            if (char.IsControl(c))
+            {
+                builder.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+}

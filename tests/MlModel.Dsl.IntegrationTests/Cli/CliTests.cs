@@ -1,0 +1,125 @@
+using System.Text.Json;
+using MlModel.Cli;
+using MlModel.Dsl.IntegrationTests.Support;
+
+namespace MlModel.Dsl.IntegrationTests.Cli;
+
+/// <summary>The mlmodel tool as a user runs it: arguments in, text and exit code out.</summary>
+public class CliTests
+{
+    private TempFolder _home = null!;
+
+    [SetUp]
+    public void SetUp() => _home = new TempFolder();
+
+    [TearDown]
+    public void TearDown() => _home.Dispose();
+
+    private async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await MlModel.Cli.Cli.RunAsync(["--home", _home.Path, "--no-progress", .. args], stdout, stderr, CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Test]
+    public async Task Parse_prints_the_canonical_dsl_object()
+    {
+        var (code, output, _) = await RunAsync("--parse", "-c", "mlmodel import name=tf_clothes analysis_tool=tf kind=classification algorithm=deep format=saved_model connector_id=minio path=USERS/root/clothes/model.tar description=base64(7J2066+47KeAIOu2hOulmA==)");
+        code.Should().Be(0);
+        output.Trim().Should().Be("""{"command":"mlmodel","params":{"operation":"import","name":"tf_clothes","analysis_tool":"tf","kind":"classification","algorithm":"deep","format":"saved_model","connector_id":"minio","path":"USERS/root/clothes/model.tar","description":"이미지 분류"}}""");
+    }
+
+    [Test]
+    public async Task A_command_error_exits_1_with_the_message_on_stderr()
+    {
+        var (code, output, error) = await RunAsync("--parse", "-c", "mlmodel delete name=a");
+        code.Should().Be(1);
+        output.Should().BeEmpty();
+        error.Trim().Should().Be("mlmodel delete: missing required parameter 'version'");
+    }
+
+    [Test]
+    public async Task With_format_json_the_error_is_a_json_object()
+    {
+        var (code, _, error) = await RunAsync("--format", "json", "--parse", "-c", "mlmodel summary nmae=x");
+        code.Should().Be(1);
+        using var doc = JsonDocument.Parse(error);
+        var e = doc.RootElement.GetProperty("error");
+        e.GetProperty("code").GetString().Should().Be("unknown_parameter");
+        e.GetProperty("line").GetInt32().Should().Be(1);
+        e.GetProperty("column").GetInt32().Should().Be(17);
+        e.GetProperty("message").GetString().Should().StartWith("mlmodel summary: unknown parameter 'nmae'");
+    }
+
+    [Test]
+    public async Task A_usage_error_exits_2()
+    {
+        var (code, _, error) = await RunAsync("--format", "xml", "-c", "mlmodel list");
+        code.Should().Be(2);
+        error.Should().Contain("--format takes table, json or csv, not 'xml'");
+    }
+
+    [Test]
+    public async Task On_a_fresh_home_list_prints_the_seventeen_column_table()
+    {
+        var (code, output, error) = await RunAsync("-c", "mlmodel list");
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        var lines = output.Split('\n');
+        lines[0].Split('|').Select(c => c.Trim()).Should().Equal(
+            "id", "user", "name", "version", "description", "analysis_tool", "kind", "algorithm", "feature", "label",
+            "serving", "serving_name", "state", "data_model_name", "query", "create", "modified");
+        output.Should().Contain("(0 rows)");
+    }
+
+    [Test]
+    public async Task Shell_words_work_like_command_text_and_values_with_spaces_are_requoted()
+    {
+        var folder = Path.Combine(_home.Path, "objects", "USERS", "root");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "m.tar"), Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "m"));
+        var (code, output, error) = await RunAsync("import", "name=m", "analysis_tool=tf", "kind=regression", "algorithm=deep",
+            "format=saved_model", "connector_id=local", "path=USERS/root/m.tar", "description=half plus two, it's y = x/2 + 2");
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        output.Should().Contain("ok");
+
+        (code, output, _) = await RunAsync("--format", "csv", "summary", "m");
+        code.Should().Be(0);
+        output.Should().Contain("format,saved_model");
+        (code, output, _) = await RunAsync("--format", "json", "list");
+        output.Should().Contain("\"half plus two, it's y = x/2 + 2\"");
+    }
+
+    [Test]
+    public async Task Help_for_an_operation_comes_from_the_parameter_tables()
+    {
+        var (code, output, _) = await RunAsync("deploy", "--help");
+        code.Should().Be(0);
+        output.Should().StartWith("mlmodel deploy (user=)? name= (version=)? (label=)?");
+        output.Should().Contain("label    optional  version label, such as stable or unstable");
+    }
+
+    [Test]
+    public async Task Connectors_are_added_listed_without_secrets_and_removed()
+    {
+        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models", "access_key=AK", "secret_key=very-secret");
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        var (_, list, _) = await RunAsync("connector", "list");
+        list.Should().Contain("minio").And.Contain("secret_key=***").And.NotContain("very-secret");
+        (await RunAsync("connector", "remove", "minio")).Code.Should().Be(0);
+        (await RunAsync("connector", "list")).Out.Should().NotContain("minio");
+    }
+
+    [Test]
+    public void Tab_completes_operations_keys_and_closed_values()
+    {
+        LineEditor.Complete("dep").Completion.Should().Be("loy ");
+        LineEditor.Complete("mlmodel summary na").Completion.Should().Be("me=");
+        LineEditor.Complete("import name=x format=sa").Completion.Should().Be("ved_model ");
+        LineEditor.Complete("s").Options.Should().BeEquivalentTo(["summary ", "stop ", "status "]);
+    }
+}

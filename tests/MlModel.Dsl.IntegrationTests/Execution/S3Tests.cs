@@ -1,0 +1,170 @@
+using MlModel.Dsl.Backends;
+using MlModel.Dsl.IntegrationTests.Support;
+using MlModel.Dsl.Storage.S3;
+
+namespace MlModel.Dsl.IntegrationTests.Execution;
+
+/// <summary>Import from and export to a real S3 server (Ceph's RADOS Gateway on 127.0.0.1).</summary>
+[NonParallelizable] // one test stops the S3 server
+public class S3Tests
+{
+    private string _bucket = null!;
+    private EngineHarness _h = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _bucket = await TestServices.CreateBucketAsync();
+        var settings = new Dictionary<string, string>
+        {
+            ["endpoint"] = TestServices.S3Endpoint,
+            ["bucket"] = _bucket,
+            ["access_key"] = TestServices.S3AccessKey,
+            ["secret_key"] = TestServices.S3SecretKey,
+        };
+        _h = new EngineHarness(o =>
+        {
+            o.ObjectStoreProviders.Add(new S3ObjectStoreProvider());
+            o.Connectors.Add(new ConnectorInfo("minio", "s3", settings));
+            o.ModelStore = new S3ObjectStore(new S3StoreOptions
+            {
+                ServiceUrl = TestServices.S3Endpoint,
+                Bucket = _bucket,
+                Prefix = "store/",
+                AccessKey = TestServices.S3AccessKey,
+                SecretKey = TestServices.S3SecretKey,
+            });
+            o.OrphanGracePeriod = TimeSpan.Zero;
+        });
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        _h.Dispose();
+        await TestServices.DeleteBucketAsync(_bucket);
+    }
+
+    private async Task PutAsync(string key, byte[] content)
+    {
+        using var client = TestServices.RawClient();
+        await client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = _bucket, Key = key, InputStream = new MemoryStream(content) });
+    }
+
+    [Test]
+    public async Task A_real_saved_model_imports_from_s3_exports_to_a_presigned_url_and_is_deleted()
+    {
+        await PutAsync("USERS/root/clothes/model.tar", await File.ReadAllBytesAsync(Path.Combine(TestPaths.RepoRoot, "samples", "models", "half_plus_two.tar")));
+        var import = await _h.RunAsync("mlmodel import name=tf_clothes analysis_tool=tf kind=classification algorithm=deep format=saved_model connector_id=minio path=USERS/root/clothes/model.tar description=base64(7J2066+47KeAIOu2hOulmA==)");
+        import.Single().Should().Equal("ok", "tf_clothes", 1);
+        (await TestServices.KeysAsync(_bucket)).Should().Contain("store/models/root/tf_clothes/1/half_plus_two/saved_model.pb");
+
+        var export = (await _h.RunAsync("mlmodel export name=tf_clothes")).Single();
+        var url = new Uri((string)export[1]!);
+        url.Scheme.Should().Be("http");
+        using var http = new HttpClient();
+        var tar = await http.GetByteArrayAsync(url);
+        await PutAsync("USERS/root/again.tar", tar);
+        (await _h.RunAsync("mlmodel import name=again analysis_tool=tf kind=c algorithm=deep format=saved_model connector_id=minio path=USERS/root/again.tar")).Single()[0].Should().Be("ok");
+
+        await _h.RunAsync("mlmodel delete name=tf_clothes version=1");
+        (await TestServices.KeysAsync(_bucket)).Should().NotContain(k => k.StartsWith("store/models/root/tf_clothes/", StringComparison.Ordinal) || k.StartsWith("store/exports/root/tf_clothes/", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public async Task Credentials_the_server_refuses_give_a_connector_error_without_the_secret()
+    {
+        await _h.Engine.Connectors.SaveAsync(new ConnectorInfo("wrong", "s3", new Dictionary<string, string>
+        {
+            ["endpoint"] = TestServices.S3Endpoint,
+            ["bucket"] = _bucket,
+            ["access_key"] = TestServices.S3AccessKey,
+            ["secret_key"] = "not-the-secret-123",
+        }), EngineHarness.Root);
+        var act = () => _h.RunAsync("mlmodel import name=m analysis_tool=tf kind=c algorithm=deep format=saved_model connector_id=wrong path=USERS/root/m.tar");
+        var error = (await act.Should().ThrowAsync<MlModelException>()).Which.Error;
+        error.Code.Should().Be("connector");
+        error.Message.Should().StartWith("mlmodel import: ").And.NotContain("not-the-secret-123");
+        var history = await _h.RunAsync("mlmodel history name=m");
+        ResultWriter.ToJson(history).Should().NotContain("not-the-secret-123");
+    }
+
+    [Test]
+    public async Task The_s3_server_stopping_mid_import_gives_a_clear_error_no_row_and_no_orphans_after_check()
+    {
+        // A model large enough that the import is still writing when the server goes away.
+        using var folder = new TempFolder();
+        var data = new byte[24 << 20];
+        new Random(1).NextBytes(data);
+        File.Copy(Path.Combine(TestPaths.Model("saved_model_half_plus_two_cpu"), "saved_model.pb"), folder.Combine("saved_model.pb"));
+        Directory.CreateDirectory(folder.Combine("variables"));
+        await File.WriteAllBytesAsync(folder.Combine("variables", "variables.data-00000-of-00001"), data);
+        _h.PutObject("USERS/root/big.tar", Archives.FromFolder(folder.Path));
+
+        var stopped = 0;
+        var progress = new Inline<TransferProgress>(p =>
+        {
+            if (p.Bytes > 8 << 20 && Interlocked.Exchange(ref stopped, 1) == 0)
+            {
+                TestServices.RunServiceCommand("MLMODEL_TEST_S3_STOP");
+            }
+        });
+        try
+        {
+            var command = MlModelParser.Parse("mlmodel import name=big analysis_tool=tf kind=c algorithm=deep format=saved_model connector_id=local path=USERS/root/big.tar");
+            var act = () => _h.Engine.ExecuteAsync(command, EngineHarness.Root, progress);
+            var error = (await act.Should().ThrowAsync<MlModelException>()).Which.Error;
+            stopped.Should().Be(1);
+            error.Message.Should().StartWith("mlmodel import: ");
+            error.Code.Should().BeOneOf("connector", "backend");
+        }
+        finally
+        {
+            TestServices.RunServiceCommand("MLMODEL_TEST_S3_START");
+        }
+        (await _h.RunAsync("mlmodel list")).Should().BeEmpty("a failed import leaves no row");
+        await _h.RunAsync("mlmodel check repair=true");
+        (await _h.RunAsync("mlmodel check")).Should().BeEmpty();
+        (await TestServices.KeysAsync(_bucket)).Should().NotContain(k => k.StartsWith("store/models/", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public async Task The_s3_server_stopping_mid_export_gives_a_clear_error_and_leaves_no_export()
+    {
+        using var folder = new TempFolder();
+        var data = new byte[40 << 20];
+        new Random(2).NextBytes(data);
+        File.Copy(Path.Combine(TestPaths.Model("saved_model_half_plus_two_cpu"), "saved_model.pb"), folder.Combine("saved_model.pb"));
+        await File.WriteAllBytesAsync(folder.Combine("weights.bin"), data);
+        _h.PutObject("USERS/root/big.tar", Archives.FromFolder(folder.Path));
+        await _h.RunAsync("mlmodel import name=big analysis_tool=tf kind=c algorithm=deep format=saved_model connector_id=local path=USERS/root/big.tar");
+
+        var stopped = 0;
+        var progress = new Inline<TransferProgress>(p =>
+        {
+            if (Interlocked.Exchange(ref stopped, 1) == 0)
+            {
+                TestServices.RunServiceCommand("MLMODEL_TEST_S3_STOP");
+            }
+        });
+        try
+        {
+            var act = () => _h.Engine.ExecuteAsync(MlModelParser.Parse("mlmodel export name=big"), EngineHarness.Root, progress);
+            var error = (await act.Should().ThrowAsync<MlModelException>()).Which.Error;
+            error.Message.Should().StartWith("mlmodel export: ");
+        }
+        finally
+        {
+            TestServices.RunServiceCommand("MLMODEL_TEST_S3_START");
+        }
+        await _h.RunAsync("mlmodel check repair=true");
+        (await TestServices.KeysAsync(_bucket)).Should().NotContain(k => k.StartsWith("store/exports/", StringComparison.Ordinal));
+        (await _h.RunAsync("mlmodel list")).Should().HaveCount(1, "the model itself is untouched");
+    }
+
+    /// <summary>An IProgress that runs on the reporting thread (Progress&lt;T&gt; would post to the pool).</summary>
+    private sealed class Inline<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}

@@ -1,0 +1,142 @@
+using MlModel.Dsl.IntegrationTests.Support;
+
+namespace MlModel.Dsl.IntegrationTests.Execution;
+
+/// <summary>deploy, stop and status through the engine, on TensorFlow Serving's real files (spec Part A, B.3, B.6).</summary>
+public class ServingTests
+{
+    private EngineHarness _h = null!;
+
+    [SetUp]
+    public void SetUp() => _h = new EngineHarness();
+
+    [TearDown]
+    public void TearDown() => _h.Dispose();
+
+    [Test]
+    public async Task The_spec_s_redeploy_example_moves_the_label_to_the_new_version()
+    {
+        await _h.ImportHalfPlusTwoAsync("mnist_v1");
+        var first = await _h.RunAsync("mlmodel deploy name=mnist_v1 label='unstable'");
+        first.Fields.Select(f => f.Name).Should().Equal("result", "latest_version", "serving_name");
+        first.Single().Should().Equal("on", 1, "root_mnist_v1");
+
+        await _h.ImportHalfPlusTwoAsync("mnist_v1");
+        (await _h.RunAsync("mlmodel deploy name=mnist_v1 label='stable'")).Single().Should().Equal("on", 2, "root_mnist_v1");
+
+        var config = await File.ReadAllTextAsync(_h.ConfigFile);
+        config.Should().Contain("name: 'root_mnist_v1'");
+        config.Should().Contain($"base_path: '{Path.Combine(_h.ServingRoot, "root_mnist_v1")}'");
+        config.Should().Contain("versions: 1");
+        config.Should().Contain("versions: 2");
+        File.Exists(Path.Combine(_h.ServingRoot, "root_mnist_v1", "2", "saved_model.pb")).Should().BeTrue();
+
+        var list = await _h.RunAsync("mlmodel list name=mnist_v1");
+        list.Select(r => r[10]).Should().Equal("on", "on");
+        var status = await _h.RunAsync("mlmodel status name=mnist_v1");
+        status.Select(r => (r[0], r[2], r[7])).Should().Equal((1, "unstable", "yes"), (2, "stable", "yes"));
+    }
+
+    [Test]
+    public async Task Stop_without_a_version_stops_the_latest_deployed_one_and_answers_off()
+    {
+        await _h.ImportHalfPlusTwoAsync("m");
+        await _h.ImportHalfPlusTwoAsync("m");
+        await _h.ImportHalfPlusTwoAsync("m");
+        await _h.RunAsync("mlmodel deploy name=m version=1");
+        await _h.RunAsync("mlmodel deploy name=m version=2 label=stable");
+        var stop = await _h.RunAsync("mlmodel stop name=m");
+        stop.Fields.Select(f => f.Name).Should().Equal("result");
+        stop.Single().Should().Equal("off");
+        Directory.Exists(Path.Combine(_h.ServingRoot, "root_m", "2")).Should().BeFalse();
+        var config = await File.ReadAllTextAsync(_h.ConfigFile);
+        config.Should().NotContain("versions: 2").And.NotContain("stable");
+        (await _h.RunAsync("mlmodel list name=m")).Select(r => r[10]).Should().Equal("on", "off", "off");
+
+        await _h.RunAsync("mlmodel stop name=m");
+        (await File.ReadAllTextAsync(_h.ConfigFile)).Should().NotContain("root_m", "the entry goes when no version is left");
+        var act = () => _h.RunAsync("mlmodel stop name=m");
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Message.Should().Be("mlmodel stop: no version of 'm' is being served");
+    }
+
+    [Test]
+    public async Task A_served_version_cannot_be_deleted_until_it_is_stopped()
+    {
+        await _h.ImportHalfPlusTwoAsync("m");
+        await _h.RunAsync("mlmodel deploy name=m");
+        var act = () => _h.RunAsync("mlmodel delete name=m version=1");
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
+        {
+            Code = "conflict",
+            Message = "mlmodel delete: version 1 of 'm' is being served as root_m; stop it first: mlmodel stop name=m version=1",
+        });
+        await _h.RunAsync("mlmodel stop name=m version=1");
+        (await _h.RunAsync("mlmodel delete name=m version=1")).Single().Should().Equal("ok");
+    }
+
+    [Test]
+    public async Task Spark_and_h5_models_are_refused_because_tensorflow_serving_loads_saved_models_only()
+    {
+        byte[] h5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+        _h.PutObject("USERS/root/h5.tar", Archives.Of(Archives.File("model.h5", h5)));
+        await _h.RunAsync("mlmodel import name=k analysis_tool=tf kind=c algorithm=deep format=h5 connector_id=local path=USERS/root/h5.tar");
+        var act = () => _h.RunAsync("mlmodel deploy name=k");
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
+        {
+            Code = "unsupported",
+            Message = "mlmodel deploy: version 1 of 'k' is an h5 model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)",
+        });
+
+        await _h.Engine.Models.RegisterAsync(new ModelRegistration { Name = "rf", AnalysisTool = "spark" }, EngineHarness.Root);
+        act = () => _h.RunAsync("mlmodel deploy name=rf");
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Message
+            .Should().Be("mlmodel deploy: version 1 of 'rf' is a spark model; TensorFlow Serving loads tf SavedModels only");
+        File.Exists(_h.ConfigFile).Should().BeFalse("a refused deploy writes no config");
+    }
+
+    [Test]
+    public async Task A_version_whose_files_fail_their_checksums_is_not_deployed()
+    {
+        await _h.ImportHalfPlusTwoAsync("m", top: null);
+        await File.AppendAllTextAsync(Path.Combine(_h.Store, "models", "root", "m", "1", "saved_model.pb"), "tampered");
+        var act = () => _h.RunAsync("mlmodel deploy name=m");
+        var error = (await act.Should().ThrowAsync<MlModelException>()).Which.Error;
+        error.Code.Should().Be("integrity");
+        error.Message.Should().StartWith("mlmodel deploy: file 'saved_model.pb' of version 1 of 'm' fails its checksum");
+        File.Exists(_h.ConfigFile).Should().BeFalse();
+        Directory.Exists(Path.Combine(_h.ServingRoot, "root_m")).Should().BeFalse();
+        (await _h.RunAsync("mlmodel history name=m")).First()[6].Should().Be("error");
+    }
+
+    [Test]
+    public async Task Deploy_hard_links_the_files_when_the_model_store_is_on_the_same_file_system()
+    {
+        await _h.ImportHalfPlusTwoAsync("m", top: null);
+        await _h.RunAsync("mlmodel deploy name=m");
+        var stored = Path.Combine(_h.Store, "models", "root", "m", "1", "saved_model.pb");
+        var served = Path.Combine(_h.ServingRoot, "root_m", "1", "saved_model.pb");
+        Inode(stored).Should().Be(Inode(served));
+    }
+
+    [Test]
+    public async Task Status_shows_drift_between_registry_and_config()
+    {
+        await _h.ImportHalfPlusTwoAsync("m");
+        await _h.RunAsync("mlmodel deploy name=m");
+        File.WriteAllText(_h.ConfigFile, "model_config_list {\n}\n"); // someone edited the config by hand
+        var status = (await _h.RunAsync("mlmodel status name=m")).Single();
+        status[1].Should().Be("on");
+        status[3].Should().Be("absent");
+        status[7].Should().Be("no");
+        var check = await _h.RunAsync("mlmodel check");
+        check.Select(r => r[0]).Should().Contain("serving_drift");
+    }
+
+    private static string Inode(string path)
+    {
+        using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;
+        var output = p.StandardOutput.ReadToEnd().Trim();
+        p.WaitForExit();
+        return output;
+    }
+}
