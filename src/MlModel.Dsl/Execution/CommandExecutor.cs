@@ -62,6 +62,11 @@ internal sealed partial class CommandExecutor
                 _ => throw new ArgumentOutOfRangeException(nameof(command)),
             };
         }
+        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        {
+            // A backend's own error: say which command it failed.
+            throw Fail(e.Code, op, e.Message, e);
+        }
         catch (MlModelException)
         {
             throw;
@@ -140,7 +145,7 @@ internal sealed partial class CommandExecutor
                 Message = failure switch
                 {
                     null => null,
-                    MlModelException m => m.Message,
+                    MlModelException m => m.Message.StartsWith("mlmodel", StringComparison.Ordinal) ? m.Message : $"mlmodel {operation}: {m.Message}",
                     OperationCanceledException => "cancelled",
                     _ => failure.Message,
                 },

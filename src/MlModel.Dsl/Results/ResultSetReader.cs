@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Data;
 using System.Data.Common;
 using System.Diagnostics.CodeAnalysis;
 
@@ -110,4 +111,27 @@ internal sealed class ResultSetReader : DbDataReader
     }
 
     public override IEnumerator GetEnumerator() => new DbEnumerator(this, closeReader: false);
+
+    /// <summary>The schema that DataTable.Load and DataAdapter read: one row per column.</summary>
+    public override DataTable GetSchemaTable()
+    {
+        var schema = new DataTable("SchemaTable") { Locale = System.Globalization.CultureInfo.InvariantCulture };
+        schema.Columns.Add(SchemaTableColumn.ColumnName, typeof(string));
+        schema.Columns.Add(SchemaTableColumn.ColumnOrdinal, typeof(int));
+        schema.Columns.Add(SchemaTableColumn.ColumnSize, typeof(int));
+        schema.Columns.Add(SchemaTableColumn.DataType, typeof(Type));
+        schema.Columns.Add(SchemaTableColumn.AllowDBNull, typeof(bool));
+        schema.Columns.Add(SchemaTableColumn.IsKey, typeof(bool));
+        schema.Columns.Add(SchemaTableColumn.IsUnique, typeof(bool));
+        schema.Columns.Add(SchemaTableColumn.NumericPrecision, typeof(short));
+        schema.Columns.Add(SchemaTableColumn.NumericScale, typeof(short));
+        schema.Columns.Add(SchemaTableColumn.ProviderType, typeof(int));
+        schema.Columns.Add("DataTypeName", typeof(string));
+        for (var i = 0; i < FieldCount; i++)
+        {
+            var f = _set.Fields[i];
+            schema.Rows.Add(f.Name, i, -1, f.ClrType, true, false, false, DBNull.Value, DBNull.Value, (int)f.Type, f.TypeName);
+        }
+        return schema;
+    }
 }

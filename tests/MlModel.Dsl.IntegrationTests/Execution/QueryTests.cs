@@ -160,14 +160,14 @@ public class QueryTests
     public void The_text_table_aligns_korean_by_display_width_and_cuts_long_cells()
     {
         var result = new ResultSet(
-            [new ResultField("name", FieldType.String), new ResultField("v", FieldType.Int)],
-            [["모델", 1], ["abcd", 22], [new string('x', 100), 3]]);
+            [new ResultField("name", FieldType.String), new ResultField("v", FieldType.Int), new ResultField("url", FieldType.String)],
+            [["모델", 1, "u"], ["abcd", 22, "u"], [new string('x', 100), 3, "file:///" + new string('y', 60)]]);
         var lines = ResultWriter.ToTable(result, maxCellWidth: 10).Split(Environment.NewLine);
-        lines[0].Should().Be("name       | v");
-        lines[1].Should().Be("-----------+---");
-        lines[2].Should().Be("모델       |  1");
-        lines[3].Should().Be("abcd       | 22");
-        lines[4].Should().Be("xxxxxxxxx… |  3");
+        lines[0].Should().Be("name       | v  | url");
+        lines[1].Should().Be("-----------+----+" + new string('-', 69));
+        lines[2].Should().Be("모델       |  1 | u");
+        lines[3].Should().Be("abcd       | 22 | u");
+        lines[4].Should().Be("xxxxxxxxx… |  3 | file:///" + new string('y', 60), "the last column is never cut");
         lines[5].Should().Be("(3 rows)");
     }
 }
