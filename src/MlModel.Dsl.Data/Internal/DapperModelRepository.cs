@@ -89,14 +89,6 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         }, cancellationToken, initialize: false);
     }
 
-    /// <summary>The schema version the database records (0 before the first migration).</summary>
-    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
-        RunAsync("schema version", async (connection, ct) =>
-        {
-            await connection.ExecuteAsync(Command(_dialect.CreateSchemaTable, null, null, ct));
-            return await connection.ExecuteScalarAsync<int>(Command(Sql.SchemaVersion, null, null, ct));
-        }, cancellationToken, initialize: false);
-
     // ------------------------------------------------------------------ versions
 
     public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default)
