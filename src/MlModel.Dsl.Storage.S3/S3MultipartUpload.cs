@@ -1,4 +1,3 @@
-using System.Buffers;
 using Amazon.S3.Model;
 
 namespace MlModel.Dsl.Storage.S3;
@@ -52,7 +51,7 @@ internal sealed class S3MultipartUpload : IDisposable
         try
         {
             ThrowIfFailed();
-            return ArrayPool<byte>.Shared.Rent(PartSize);
+            return store.Buffers.Rent(PartSize);
         }
         catch
         {
@@ -64,7 +63,7 @@ internal sealed class S3MultipartUpload : IDisposable
     /// <summary>Gives a buffer back without uploading it.</summary>
     public void Return(byte[] buffer)
     {
-        ArrayPool<byte>.Shared.Return(buffer);
+        store.Buffers.Return(buffer);
         slots.Release();
     }
 

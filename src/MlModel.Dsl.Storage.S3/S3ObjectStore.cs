@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -18,7 +17,8 @@ namespace MlModel.Dsl.Storage.S3;
 /// <see cref="S3StoreOptions.MultipartThreshold"/> in one PUT and anything else as a multipart
 /// upload, reading one part at a time into pooled buffers; <see cref="WriteAsync"/> gives its
 /// callback a write-only stream that uploads parts as they fill. An upload holds at most
-/// <see cref="S3StoreOptions.PartSize"/> × <see cref="S3StoreOptions.MaxConcurrentParts"/> bytes,
+/// <see cref="S3StoreOptions.PartSize"/> × <see cref="S3StoreOptions.MaxConcurrentParts"/> bytes
+/// (32 MiB by default; the store keeps that many buffers for reuse after its first large upload),
 /// and a failed or cancelled multipart upload is aborted, so nothing is left behind.</para>
 /// <para>Errors are <see cref="MlModelException"/>s: <see cref="ErrorCodes.NotFound"/> for a missing
 /// object, <see cref="ErrorCodes.Connector"/> for refused credentials, a missing bucket or an
@@ -39,6 +39,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly int maxConcurrentParts;
     private readonly string who;
     private volatile bool bucketSeen;
+    private readonly PartBufferPool buffers;
 
     /// <summary>Creates a store; throws <see cref="MlModelException"/> (<see cref="ErrorCodes.Connector"/>) for unusable options.</summary>
     public S3ObjectStore(S3StoreOptions options)
@@ -100,6 +101,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         threshold = options.MultipartThreshold;
         partSize = options.PartSize;
         maxConcurrentParts = options.MaxConcurrentParts;
+        // One length serves both the parts and the single-PUT buffer (threshold + 1 bytes, to
+        // notice content longer than declared).
+        buffers = new PartBufferPool((int)Math.Max(partSize, Math.Min(threshold + 1, S3StoreOptions.MaxPartSize)), maxConcurrentParts);
         protocol = serviceUri is null || serviceUri.Scheme == Uri.UriSchemeHttps ? Protocol.HTTPS : Protocol.HTTP;
 
         var config = new AmazonS3Config
@@ -488,7 +492,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private async Task PutSmallAsync(string key, string objectKey, Stream content, long length, CancellationToken cancellationToken)
     {
         var size = (int)length;
-        var buffer = ArrayPool<byte>.Shared.Rent(size + 1);
+        var buffer = buffers.Rent(size + 1);
         try
         {
             // One byte more than declared, to notice content that is longer. The caller's stream's
@@ -504,7 +508,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            buffers.Return(buffer);
         }
     }
 
@@ -519,6 +523,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                 Key = objectKey,
                 InputStream = body,
                 AutoCloseStream = false,
+                // The SDK's default aws-chunked framing stays: with a plain signed body, Ceph
+                // refuses bad credentials before reading the body and the connection then
+                // carries its leftover bytes into the next request (MethodNotAllowed).
             }, cancellationToken);
         }
         catch (Exception e) when (Translate(e, key, "write", cancellationToken) is { } mapped)
@@ -572,6 +579,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
+    /// <summary>The store's part buffers.</summary>
+    internal PartBufferPool Buffers => buffers;
+
     /// <summary>Starts a multipart upload; returns its id.</summary>
     internal async Task<string> InitiateMultipartAsync(string objectKey, CancellationToken cancellationToken)
     {
@@ -591,7 +601,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             UploadId = uploadId,
             PartNumber = number,
             PartSize = count,
-            InputStream = body,
+            InputStream = body, // aws-chunked framing, as for PutObject
         }, cancellationToken);
         return response.ETag;
     }

@@ -77,6 +77,20 @@ public static class MlModelParser
         {
             doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
         }
+        catch (ArgumentException e)
+        {
+            // The text itself is not UTF-16 (a lone surrogate), so it cannot be read as UTF-8 JSON.
+            var at = json.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
+            while (at >= 0 && at + 1 < json.Length && char.IsHighSurrogate(json[at]) && char.IsLowSurrogate(json[at + 1]))
+            {
+                var next = json.AsSpan(at + 2).IndexOfAnyInRange('\uD800', '\uDFFF');
+                at = next < 0 ? -1 : at + 2 + next;
+            }
+            var (line, column) = SourceText.Position(json, Math.Max(at, 0));
+            throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
+                $"mlmodel: the dsl-object is not valid Unicode text (line {line}, column {column}): it holds a lone surrogate"
+                + (at >= 0 ? " " + Display.CodePoint(json[at]) : ""), line, column), e);
+        }
         catch (JsonException e)
         {
             // System.Text.Json counts lines from 0 and columns in UTF-8 bytes; we count characters.
@@ -85,7 +99,7 @@ public static class MlModelParser
             var reason = e.Message;
             var cut = reason.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? p
                 : reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            reason = (cut >= 0 ? reason[..cut] : reason).Replace(" Change the reader options.", "", StringComparison.Ordinal).Trim();
+            reason = Display.Escape((cut >= 0 ? reason[..cut] : reason).Replace(" Change the reader options.", "", StringComparison.Ordinal).Trim(), 200);
             throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
                 $"mlmodel: the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
         }
@@ -220,7 +234,7 @@ public static class MlModelParser
                 return new MlModelQueryStage(before, bound, after, syntax.Start, end);
             }
         }
-        throw new MlModelException(ErrorCodes.Syntax, "mlmodel: the query has no mlmodel stage");
+        throw new MlModelException(ErrorCodes.Syntax, "mlmodel: the query has no mlmodel stage; a stage starts with the word mlmodel, as in: * | mlmodel list");
     }
 
     private static string FirstWord(string text, int start, int end)

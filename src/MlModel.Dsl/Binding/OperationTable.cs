@@ -105,7 +105,7 @@ internal static class OperationTable
             "Deletes one version: its metadata, files and exports. A served version must be stopped first.",
             [User(), Name(), Version(true, "version to delete")]),
         new(MlModelOperation.Import, "import",
-            "mlmodel import name= analysis_tool= kind= algorithm= format= connector_id= path= (description=)?",
+            "mlmodel import name= analysis_tool= kind= algorithm= format= connector_id= path= (description=)? (parameter=)?",
             "Loads a model archive (tar, optionally gzip-compressed) from an object store as a new version.",
             [
                 Name() with { Help = "model name to store under" },

@@ -24,9 +24,6 @@ public static class MlModelGrammar
     /// <summary>Characters a bare word may hold (spec B.1).</summary>
     internal static bool IsBareChar(char c) => Lexemes.IsBareChar(c);
 
-    internal const string WhiteSpaceLabel = SyntaxLabels.WhiteSpace;
-    internal const string EndLabel = SyntaxLabels.EndOfCommand;
-
     /// <summary>A value in any of its three forms, without the white space after it.</summary>
     public static Parser<char, ValueSyntax> Value { get; } = new ValueParser(Follow.Anything);
 

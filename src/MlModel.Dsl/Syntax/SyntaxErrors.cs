@@ -366,10 +366,13 @@ internal static class Display
     public static string CodePoint(char c) => "U+" + ((int)c).ToString("X4", CultureInfo.InvariantCulture);
 
     /// <summary>Up to <see cref="MaxShown"/> characters of <paramref name="text"/>, escaped, with "..." when cut.</summary>
-    public static string Word(string text)
+    public static string Word(string text) => Escape(text, MaxShown);
+
+    /// <summary><paramref name="text"/> with invisible characters escaped, cut after <paramref name="max"/> characters.</summary>
+    public static string Escape(string text, int max = int.MaxValue)
     {
-        var cut = text.Length > MaxShown;
-        var length = cut ? MaxShown : text.Length;
+        var cut = text.Length > max;
+        var length = cut ? max : text.Length;
         if (cut && char.IsHighSurrogate(text[length - 1]))
         {
             length--;

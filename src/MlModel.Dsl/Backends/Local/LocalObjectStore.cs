@@ -70,14 +70,14 @@ public sealed class LocalObjectStore : IObjectStore
 
         try
         {
-            Stream stream = new FileStream(path, new FileStreamOptions
+            Stream stream = new BlockingFileStream(new FileStream(path, new FileStreamOptions
             {
                 Mode = FileMode.Open,
                 Access = FileAccess.Read,
                 Share = FileShare.Read | FileShare.Delete,
                 BufferSize = BufferSize,
-                Options = FileOptions.Asynchronous | FileOptions.SequentialScan,
-            });
+                Options = FileOptions.SequentialScan,
+            }));
             return Task.FromResult(stream);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -119,7 +119,12 @@ public sealed class LocalObjectStore : IObjectStore
             throw new MlModelException(ErrorCodes.InvalidValue, $"the length of object '{ObjectKeyRules.Printable(key)}' must not be negative");
         }
 
-        return WriteFileAsync(key, length, async (file, ct) =>
+        if (WholeFileSource(content, length) is { } source && TryCopyFile(key, source, (FileStream)content, cancellationToken))
+        {
+            return Task.CompletedTask;
+        }
+
+        return WriteFileAsync(key, async (file, ct) =>
         {
             var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
             try
@@ -130,7 +135,7 @@ public sealed class LocalObjectStore : IObjectStore
                 {
                     try
                     {
-                        await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                        file.Write(buffer, 0, read); // see BlockingFileStream: a direct write is faster
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
@@ -160,9 +165,9 @@ public sealed class LocalObjectStore : IObjectStore
     public Task WriteAsync(string key, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(write);
-        return WriteFileAsync(key, null, async (file, ct) =>
+        return WriteFileAsync(key, async (file, ct) =>
         {
-            await using var guarded = new NonClosingStream(file, e => WriteFailed(key, e));
+            await using var guarded = new NonClosingStream(new BlockingFileStream(file), e => WriteFailed(key, e));
             await write(guarded, ct);
         }, cancellationToken);
     }
@@ -282,7 +287,7 @@ public sealed class LocalObjectStore : IObjectStore
 
     // ------------------------------------------------------------------ writing
 
-    private async Task WriteFileAsync(string key, long? length, Func<FileStream, CancellationToken, Task> fill, CancellationToken cancellationToken)
+    private async Task WriteFileAsync(string key, Func<FileStream, CancellationToken, Task> fill, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = Resolve(key);
@@ -293,7 +298,7 @@ public sealed class LocalObjectStore : IObjectStore
 
         var folder = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
-        var file = OpenTemp(key, folder, temp, length);
+        var file = OpenTemp(key, folder, temp);
         var moved = false;
         try
         {
@@ -303,7 +308,6 @@ public sealed class LocalObjectStore : IObjectStore
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                await file.FlushAsync(cancellationToken);
                 file.Flush(flushToDisk: true);
                 await file.DisposeAsync();
                 cancellationToken.ThrowIfCancellationRequested();
@@ -333,6 +337,106 @@ public sealed class LocalObjectStore : IObjectStore
         }
     }
 
+    /// <summary>
+    /// For a whole regular file on Linux (a <see cref="FileStream"/> at position 0, its length as
+    /// declared), the path through which the kernel can copy it: <c>/proc/self/fd/N</c>, which is
+    /// the open file itself even if its name has changed since. Null otherwise: the bytes are then
+    /// streamed through a buffer.
+    /// </summary>
+    private static string? WholeFileSource(Stream content, long? length)
+    {
+        if (!OperatingSystem.IsLinux() || content is not FileStream file || !file.CanRead || !file.CanSeek)
+        {
+            return null;
+        }
+
+        try
+        {
+            if (file.Position != 0 || (length is { } declared && declared != file.Length))
+            {
+                return null;
+            }
+
+            var descriptor = $"/proc/self/fd/{file.SafeFileHandle.DangerousGetHandle()}";
+            return File.Exists(descriptor) ? descriptor : null;
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PutAsync"/> of a whole file: File.Copy, which Linux carries out in the kernel
+    /// (copy_file_range: about three times faster here than reading and writing through a buffer,
+    /// bench/Storage), into the temporary file, then fsync and rename as for every write. The
+    /// source stream is left at its end, as if it had been read. False, with nothing written, when
+    /// the file cannot be opened a second time (the caller holds it with FileShare.None): the
+    /// caller then streams it.
+    /// </summary>
+    private bool TryCopyFile(string key, string source, FileStream content, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var path = Resolve(key);
+        if (Directory.Exists(path))
+        {
+            throw FolderConflict(key, null);
+        }
+
+        var folder = Path.GetDirectoryName(path)!;
+        var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        var moved = false;
+        try
+        {
+            // Created first, as for every write (and for the mode a new file gets here); File.Copy
+            // then replaces its content and would give it the source's mode.
+            UnixFileMode? mode = null;
+            using (var created = OpenTemp(key, folder, temp))
+            {
+                if (!OperatingSystem.IsWindows())
+                {
+                    mode = File.GetUnixFileMode(created.SafeFileHandle);
+                }
+            }
+
+            try
+            {
+                File.Copy(source, temp, overwrite: true);
+            }
+            catch (IOException) when (File.Exists(source))
+            {
+                return false; // locked by its owner's FileShare: stream it instead
+            }
+
+            if (mode is { } newFileMode && !OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temp, newFileMode);
+            }
+
+            using (var copied = new FileStream(temp, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 1))
+            {
+                copied.Flush(flushToDisk: true);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Move(temp, path, overwrite: true);
+            moved = true;
+            content.Seek(0, SeekOrigin.End);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Directory.Exists(path) ? FolderConflict(key, e) : Failed("write", key, e);
+        }
+        finally
+        {
+            if (!moved)
+            {
+                TryDelete(temp);
+            }
+        }
+    }
+
     private MlModelException FolderConflict(string key, Exception? inner) =>
         new(ErrorCodes.Conflict,
             $"cannot write object '{ObjectKeyRules.Printable(key)}' in {Description}: other objects are stored under '{ObjectKeyRules.Printable(key)}/'", inner);
@@ -340,7 +444,7 @@ public sealed class LocalObjectStore : IObjectStore
     /// <summary>The error for a failure of the file system while writing <paramref name="key"/>.</summary>
     internal MlModelException WriteFailed(string key, Exception e) => Failed("write", key, e);
 
-    private FileStream OpenTemp(string key, string folder, string temp, long? length)
+    private FileStream OpenTemp(string key, string folder, string temp)
     {
         // A concurrent DeletePrefix may remove the (then empty) folder between its creation and
         // the creation of the temporary file: create both again a few times.
@@ -355,7 +459,7 @@ public sealed class LocalObjectStore : IObjectStore
                     Access = FileAccess.Write,
                     Share = FileShare.None,
                     BufferSize = BufferSize,
-                    Options = FileOptions.Asynchronous,
+                    Options = FileOptions.None,
                 });
             }
             catch (DirectoryNotFoundException) when (attempt < 5)
@@ -599,8 +703,8 @@ public sealed class LocalObjectStore : IObjectStore
     /// <summary>Refuses a key whose path goes through a symbolic link that points out of the root.</summary>
     private void CheckLinks(string key, string path)
     {
-        var relative = path.Length > root.Length ? path[(root.Length + 1)..] : "";
-        if (relative.Length == 0)
+        var relative = Path.GetRelativePath(root, path);
+        if (relative == ".")
         {
             return;
         }

@@ -1,0 +1,230 @@
+using System.Text;
+using MlModel.Dsl.Backends.Local;
+
+namespace MlModel.Dsl.Storage.Tests;
+
+/// <summary>The contract on <see cref="LocalObjectStore"/> over a temporary folder, and what only a local folder has.</summary>
+[TestFixture]
+public sealed class LocalObjectStoreTests : ObjectStoreContract
+{
+    private string work = null!;
+    private string root = null!;
+
+    protected override Task<IObjectStore> CreateStoreAsync()
+    {
+        work = Directory.CreateTempSubdirectory("mlmodel-local-store-").FullName;
+        root = Path.Combine(work, "root");
+        return Task.FromResult<IObjectStore>(new LocalObjectStore(root));
+    }
+
+    protected override Task DestroyStoreAsync(IObjectStore store)
+    {
+        Directory.Delete(work, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    protected override Task AssertNothingPendingAsync()
+    {
+        if (Directory.Exists(root))
+        {
+            Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                .Where(f => Path.GetFileName(f).StartsWith(".mlmodel-tmp-", StringComparison.Ordinal))
+                .Should().BeEmpty("a failed or finished write leaves no temporary file");
+        }
+
+        // Nothing was written outside the root either.
+        Directory.EnumerateFileSystemEntries(work).Where(e => e != root).Should().BeEmpty();
+        return Task.CompletedTask;
+    }
+
+    [Test]
+    public async Task Keys_map_to_files_under_the_root()
+    {
+        await Store.PutAsync("models/u_m/1/saved_model.pb", Text("pb"), 2);
+
+        var path = Store.GetLocalPath("models/u_m/1/saved_model.pb");
+
+        path.Should().Be(Path.Combine(root, "models", "u_m", "1", "saved_model.pb"));
+        File.ReadAllText(path!).Should().Be("pb");
+        Store.Description.Should().Be("local:" + root);
+    }
+
+    [Test]
+    public async Task The_download_url_is_the_files_uri()
+    {
+        await Store.PutAsync("a b/c.txt", Text("c"), 1);
+
+        var url = await Store.GetDownloadUrlAsync("a b/c.txt", TimeSpan.FromSeconds(1));
+
+        url.Scheme.Should().Be("file");
+        url.LocalPath.Should().Be(Path.Combine(root, "a b", "c.txt"));
+    }
+
+    [Test]
+    public async Task A_store_over_a_missing_folder_is_empty_and_creates_it_on_write()
+    {
+        Directory.Exists(root).Should().BeFalse();
+        (await ListAsync("")).Should().BeEmpty();
+        (await Store.StatAsync("x")).Should().BeNull();
+
+        await Store.PutAsync("x", Text("x"), 1);
+
+        File.Exists(Path.Combine(root, "x")).Should().BeTrue();
+    }
+
+    [Test]
+    public async Task DeletePrefix_removes_the_emptied_folders()
+    {
+        await Store.PutAsync("models/u_a/1/variables/v.data", Text("v"), 1);
+        await Store.PutAsync("models/u_a/1/saved_model.pb", Text("p"), 1);
+        await Store.PutAsync("models/u_b/1/saved_model.pb", Text("p"), 1);
+
+        await Store.DeletePrefixAsync("models/u_a/");
+
+        Directory.Exists(Path.Combine(root, "models", "u_a")).Should().BeFalse();
+        Directory.Exists(Path.Combine(root, "models", "u_b", "1")).Should().BeTrue();
+
+        await Store.DeletePrefixAsync("models/");
+        Directory.Exists(Path.Combine(root, "models")).Should().BeFalse();
+        Directory.Exists(root).Should().BeTrue("the root itself stays");
+    }
+
+    [Test]
+    public async Task Delete_removes_the_emptied_folders()
+    {
+        await Store.PutAsync("a/b/c/d.txt", Text("d"), 1);
+
+        await Store.DeleteAsync("a/b/c/d.txt");
+
+        Directory.Exists(Path.Combine(root, "a")).Should().BeFalse();
+    }
+
+    [Test]
+    public async Task A_key_that_goes_through_a_symlink_out_of_the_root_is_refused()
+    {
+        var outside = Directory.CreateDirectory(Path.Combine(work, "outside")).FullName;
+        File.WriteAllText(Path.Combine(outside, "secret.txt"), "outside");
+        Directory.CreateDirectory(root);
+        Directory.CreateSymbolicLink(Path.Combine(root, "escape"), outside);
+        File.CreateSymbolicLink(Path.Combine(root, "file-escape"), Path.Combine(outside, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "relative-escape"), "../outside");
+        File.CreateSymbolicLink(Path.Combine(root, "dangling-escape"), Path.Combine(outside, "new.txt"));
+
+        foreach (var key in new[] { "escape/secret.txt", "escape/new.txt", "file-escape", "relative-escape/secret.txt", "dangling-escape" })
+        {
+            async Task Expect(Func<Task> act) =>
+                (await act.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.InvalidValue);
+
+            await Expect(() => Store.OpenReadAsync(key));
+            await Expect(() => Store.PutAsync(key, Text("x"), 1));
+            await Expect(() => Store.WriteAsync(key, (s, ct) => s.WriteAsync(new byte[1], ct).AsTask()));
+            await Expect(() => Store.StatAsync(key));
+            await Expect(() => Store.DeleteAsync(key));
+            await Expect(() => Store.GetDownloadUrlAsync(key, TimeSpan.FromMinutes(1)));
+        }
+
+        var listPrefix = () => ListAsync("escape/");
+        (await listPrefix.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.InvalidValue);
+        var deletePrefix = () => Store.DeletePrefixAsync("escape/");
+        (await deletePrefix.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.InvalidValue);
+
+        (await ListAsync("")).Should().BeEmpty("links out of the root are not listed");
+        await Store.DeletePrefixAsync("");
+        Directory.EnumerateFiles(outside).Select(Path.GetFileName).Should().Equal("secret.txt");
+        File.ReadAllText(Path.Combine(outside, "secret.txt")).Should().Be("outside");
+    }
+
+    [Test]
+    public async Task Symlinks_inside_the_root_are_followed()
+    {
+        await Store.PutAsync("real/file.txt", Text("inside"), null);
+        Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "real"));
+        File.CreateSymbolicLink(Path.Combine(root, "file-alias"), "real/file.txt");
+
+        (await ReadTextAsync("alias/file.txt")).Should().Be("inside");
+        (await ReadTextAsync("file-alias")).Should().Be("inside");
+        (await ListAsync("")).Select(o => o.Key).Should().Equal("file-alias", "real/file.txt");
+    }
+
+    [Test]
+    public async Task Temporary_names_are_reserved_and_never_listed()
+    {
+        Directory.CreateDirectory(root);
+        File.WriteAllText(Path.Combine(root, ".mlmodel-tmp-0123"), "partial");
+
+        (await ListAsync("")).Should().BeEmpty();
+        var act = () => Store.PutAsync(".mlmodel-tmp-x", Text("x"), 1);
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.InvalidValue);
+    }
+
+    [Test]
+    public async Task A_key_cannot_be_both_an_object_and_a_folder()
+    {
+        await Store.PutAsync("a/b", Text("b"), 1);
+
+        var overFolder = () => Store.PutAsync("a", Text("a"), 1);
+        var underFile = () => Store.PutAsync("a/b/c", Text("c"), 1);
+
+        (await overFolder.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.Conflict);
+        (await underFile.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.Conflict);
+        (await ListAsync("")).Select(o => o.Key).Should().Equal("a/b");
+        await AssertNothingPendingAsync();
+    }
+
+    [Test]
+    public async Task Reading_does_not_buffer_the_whole_file()
+    {
+        await Store.PutAsync("big.bin", new PatternStream(LargeSize, 21), LargeSize);
+
+        await using var stream = await Store.OpenReadAsync("big.bin");
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var hash = await PatternStream.HashAsync(stream);
+
+        hash.Should().Be(PatternStream.Sha256(LargeSize, 21));
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(8 * MiB);
+    }
+
+    [Test]
+    public async Task A_write_survives_a_concurrent_delete_of_its_empty_folder()
+    {
+        var tasks = new List<Task>();
+        for (var i = 0; i < 50; i++)
+        {
+            var n = i;
+            tasks.Add(Task.Run(() => Store.PutAsync($"race/{n % 3}/f{n}", Text("x"), 1)));
+            tasks.Add(Task.Run(() => Store.DeletePrefixAsync($"race/{n % 3}/none")));
+        }
+
+        await Task.WhenAll(tasks);
+
+        (await ListAsync("race/")).Should().HaveCount(50);
+    }
+
+    [Test]
+    public async Task A_path_through_an_object_is_a_missing_object()
+    {
+        await Store.PutAsync("file", Text("f"), 1);
+
+        (await Store.StatAsync("file/below")).Should().BeNull();
+        var read = () => Store.OpenReadAsync("file/below");
+        (await read.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.NotFound);
+        await Store.DeleteAsync("file/below");
+        (await ListAsync("file/")).Should().BeEmpty();
+    }
+
+    [Test]
+    public void Constructor_refuses_an_empty_root()
+    {
+        var act = () => new LocalObjectStore(" ");
+
+        act.Should().Throw<MlModelException>().Which.Code.Should().Be(ErrorCodes.InvalidValue);
+    }
+
+    [Test]
+    public async Task Keys_with_text_survive_encoding()
+    {
+        await Store.PutAsync("ü/日本.txt", new MemoryStream(Encoding.UTF8.GetBytes("ja")), 2);
+
+        (await ListAsync("ü/")).Single().Key.Should().Be("ü/日本.txt");
+    }
+}

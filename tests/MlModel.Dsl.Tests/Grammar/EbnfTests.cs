@@ -1,0 +1,100 @@
+using System.Text;
+using MlModel.Dsl.Binding;
+using MlModel.Dsl.Syntax;
+
+namespace MlModel.Dsl.Tests.Grammar;
+
+/// <summary>Keeps <c>grammar/mlmodel.ebnf</c> and the lexer's word cache in step with <see cref="OperationTable"/>.</summary>
+public class EbnfTests
+{
+    private const string Begin = "(* BEGIN GENERATED *)";
+    private const string End = "(* END GENERATED *)";
+
+    private static string EbnfPath => Path.Combine(RepositoryPaths.Grammar, "mlmodel.ebnf");
+
+    [Test]
+    public void The_parameter_tables_of_the_grammar_match_the_operation_table()
+    {
+        var text = File.ReadAllText(EbnfPath).ReplaceLineEndings("\n");
+        var start = text.IndexOf(Begin, StringComparison.Ordinal);
+        var end = text.IndexOf(End, StringComparison.Ordinal);
+        start.Should().BeGreaterThan(0, "the file marks its generated section");
+        end.Should().BeGreaterThan(start);
+
+        var expected = Begin + "\n" + Generate() + End;
+        var actual = text[start..(end + End.Length)];
+        if (actual != expected && Environment.GetEnvironmentVariable("MLMODEL_UPDATE_GRAMMAR") == "1")
+        {
+            File.WriteAllText(EbnfPath, text[..start] + expected + text[(end + End.Length)..]);
+            Assert.Inconclusive("grammar/mlmodel.ebnf was regenerated; run the tests again");
+        }
+        actual.Should().Be(expected, "grammar/mlmodel.ebnf section 5 is generated from OperationTable (run the tests with MLMODEL_UPDATE_GRAMMAR=1 to refresh it)");
+    }
+
+    /// <summary>Section 5 of the grammar: one rule per operation, one alternative per key.</summary>
+    internal static string Generate()
+    {
+        var sb = new StringBuilder();
+        sb.Append("operation word  = ")
+            .AppendJoin("\n                | ", OperationTable.All.Select(o => $"ci(\"{o.Name}\")"))
+            .Append(" ;\n\n");
+        foreach (var op in OperationTable.All)
+        {
+            var rule = op.Name + " parameter";
+            sb.Append("(* ").Append(op.Syntax).Append('\n')
+                .Append("   ").Append(op.Help).Append('\n');
+            foreach (var p in op.Specs)
+            {
+                sb.Append("   ").Append(p.Key.PadRight(14)).Append(p.Required ? "required  " : "optional  ").Append(p.Help).Append('\n');
+            }
+            sb.Append("   The model name may also stand alone, right after the operation. *)\n");
+            sb.Append((op.Name + " command").PadRight(20)).Append("= ci(\"").Append(op.Name)
+                .Append("\") , [ positional name ] , { ").Append(rule).Append(" } ;\n");
+            sb.Append(rule.PadRight(20)).Append("= ");
+            var first = true;
+            foreach (var p in op.Specs)
+            {
+                if (!first)
+                {
+                    sb.Append('\n').Append(' ', 20).Append("| ");
+                }
+                first = false;
+                sb.Append("ci(\"").Append(p.Key).Append("\") , \"=\" , ").Append(ValueRule(p));
+            }
+            sb.Append(" ;\n\n");
+        }
+        return sb.ToString();
+    }
+
+    private static string ValueRule(ParamSpec p) => p.Kind switch
+    {
+        ParamKind.Name => "name value",
+        ParamKind.Version => "version value",
+        ParamKind.Label => "label value",
+        ParamKind.Choice => "( " + string.Join(" | ", p.Values!.Select(v => $"ci(\"{v}\")")) + " )",
+        ParamKind.Flag => p.Key == "serving" ? "flag value (* on / off *)" : "flag value (* true / false *)",
+        ParamKind.Json => $"value (* a JSON object, at most {p.MaxLength} characters *)",
+        _ => $"value (* text, at most {p.MaxLength} characters *)",
+    };
+
+    [Test]
+    public void The_lexer_caches_every_key_and_operation_word()
+    {
+        var words = OperationTable.All.Select(o => o.Name)
+            .Concat(OperationTable.All.SelectMany(o => o.Specs).Select(p => p.Key))
+            .Concat(OperationTable.All.SelectMany(o => o.Specs).SelectMany(p => p.Values ?? []))
+            .Append("mlmodel")
+            .Distinct();
+        Lexemes.KnownWords.Should().Contain(words);
+        foreach (var word in words)
+        {
+            ReferenceEquals(Lexemes.Intern(word.AsSpan()), Lexemes.Intern(word.AsSpan())).Should().BeTrue(word);
+        }
+    }
+
+    [Test]
+    public void No_operation_takes_more_parameters_than_the_binder_has_room_for()
+    {
+        OperationTable.All.Should().OnlyContain(o => o.Specs.Length <= Binder.MaxParameters && o.Specs.Length <= 32);
+    }
+}

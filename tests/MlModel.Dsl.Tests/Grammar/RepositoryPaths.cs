@@ -1,0 +1,22 @@
+namespace MlModel.Dsl.Tests.Grammar;
+
+/// <summary>Finds the repository's <c>grammar/</c> folder from the test binaries.</summary>
+internal static class RepositoryPaths
+{
+    private static readonly Lazy<string> Root = new(() =>
+    {
+        // Walk up from bin/<configuration>/<tfm>/ until the folder that holds grammar/mlmodel.ebnf.
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "grammar", "mlmodel.ebnf")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new DirectoryNotFoundException("no grammar/mlmodel.ebnf above " + AppContext.BaseDirectory);
+    });
+
+    public static string Grammar => Path.Combine(Root.Value, "grammar");
+
+    public static string Cases => Path.Combine(Grammar, "cases");
+}
