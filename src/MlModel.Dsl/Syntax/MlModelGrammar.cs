@@ -14,8 +14,8 @@ namespace MlModel.Dsl.Syntax;
 /// value forms, the <c>=</c>) are small hand-written Pidgin parsers that scan the input with
 /// vectorised span searches (see <c>Lexemes.cs</c>). Each lexeme checks what follows it and
 /// consumes the white space after it, so nothing ever backtracks: there is no <c>Try</c>, no
-/// <c>Bind</c>, no <c>OneOf</c> on the hot path. That took the spec's import example from
-/// about 7 µs to well under 1 µs (<c>bench/MlModel.Dsl.Benchmarks/README.md</c>).
+/// <c>Bind</c>, no <c>OneOf</c> on the hot path. That took the syntax of the long import
+/// example from about 7 µs to about 1 µs (<c>bench/MlModel.Dsl.Benchmarks/README.md</c>).
 /// </remarks>
 public static class MlModelGrammar
 {
