@@ -140,3 +140,35 @@ public class ServingTests
         return output;
     }
 }
+
+/// <summary>Concurrent deploys and stops through separate engines (separate connections, config lock across them).</summary>
+public class ServingConcurrencyTests
+{
+    [Test]
+    public async Task Eight_engines_deploying_and_stopping_at_once_leave_the_config_equal_to_the_registry()
+    {
+        using var h = new EngineHarness();
+        for (var m = 0; m < 8; m++)
+        {
+            await h.ImportHalfPlusTwoAsync($"m{m}");
+            await h.ImportHalfPlusTwoAsync($"m{m}");
+        }
+        var engines = Enumerable.Range(0, 8).Select(_ => new MlModelEngine(h.Options)).ToList();
+        await Task.WhenAll(engines.Select(async (e, i) =>
+        {
+            // Each engine deploys both versions of its model, labels one, and stops the other on odd models.
+            (await e.ExecuteAsync($"mlmodel deploy name=m{i} version=1", EngineHarness.Root)).Dispose();
+            (await e.ExecuteAsync($"mlmodel deploy name=m{i} version=2 label=stable", EngineHarness.Root)).Dispose();
+            if (i % 2 == 1)
+            {
+                (await e.ExecuteAsync($"mlmodel stop name=m{i} version=1", EngineHarness.Root)).Dispose();
+            }
+        }));
+
+        var served = (await h.RunAsync("mlmodel list serving=on")).Select(r => $"{r[11]}/{r[3]}").Order().ToList();
+        var deployed = await h.Options.Serving!.GetDeployedAsync();
+        deployed.SelectMany(kv => kv.Value.Select(v => $"{kv.Key}/{v}")).Order().Should().Equal(served);
+        served.Should().HaveCount(12);
+        (await h.RunAsync("mlmodel check")).Should().BeEmpty("registry, files and serving config agree");
+    }
+}
