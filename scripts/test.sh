@@ -131,7 +131,9 @@ say "dotnet test $TARGET -c Release $*"
 # In the background so that a signal to this script is handled at once (bash runs traps only
 # after a foreground command ends); on a signal, on_exit ends it and its test hosts.
 rc=0
-dotnet test "$TARGET" -c Release --logger "trx;LogFilePrefix=results" \
+# -m:1 runs the test projects one after another: two of them stop and restart the shared S3
+# server in fault tests, which must not happen while another project is using it.
+dotnet test "$TARGET" -c Release -m:1 --logger "trx;LogFilePrefix=results" \
     --results-directory "$RESULTS" "$@" </dev/null &
 DOTNET_PID=$!
 wait "$DOTNET_PID" || rc=$?
