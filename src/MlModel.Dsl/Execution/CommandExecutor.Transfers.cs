@@ -35,6 +35,8 @@ internal sealed partial class CommandExecutor
         return await AuditedAsync(caller, "import", owner, c.Name, (ResultSet r) => (int?)r.First()[2], null, c.ToString(), async () =>
         {
             var source = await ResolveConnectorAsync(op, c.ConnectorId, cancellationToken);
+            // A connector's store is made for this import (an S3 client and its buffers): release it after.
+            using var sourceLifetime = source as IDisposable;
             ObjectInfo? info;
             try
             {
