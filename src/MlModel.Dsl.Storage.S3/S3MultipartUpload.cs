@@ -1,3 +1,4 @@
+using MlModel.Dsl.Backends.Local;
 using Amazon.S3.Model;
 
 namespace MlModel.Dsl.Storage.S3;
@@ -77,7 +78,7 @@ internal sealed class S3MultipartUpload : IDisposable
             if (partNumber == S3StoreOptions.MaxParts)
             {
                 throw new MlModelException(ErrorCodes.Backend,
-                    $"object '{S3KeyRules.Printable(key)}' in {store.Description} needs more than {S3StoreOptions.MaxParts} parts of {PartSize} bytes; raise the part size");
+                    $"object '{ObjectKeyRules.Printable(key)}' in {store.Description} needs more than {S3StoreOptions.MaxParts} parts of {PartSize} bytes; raise the part size");
             }
         }
         catch

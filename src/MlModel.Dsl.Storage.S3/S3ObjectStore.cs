@@ -1,3 +1,4 @@
+using MlModel.Dsl.Backends.Local;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -225,7 +226,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         var objectKey = ObjectKey(key);
         if (length < 0)
         {
-            throw new MlModelException(ErrorCodes.InvalidValue, $"the length of object '{S3KeyRules.Printable(key)}' must not be negative");
+            throw new MlModelException(ErrorCodes.InvalidValue, $"the length of object '{ObjectKeyRules.Printable(key)}' must not be negative");
         }
 
         if (length is { } small && small < threshold)
@@ -393,7 +394,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         prefix ??= "";
-        S3KeyRules.ValidatePrefix(prefix);
+        ObjectKeyRules.ValidatePrefix(prefix);
         string? token = null;
         do
         {
@@ -430,7 +431,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public async Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default)
     {
         prefix ??= "";
-        S3KeyRules.ValidatePrefix(prefix);
+        ObjectKeyRules.ValidatePrefix(prefix);
         string? token = null;
         do
         {
@@ -483,7 +484,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     /// <inheritdoc />
     public string? GetLocalPath(string key)
     {
-        S3KeyRules.ValidateKey(key);
+        ObjectKeyRules.ValidateKey(key);
         return null;
     }
 
@@ -574,8 +575,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             var first = failed[0];
             throw new MlModelException(ErrorCodes.Backend,
-                $"could not delete {failed.Count} object(s) under '{S3KeyRules.Printable(listPrefix)}' in {Description}: "
-                + $"'{S3KeyRules.Printable(first.Key[prefix.Length..])}': {first.Code} {first.Message}");
+                $"could not delete {failed.Count} object(s) under '{ObjectKeyRules.Printable(listPrefix)}' in {Description}: "
+                + $"'{ObjectKeyRules.Printable(first.Key[prefix.Length..])}': {first.Code} {first.Message}");
         }
     }
 
@@ -639,7 +640,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
     private string ObjectKey(string key)
     {
-        S3KeyRules.ValidateKey(key);
+        ObjectKeyRules.ValidateKey(key);
         return prefix + key;
     }
 
@@ -653,11 +654,11 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
         try
         {
-            S3KeyRules.ValidateKey(trimmed);
+            ObjectKeyRules.ValidateKey(trimmed);
         }
         catch (MlModelException e)
         {
-            throw new MlModelException(ErrorCodes.Connector, $"{subject}: the prefix '{S3KeyRules.Printable(trimmed)}' is not usable: {e.Message}", e);
+            throw new MlModelException(ErrorCodes.Connector, $"{subject}: the prefix '{ObjectKeyRules.Printable(trimmed)}' is not usable: {e.Message}", e);
         }
 
         return trimmed + "/";
@@ -680,12 +681,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     }
 
     internal MlModelException NotFound(string key) =>
-        new(ErrorCodes.NotFound, $"object '{S3KeyRules.Printable(key)}' not found in {Description}");
+        new(ErrorCodes.NotFound, $"object '{ObjectKeyRules.Printable(key)}' not found in {Description}");
 
     private static MlModelException LengthMismatch(string key, long expected, long actual) =>
         new(ErrorCodes.InvalidValue, actual > expected
-            ? $"object '{S3KeyRules.Printable(key)}' was declared as {expected} bytes but its content is longer"
-            : $"object '{S3KeyRules.Printable(key)}' was declared as {expected} bytes but its content has {actual}");
+            ? $"object '{ObjectKeyRules.Printable(key)}' was declared as {expected} bytes but its content is longer"
+            : $"object '{ObjectKeyRules.Printable(key)}' was declared as {expected} bytes but its content has {actual}");
 
     /// <summary>
     /// The MlModel error for a failure, or null when the exception should travel as it is (an
@@ -725,7 +726,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             }
 
             return new MlModelException(ErrorCodes.Backend,
-                $"S3 {operation} of '{S3KeyRules.Printable(key)}' in {Description} failed: {(code.Length > 0 ? code : "HTTP " + status)}: {service.Message}", e);
+                $"S3 {operation} of '{ObjectKeyRules.Printable(key)}' in {Description} failed: {(code.Length > 0 ? code : "HTTP " + status)}: {service.Message}", e);
         }
 
         if (IsUnreachable(e))
@@ -743,7 +744,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
 
         return new MlModelException(ErrorCodes.Backend,
-            $"S3 {operation} of '{S3KeyRules.Printable(key)}' in {Description} failed: {e.GetType().Name}: {e.Message}", e);
+            $"S3 {operation} of '{ObjectKeyRules.Printable(key)}' in {Description} failed: {e.GetType().Name}: {e.Message}", e);
     }
 
     private static bool IsUnreachable(Exception e)

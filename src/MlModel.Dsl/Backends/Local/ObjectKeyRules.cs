@@ -4,8 +4,8 @@ using System.Text;
 namespace MlModel.Dsl.Backends.Local;
 
 /// <summary>
-/// The key rules every object store of the library applies (the S3 store has its own copy, since it
-/// cannot see this internal type): '/'-separated relative keys without <c>.</c> or <c>..</c>
+/// The key rules every object store of the library applies (the S3 store uses them through
+/// InternalsVisibleTo): '/'-separated relative keys without <c>.</c> or <c>..</c>
 /// segments, empty segments, backslashes or NUL, at most 1024 bytes of UTF-8 (S3's limit).
 /// </summary>
 internal static class ObjectKeyRules
