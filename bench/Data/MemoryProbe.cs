@@ -38,7 +38,7 @@ public static class MemoryProbe
         var result = new Dictionary<int, double>();
         var kept = new List<object?[]>();
         var count = 0;
-        foreach (var model in repository.List(new ModelFilter()))
+        foreach (var model in repository.ListEntries(new ModelFilter()))
         {
             var row = ListRow.From(model);
             if (keep)

@@ -63,6 +63,19 @@ public sealed class RawAdo : IAsyncDisposable
         }
     }
 
+    /// <summary>The list statement's 17 columns, as <c>mlmodel list</c> reads them.</summary>
+    public IEnumerable<ModelListEntry> ListEntries()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = Sql.ListEntries(new ModelFilter());
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return ReadEntry(reader);
+        }
+    }
+
     public async Task<ModelVersion?> GetLatestAsync(string user, string name)
     {
         await using var connection = await OpenAsync();
@@ -115,6 +128,27 @@ public sealed class RawAdo : IAsyncDisposable
         Modified = Time(r, 28),
     };
 
+    private static ModelListEntry ReadEntry(DbDataReader r) => new()
+    {
+        Id = r.GetInt64(0),
+        User = r.GetString(1),
+        Name = r.GetString(2),
+        Version = r.GetInt32(3),
+        Description = Text(r, 4),
+        AnalysisTool = r.GetString(5),
+        Kind = Text(r, 6),
+        Algorithm = Text(r, 7),
+        Feature = Text(r, 8),
+        Label = Text(r, 9),
+        Serving = r.GetBoolean(10),
+        ServingName = Text(r, 11),
+        State = Text(r, 12),
+        DataModelName = Text(r, 13),
+        Query = Text(r, 14),
+        Created = Time(r, 15),
+        Modified = Time(r, 16),
+    };
+
     private static string? Text(DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
     private static DateTime Time(DbDataReader r, int i) => r.GetFieldType(i) == typeof(string)
@@ -128,7 +162,7 @@ public sealed class RawAdo : IAsyncDisposable
 /// <summary>A version as a row of the <c>list</c> table (spec Part A's seventeen columns).</summary>
 public static class ListRow
 {
-    public static object?[] From(ModelVersion m) =>
+    public static object?[] From(ModelListEntry m) =>
     [
         m.Id, m.User, m.Name, m.Version, m.Description, m.AnalysisTool, m.Kind, m.Algorithm, m.Feature,
         m.Label, m.Serving ? "on" : "off", m.ServingName, m.State, m.DataModelName, m.Query, m.Created, m.Modified,

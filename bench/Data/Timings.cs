@@ -17,6 +17,10 @@ public static class Timings
         try
         {
             Console.WriteLine($"{database}: best of {rounds} alternating runs (wall / CPU)");
+            if (database == BenchDatabases.Sqlite)
+            {
+                Console.WriteLine("  list entries read " + (Internal.SqliteListReader.IsAvailable ? "through SQLite's C API" : "through Dapper (the C API path is not available)"));
+            }
             Compare("list, materialised", rounds, 1, () => benchmarks.RawAdo_List_Materialised(), () => benchmarks.Repository_List_Materialised());
             Compare("list, streamed", rounds, 1, () => benchmarks.RawAdo_List_Streamed(), () => benchmarks.Repository_List_Streamed());
             Compare("summary", rounds, 2_000,

@@ -55,6 +55,9 @@ public sealed class PostgresModelRepository : IModelRepository, IDisposable, IAs
     /// <inheritdoc/>
     public IEnumerable<ModelVersion> List(ModelFilter filter) => _core.List(filter);
 
+    /// <inheritdoc />
+    public IEnumerable<ModelListEntry> ListEntries(ModelFilter filter) => _core.ListEntries(filter);
+
     /// <inheritdoc/>
     public Task<IReadOnlyList<ModelFile>> GetFilesAsync(long modelId, CancellationToken cancellationToken = default) =>
         _core.GetFilesAsync(modelId, cancellationToken);

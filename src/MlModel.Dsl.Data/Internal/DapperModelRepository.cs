@@ -194,12 +194,21 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
     public IEnumerable<ModelVersion> List(ModelFilter filter)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        return Stream(filter);
+        return Stream<ModelRow, ModelVersion>(Sql.List(filter), filter, row => row.ToModel(), native: null);
+    }
+
+    public IEnumerable<ModelListEntry> ListEntries(ModelFilter filter)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var sql = Sql.ListEntries(filter);
+        return Stream<ListEntryRow, ModelListEntry>(sql, filter, row => row.ToEntry(),
+            native: connection => _dialect.ReadListEntries(connection, sql, filter));
     }
 
     /// <summary>
-    /// The enumerator owns one connection and one data reader; Dapper's row parser maps one row
-    /// at a time, so memory stays flat however many versions match.
+    /// The enumerator owns one connection and one data reader; Dapper's row parser (or the
+    /// dialect's own reader, where it has one) maps one row at a time, so memory stays flat
+    /// however many versions match.
     /// </summary>
     /// <remarks>
     /// This is Dapper's unbuffered query taken one level down (<c>ExecuteReader</c> plus
@@ -208,7 +217,8 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
     /// separate cancel connection to the server (about 100 ms measured, for any result size).
     /// Disposing the reader instead lets the provider skip the remaining rows.
     /// </remarks>
-    private IEnumerable<ModelVersion> Stream(ModelFilter filter)
+    private IEnumerable<TResult> Stream<TRow, TResult>(string sql, ModelFilter filter, Func<TRow, TResult> map,
+        Func<DbConnection, IEnumerator<TResult>?>? native)
     {
         if (_initialization is not { IsCompletedSuccessfully: true })
         {
@@ -216,7 +226,6 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
             // context out of the migration's continuations.
             Task.Run(() => EnsureInitializedAsync(CancellationToken.None)).GetAwaiter().GetResult();
         }
-        var sql = Sql.List(filter);
         SqlCatalogue.AssertKnown(sql);
         var command = new CommandDefinition(
             sql,
@@ -224,40 +233,58 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
             commandTimeout: Timeout);
         DbConnection? connection = null;
         IDataReader? reader = null;
+        IEnumerator<TResult>? rows = null;
         try
         {
-            Func<IDataReader, ModelRow> parse;
+            Func<IDataReader, TRow>? parse = null;
             try
             {
                 connection = _dialect.Open();
-                reader = connection.ExecuteReader(command, CommandBehavior.SingleResult);
-                parse = reader.GetRowParser<ModelRow>();
+                rows = native?.Invoke(connection);
+                if (rows is null)
+                {
+                    reader = connection.ExecuteReader(command, CommandBehavior.SingleResult);
+                    parse = reader.GetRowParser<TRow>();
+                }
             }
             catch (Exception ex) when (IsBackendFailure(ex))
             {
                 throw Failure("list", ex, CancellationToken.None);
             }
-            while (ReadNext(reader, parse) is { } model)
+            while (true)
             {
-                yield return model;
+                TResult item;
+                try
+                {
+                    if (rows is not null)
+                    {
+                        if (!rows.MoveNext())
+                        {
+                            break;
+                        }
+                        item = rows.Current;
+                    }
+                    else
+                    {
+                        if (!reader!.Read())
+                        {
+                            break;
+                        }
+                        item = map(parse!(reader));
+                    }
+                }
+                catch (Exception ex) when (IsBackendFailure(ex))
+                {
+                    throw Failure("list", ex, CancellationToken.None);
+                }
+                yield return item;
             }
         }
         finally
         {
+            rows?.Dispose();
             reader?.Dispose();
             connection?.Dispose();
-        }
-    }
-
-    private ModelVersion? ReadNext(IDataReader reader, Func<IDataReader, ModelRow> parse)
-    {
-        try
-        {
-            return reader.Read() ? parse(reader).ToModel() : null;
-        }
-        catch (Exception ex) when (IsBackendFailure(ex))
-        {
-            throw Failure("list", ex, CancellationToken.None);
         }
     }
 

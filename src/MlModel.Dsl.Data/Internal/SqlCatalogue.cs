@@ -38,6 +38,7 @@ internal static class SqlCatalogue
             }
         }
         statements.UnionWith(Sql.ListVariants);
+        statements.UnionWith(Sql.ListEntryVariants);
         foreach (var migration in Migrations.All)
         {
             statements.UnionWith(migration.Sqlite);

@@ -51,6 +51,13 @@ internal abstract class SqlDialect
     /// <summary>Removes anything secret (the password) from a message that goes to the caller.</summary>
     public abstract string Redact(string message);
 
+    /// <summary>
+    /// Rows of <paramref name="sql"/> (one of <see cref="Sql.ListEntryVariants"/>) read by the
+    /// database's own faster path, on <paramref name="connection"/>; null to read them through
+    /// Dapper. The enumerator is disposed before the connection.
+    /// </summary>
+    public virtual IEnumerator<Backends.ModelListEntry>? ReadListEntries(DbConnection connection, string sql, Backends.ModelFilter filter) => null;
+
     /// <summary>Releases what the dialect holds (pools, data sources).</summary>
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

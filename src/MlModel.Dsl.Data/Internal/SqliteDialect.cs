@@ -83,6 +83,9 @@ internal sealed class SqliteDialect : SqlDialect
         }
     }
 
+    public override IEnumerator<MlModel.Dsl.Backends.ModelListEntry>? ReadListEntries(DbConnection connection, string sql, MlModel.Dsl.Backends.ModelFilter filter) =>
+        SqliteListReader.TryOpen((SqliteConnection)connection, sql, filter);
+
     // Microsoft.Data.Sqlite does its I/O synchronously; the async path would only add a state machine.
     public override ValueTask<DbConnection> OpenAsync(CancellationToken cancellationToken)
     {

@@ -35,6 +35,13 @@ public interface IModelRepository
     /// </summary>
     IEnumerable<ModelVersion> List(ModelFilter filter);
 
+    /// <summary>
+    /// <see cref="List"/> with only the fields <c>mlmodel list</c> shows: what the executor
+    /// calls for <c>list</c>. Same order, filter and streaming contract. The default maps
+    /// <see cref="List"/>; a repository that can read fewer columns overrides it.
+    /// </summary>
+    IEnumerable<ModelListEntry> ListEntries(ModelFilter filter) => List(filter).Select(ModelListEntry.From);
+
     /// <summary>The file manifest of a version.</summary>
     Task<IReadOnlyList<ModelFile>> GetFilesAsync(long modelId, CancellationToken cancellationToken = default);
 

@@ -82,6 +82,74 @@ public sealed record ModelVersion
     public DateTime Modified { get; init; }
 }
 
+/// <summary>
+/// One row of <c>mlmodel list</c>: the fields spec Part A's list shows and nothing else, so a
+/// repository can read 17 columns instead of every field of <see cref="ModelVersion"/>.
+/// </summary>
+public sealed record ModelListEntry
+{
+    /// <inheritdoc cref="ModelVersion.Id"/>
+    public long Id { get; init; }
+    /// <inheritdoc cref="ModelVersion.User"/>
+    public required string User { get; init; }
+    /// <inheritdoc cref="ModelVersion.Name"/>
+    public required string Name { get; init; }
+    /// <inheritdoc cref="ModelVersion.Version"/>
+    public int Version { get; init; }
+    /// <inheritdoc cref="ModelVersion.Description"/>
+    public string? Description { get; init; }
+    /// <inheritdoc cref="ModelVersion.AnalysisTool"/>
+    public required string AnalysisTool { get; init; }
+    /// <inheritdoc cref="ModelVersion.Kind"/>
+    public string? Kind { get; init; }
+    /// <inheritdoc cref="ModelVersion.Algorithm"/>
+    public string? Algorithm { get; init; }
+    /// <inheritdoc cref="ModelVersion.Feature"/>
+    public string? Feature { get; init; }
+    /// <inheritdoc cref="ModelVersion.Label"/>
+    public string? Label { get; init; }
+    /// <inheritdoc cref="ModelVersion.Serving"/>
+    public bool Serving { get; init; }
+    /// <inheritdoc cref="ModelVersion.ServingName"/>
+    public string? ServingName { get; init; }
+    /// <inheritdoc cref="ModelVersion.State"/>
+    public string? State { get; init; }
+    /// <inheritdoc cref="ModelVersion.DataModelName"/>
+    public string? DataModelName { get; init; }
+    /// <inheritdoc cref="ModelVersion.Query"/>
+    public string? Query { get; init; }
+    /// <inheritdoc cref="ModelVersion.Created"/>
+    public DateTime Created { get; init; }
+    /// <inheritdoc cref="ModelVersion.Modified"/>
+    public DateTime Modified { get; init; }
+
+    /// <summary>The list fields of <paramref name="model"/>.</summary>
+    public static ModelListEntry From(ModelVersion model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return new()
+        {
+            Id = model.Id,
+            User = model.User,
+            Name = model.Name,
+            Version = model.Version,
+            Description = model.Description,
+            AnalysisTool = model.AnalysisTool,
+            Kind = model.Kind,
+            Algorithm = model.Algorithm,
+            Feature = model.Feature,
+            Label = model.Label,
+            Serving = model.Serving,
+            ServingName = model.ServingName,
+            State = model.State,
+            DataModelName = model.DataModelName,
+            Query = model.Query,
+            Created = model.Created,
+            Modified = model.Modified,
+        };
+    }
+}
+
 /// <summary>One file of a model version, as recorded in its manifest.</summary>
 /// <param name="Path">Path relative to the version's folder, '/'-separated.</param>
 /// <param name="Size">Size in bytes.</param>

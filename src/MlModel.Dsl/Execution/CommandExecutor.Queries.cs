@@ -14,9 +14,9 @@ internal sealed partial class CommandExecutor
         {
             user = Owner(op, c.User, caller);
         }
-        var zone = Zone;
-        var models = _repository.List(new ModelFilter(user, c.Name, c.AnalysisTool, c.Serving));
-        return new ResultSet(ResultTables.List, models.Select(m => ResultTables.ListRow(m, zone)), owner: null);
+        var times = new TimeFormatter(Zone);
+        var models = _repository.ListEntries(new ModelFilter(user, c.Name, c.AnalysisTool, c.Serving));
+        return new ResultSet(ResultTables.List, models.Select(m => ResultTables.ListRow(m, times)), owner: null);
     }
 
     private async Task<ResultSet> SummaryAsync(SummaryCommand c, MlModelCaller caller, CancellationToken cancellationToken)
@@ -32,10 +32,10 @@ internal sealed partial class CommandExecutor
         var op = OperationTable.Get(MlModelOperation.History);
         var owner = Owner(op, c.User, caller);
         var entries = await _repository.GetHistoryAsync(owner, c.Name, c.Version, cancellationToken);
-        var zone = Zone;
+        var times = new TimeFormatter(Zone);
         return new ResultSet(ResultTables.History, entries.Select(e => new object?[]
         {
-            ResultTables.ListTime(e.Time, zone), e.Actor, e.Operation, e.User, e.Name, e.Version, e.Outcome, e.Message, e.Parameters,
+            times.List(e.Time), e.Actor, e.Operation, e.User, e.Name, e.Version, e.Outcome, e.Message, e.Parameters,
         }).ToList());
     }
 

@@ -43,17 +43,14 @@ internal static class ResultTables
 
     public static string ServingName(string user, string name) => user + "_" + name;
 
-    public static string ListTime(DateTime utc, TimeZoneInfo zone) =>
-        TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(utc, DateTimeKind.Utc), zone).ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture);
-
     public static string CompactTime(DateTime utc, TimeZoneInfo zone) =>
         TimeZoneInfo.ConvertTimeFromUtc(DateTime.SpecifyKind(utc, DateTimeKind.Utc), zone).ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
 
-    public static object?[] ListRow(ModelVersion m, TimeZoneInfo zone) =>
+    public static object?[] ListRow(ModelListEntry m, TimeFormatter times) =>
     [
         checked((int)m.Id), m.User, m.Name, m.Version, m.Description, m.AnalysisTool, m.Kind, m.Algorithm,
         m.Feature, m.Label, m.Serving ? "on" : "off", m.ServingName ?? ServingName(m.User, m.Name), m.State,
-        m.DataModelName, m.Query, ListTime(m.Created, zone), ListTime(m.Modified, zone),
+        m.DataModelName, m.Query, times.List(m.Created), times.List(m.Modified),
     ];
 
     public static IReadOnlyList<object?[]> SummaryRows(ModelVersion m, TimeZoneInfo zone)
@@ -86,5 +83,76 @@ internal static class ResultTables
             _ => null,
         };
         return SummaryFields.Select(f => new object?[] { f, Value(f) }).ToList();
+    }
+}
+
+/// <summary>
+/// Formats UTC times as the list's <c>yyyy/MM/dd HH:mm:ss</c> in one time zone: the same text
+/// as <c>ConvertTimeFromUtc(...).ToString(format)</c>, several times faster, because
+/// <c>list</c> formats two times per row and may return 100,000 rows. One per result set (it
+/// caches, and is not thread-safe).
+/// </summary>
+internal sealed class TimeFormatter
+{
+    private const long TicksPerMinute = TimeSpan.TicksPerMinute;
+    private readonly TimeZoneInfo _zone;
+    private readonly long? _fixedOffset;
+    private long _cachedMinute = long.MinValue;
+    private long _cachedOffset;
+
+    public TimeFormatter(TimeZoneInfo zone)
+    {
+        _zone = zone;
+        // A zone without adjustment rules (UTC, most server settings) has one offset forever.
+        if (zone.GetAdjustmentRules().Length == 0)
+        {
+            _fixedOffset = zone.BaseUtcOffset.Ticks;
+        }
+    }
+
+    public string List(DateTime utc)
+    {
+        var ticks = utc.Ticks;
+        var local = new DateTime(Math.Clamp(ticks + Offset(utc), DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks));
+        return string.Create(19, local, static (span, t) =>
+        {
+            Digits(span[..4], t.Year);
+            span[4] = '/';
+            Digits(span.Slice(5, 2), t.Month);
+            span[7] = '/';
+            Digits(span.Slice(8, 2), t.Day);
+            span[10] = ' ';
+            Digits(span.Slice(11, 2), t.Hour);
+            span[13] = ':';
+            Digits(span.Slice(14, 2), t.Minute);
+            span[16] = ':';
+            Digits(span.Slice(17, 2), t.Second);
+        });
+    }
+
+    private long Offset(DateTime utc)
+    {
+        if (_fixedOffset is { } offset)
+        {
+            return offset;
+        }
+        // Time-zone transitions fall on whole minutes (the tz database's transitions since
+        // local mean time ended do), so one lookup serves every time in the same UTC minute.
+        var minute = utc.Ticks / TicksPerMinute;
+        if (minute != _cachedMinute)
+        {
+            _cachedOffset = _zone.GetUtcOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).Ticks;
+            _cachedMinute = minute;
+        }
+        return _cachedOffset;
+    }
+
+    private static void Digits(Span<char> destination, int value)
+    {
+        for (var i = destination.Length - 1; i >= 0; i--)
+        {
+            destination[i] = (char)('0' + (value % 10));
+            value /= 10;
+        }
     }
 }
