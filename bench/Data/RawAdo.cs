@@ -167,4 +167,14 @@ public static class ListRow
         m.Id, m.User, m.Name, m.Version, m.Description, m.AnalysisTool, m.Kind, m.Algorithm, m.Feature,
         m.Label, m.Serving ? "on" : "off", m.ServingName, m.State, m.DataModelName, m.Query, m.Created, m.Modified,
     ];
+
+    /// <summary>As the list table shows it: times in the local zone, as text.</summary>
+    public static object?[] Formatted(ModelListEntry m) =>
+    [
+        (int)m.Id, m.User, m.Name, m.Version, m.Description, m.AnalysisTool, m.Kind, m.Algorithm, m.Feature,
+        m.Label, m.Serving ? "on" : "off", m.ServingName, m.State, m.DataModelName, m.Query, Display(m.Created), Display(m.Modified),
+    ];
+
+    private static string Display(DateTime utc) =>
+        TimeZoneInfo.ConvertTimeFromUtc(utc, TimeZoneInfo.Local).ToString("yyyy/MM/dd HH:mm:ss", CultureInfo.InvariantCulture);
 }

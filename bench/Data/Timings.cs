@@ -23,6 +23,7 @@ public static class Timings
             }
             Compare("list, materialised", rounds, 1, () => benchmarks.RawAdo_List_Materialised(), () => benchmarks.Repository_List_Materialised());
             Compare("list, streamed", rounds, 1, () => benchmarks.RawAdo_List_Streamed(), () => benchmarks.Repository_List_Streamed());
+            Compare("list command, data reader", rounds, 1, () => benchmarks.RawAdo_List_Command(), () => benchmarks.Engine_List_Command());
             Compare("summary", rounds, 2_000,
                 () => benchmarks.RawAdo_Summary().GetAwaiter().GetResult(),
                 () => benchmarks.Repository_Summary().GetAwaiter().GetResult());
