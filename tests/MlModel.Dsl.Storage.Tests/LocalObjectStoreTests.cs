@@ -121,6 +121,9 @@ public sealed class LocalObjectStoreTests : ObjectStoreContract
             await Expect(() => Store.StatAsync(key));
             await Expect(() => Store.DeleteAsync(key));
             await Expect(() => Store.GetDownloadUrlAsync(key, TimeSpan.FromMinutes(1)));
+            await using var batch = Store.BeginWriteBatch();
+            await Expect(() => batch.PutAsync(key, Text("x"), 1));
+            await Expect(() => batch.PutAsync(key, Text("x"), 1)); // refused again: a refused folder is not remembered as checked
         }
 
         var listPrefix = () => ListAsync("escape/");
@@ -226,5 +229,143 @@ public sealed class LocalObjectStoreTests : ObjectStoreContract
         await Store.PutAsync("ü/日本.txt", new MemoryStream(Encoding.UTF8.GetBytes("ja")), 2);
 
         (await ListAsync("ü/")).Single().Key.Should().Be("ü/日本.txt");
+    }
+
+    // ------------------------------------------------------------------ write batches
+
+    [Test]
+    public async Task A_batch_commit_fails_naming_the_key_when_an_object_was_removed_before_it()
+    {
+        await using var batch = Store.BeginWriteBatch();
+        await batch.PutAsync("models/u/m/1/saved_model.pb", Text("pb"), 2);
+        await batch.PutAsync("models/u/m/1/variables/v.data", Text("v"), 1);
+        File.Delete(Path.Combine(root, "models", "u", "m", "1", "variables", "v.data"));
+
+        var commit = () => batch.CommitAsync();
+
+        var error = (await commit.Should().ThrowAsync<MlModelException>()).Which;
+        error.Code.Should().Be(ErrorCodes.Backend);
+        error.Message.Should().Be($"could not sync object 'models/u/m/1/variables/v.data' in local:{root}: it was removed before its write batch was committed");
+    }
+
+    [Test]
+    public async Task A_batch_of_many_files_commits_them_all_and_leaves_no_temporary_file()
+    {
+        const int count = 300;
+        await using (var batch = Store.BeginWriteBatch())
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await batch.PutAsync($"many/{i % 7}/{i / 7}/f{i}.bin", new PatternStream(1000 + i, (ulong)i), 1000 + i);
+            }
+
+            await batch.CommitAsync();
+        }
+
+        var listed = await ListAsync("many/");
+        listed.Should().HaveCount(count);
+        foreach (var o in listed)
+        {
+            o.Size.Should().Be(1000 + int.Parse(Path.GetFileNameWithoutExtension(o.Key).AsSpan(1), System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        await AssertNothingPendingAsync();
+    }
+
+    [Test]
+    public async Task A_batch_refuses_an_object_over_a_folder_or_under_an_object()
+    {
+        await Store.PutAsync("a/b", Text("b"), 1);
+        await using var batch = Store.BeginWriteBatch();
+
+        var overFolder = () => batch.PutAsync("a", Text("a"), 1);
+        var underFile = () => batch.PutAsync("a/b/c", Text("c"), 1);
+
+        (await overFolder.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.Conflict);
+        (await underFile.Should().ThrowAsync<MlModelException>()).Which.Code.Should().Be(ErrorCodes.Conflict);
+        await batch.CommitAsync();
+        (await ListAsync("")).Select(o => o.Key).Should().Equal("a/b");
+        await AssertNothingPendingAsync();
+    }
+
+    [Test]
+    public async Task A_batch_replaces_a_link_inside_the_root_instead_of_writing_through_it()
+    {
+        await Store.PutAsync("real/file.txt", Text("inside"), null);
+        File.CreateSymbolicLink(Path.Combine(root, "file-alias"), "real/file.txt");
+
+        await using (var batch = Store.BeginWriteBatch())
+        {
+            await batch.PutAsync("file-alias", Text("replaced"), 8);
+            await batch.CommitAsync();
+        }
+
+        new FileInfo(Path.Combine(root, "file-alias")).LinkTarget.Should().BeNull();
+        (await ReadTextAsync("file-alias")).Should().Be("replaced");
+        (await ReadTextAsync("real/file.txt")).Should().Be("inside");
+    }
+
+    [Test]
+    public async Task A_batch_writes_through_a_folder_link_inside_the_root()
+    {
+        Directory.CreateDirectory(Path.Combine(root, "real"));
+        Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "real"));
+
+        await using (var batch = Store.BeginWriteBatch())
+        {
+            await batch.PutAsync("alias/x.txt", Text("x"), 1);
+            await batch.PutAsync("alias/y.txt", Text("y"), 1);
+            await batch.CommitAsync();
+        }
+
+        File.ReadAllText(Path.Combine(root, "real", "y.txt")).Should().Be("y");
+    }
+
+    [Test]
+    public async Task A_read_stream_serves_small_reads_seeks_and_positions()
+    {
+        var bytes = PatternStream.Bytes(3 * MiB + 123, 35);
+        await Store.PutAsync("r.bin", new MemoryStream(bytes), bytes.Length);
+
+        await using var stream = await Store.OpenReadAsync("r.bin");
+        stream.Length.Should().Be(bytes.Length);
+        stream.ReadByte().Should().Be(bytes[0]);
+        var small = new byte[100];
+        stream.ReadExactly(small);
+        small.Should().Equal(bytes[1..101]);
+        stream.Position.Should().Be(101);
+
+        stream.Seek(10, SeekOrigin.Current);
+        stream.ReadByte().Should().Be(bytes[111]);
+        stream.Position = 2 * MiB;
+        var large = new byte[MiB + 50];
+        stream.ReadExactly(large);
+        large.Should().Equal(bytes[(2 * MiB)..(3 * MiB + 50)]);
+        var rest = new MemoryStream();
+        await stream.CopyToAsync(rest);
+        rest.ToArray().Should().Equal(bytes[(3 * MiB + 50)..]);
+        stream.ReadByte().Should().Be(-1);
+    }
+
+    [Test]
+    public async Task Opening_many_files_for_reading_allocates_little()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            await Store.PutAsync($"alloc/f{i}", new MemoryStream(new byte[200_000]), 200_000);
+        }
+
+        var buffer = new byte[81920];
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 50; i++)
+        {
+            await using var stream = await Store.OpenReadAsync($"alloc/f{i}");
+            while (await stream.ReadAsync(buffer) > 0)
+            {
+            }
+        }
+
+        // A pooled buffer, not one per file (a 1 MiB buffer per file would be 50 MiB).
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().BeLessThan(2 * MiB);
     }
 }

@@ -6,7 +6,7 @@ namespace MlModel.Dsl.Storage.Tests;
 /// The behaviour every <see cref="IObjectStore"/> must have. Subclasses supply a fresh, empty store
 /// per test and say how to check that a failed write left nothing pending.
 /// </summary>
-public abstract class ObjectStoreContract
+public abstract partial class ObjectStoreContract
 {
     protected const int MiB = 1024 * 1024;
 

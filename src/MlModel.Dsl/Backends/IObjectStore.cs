@@ -29,7 +29,8 @@ public interface IObjectStore
 
     /// <summary>
     /// Writes an object from <paramref name="content"/> (read to its end). <paramref name="length"/>,
-    /// when known, lets S3 choose a single PUT or a multipart upload. The object appears whole or not at all.
+    /// when known, lets S3 choose a single PUT or a multipart upload. The object appears whole or not at all,
+    /// and is durable (survives a crash of the machine) when the task completes.
     /// </summary>
     Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default);
 
@@ -53,6 +54,74 @@ public interface IObjectStore
 
     /// <summary>The local file behind a key, when the store is a local folder; null otherwise.</summary>
     string? GetLocalPath(string key);
+
+    /// <summary>
+    /// Starts a batch of writes that are made durable together, by <see cref="IObjectWriteBatch.CommitAsync"/>,
+    /// rather than one by one: on a local disk, syncing each of many small files as it is written
+    /// costs several times more than writing them.
+    /// </summary>
+    /// <remarks>
+    /// The default writes each object with <see cref="PutAsync"/>, which is durable on return (an
+    /// S3 PUT is), so its commit has nothing left to do: stores that do not override this member
+    /// keep working as they are.
+    /// </remarks>
+    IObjectWriteBatch BeginWriteBatch() => new PutEachWriteBatch(this);
+}
+
+/// <summary>
+/// Writes whose durability is settled once for all: each object written through the batch
+/// appears whole or not at all to readers, and is readable as soon as its <see cref="PutAsync"/>
+/// returns, but it is certain to survive a crash of the machine only once <see cref="CommitAsync"/>
+/// has returned; a crash before that may leave any of them missing or incomplete. Made by
+/// <see cref="IObjectStore.BeginWriteBatch"/>.
+/// </summary>
+/// <remarks>
+/// Calls must not overlap: one put at a time, then one commit, after which the batch is finished
+/// (further calls throw <see cref="InvalidOperationException"/>).
+/// Disposing a batch that was not committed abandons it: the objects already written stay as they
+/// are, possibly not durable, and are the caller's to delete (an import deletes its version's prefix).
+/// </remarks>
+public interface IObjectWriteBatch : IAsyncDisposable
+{
+    /// <summary>
+    /// Writes an object as <see cref="IObjectStore.PutAsync"/> does, with the same errors, except that
+    /// it need not be durable before <see cref="CommitAsync"/>.
+    /// </summary>
+    Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Makes every object written through the batch durable, and finishes the batch. Throws an
+    /// <see cref="MlModelException"/> that names the key when that cannot be done (for instance, an
+    /// object was removed before the commit or the disk reports an I/O error): the objects must
+    /// then be treated as lost.
+    /// </summary>
+    Task CommitAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>The default batch: every put is an ordinary, already durable <see cref="IObjectStore.PutAsync"/>.</summary>
+internal sealed class PutEachWriteBatch(IObjectStore store) : IObjectWriteBatch
+{
+    private bool _finished;
+
+    public Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        return store.PutAsync(key, content, length, cancellationToken);
+    }
+
+    public Task CommitAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_finished, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        _finished = true;
+        return Task.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _finished = true;
+        return ValueTask.CompletedTask;
+    }
 }
 
 /// <summary>Creates object stores for connectors of one type (<c>local</c>, <c>s3</c>).</summary>

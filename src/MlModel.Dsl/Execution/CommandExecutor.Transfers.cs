@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Globalization;
 using MlModel.Dsl.Backends;
+using MlModel.Dsl.Backends.Local;
 using MlModel.Dsl.Binding;
 using MlModel.Dsl.Execution.Archives;
 
@@ -57,8 +58,11 @@ internal sealed partial class CommandExecutor
             try
             {
                 await using var input = await source.OpenReadAsync(c.Path, cancellationToken);
-                var reader = new ModelArchiveReader(store, prefix, c.Format, _options.ArchiveLimits);
+                await using var batch = store.BeginWriteBatch();
+                var reader = new ModelArchiveReader(batch, prefix, c.Format, _options.ArchiveLimits);
                 stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
+                // Durable before the row exists: a row never points at files a crash could lose.
+                await CommitAsync(op, batch, version, c.Name, cancellationToken);
             }
             catch (Exception e)
             {
@@ -122,6 +126,19 @@ internal sealed partial class CommandExecutor
         return colon < 0 ? message : message[(colon + 2)..];
     }
 
+    /// <summary>Commits the write batch of an import; a failure names the version it was for.</summary>
+    private static async Task CommitAsync(OperationSpec op, IObjectWriteBatch batch, int version, string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await batch.CommitAsync(cancellationToken);
+        }
+        catch (MlModelException e)
+        {
+            throw Fail(e.Code, op, $"the files of version {version} of '{name}' could not be made durable: {Strip(e.Message)}", e);
+        }
+    }
+
     /// <summary>Best effort: a failed clean-up is found and finished by <c>mlmodel check repair=true</c>.</summary>
     private static async Task CleanUpAsync(IObjectStore store, string prefix)
     {
@@ -151,6 +168,9 @@ internal sealed partial class CommandExecutor
         var total = files.Sum(f => f.Size);
         long done = 0;
         var count = 0;
+        // The local store checks each folder of the model for links once per export, not per file.
+        var local = store as LocalObjectStore;
+        var verifiedFolders = local is null ? null : new HashSet<string>(StringComparer.Ordinal);
 
         try
         {
@@ -166,13 +186,18 @@ internal sealed partial class CommandExecutor
                     ModificationTime = model.Modified,
                 };
                 await tar.WriteEntryAsync(manifestEntry, ct);
+                // Checksums are computed on the pipeline's thread while this one reads and writes;
+                // a mismatch surfaces a few files later at most, and always before the tar is whole.
+                using var hashes = new Sha256Pipeline();
                 foreach (var file in files)
                 {
-                    var stream = await store.OpenReadAsync(model.StorageKey + file.Path, ct);
+                    var stream = local is null
+                        ? await store.OpenReadAsync(model.StorageKey + file.Path, ct)
+                        : await local.OpenReadAsync(model.StorageKey + file.Path, verifiedFolders, ct);
                     await using var verifying = new HashingStream(
-                        new CountingStream(stream, _ => { }), file.Size, file.Sha256,
+                        stream, file.Size, file.Sha256,
                         why => Fail(ErrorCodes.Integrity, op, $"file '{file.Path}' of version {model.Version} of '{model.Name}' is corrupt: {why}; run mlmodel check"),
-                        headCapacity: 0);
+                        headCapacity: 0, hashes);
                     var entry = new PaxTarEntry(TarEntryType.RegularFile, file.Path)
                     {
                         DataStream = verifying,
@@ -180,9 +205,15 @@ internal sealed partial class CommandExecutor
                         ModificationTime = model.Modified,
                     };
                     await tar.WriteEntryAsync(entry, ct);
+                    if (!verifying.IsComplete)
+                    {
+                        // The tar writer reads nothing of an empty file: check it all the same.
+                        await verifying.CopyToAsync(Stream.Null, ct);
+                    }
                     done += file.Size;
                     progress?.Report(new TransferProgress("export", done, total, ++count));
                 }
+                await hashes.CompleteAsync(ct);
             }, cancellationToken);
         }
         catch (MlModelException e) when (e.Code == ErrorCodes.NotFound)
@@ -254,8 +285,10 @@ internal sealed partial class CommandExecutor
                 var store = RequireModelStore(op);
                 try
                 {
-                    var reader = new ModelArchiveReader(store, prefix, format ?? ModelFormat.Spark, _options.ArchiveLimits);
+                    await using var batch = store.BeginWriteBatch();
+                    var reader = new ModelArchiveReader(batch, prefix, format ?? ModelFormat.Spark, _options.ArchiveLimits);
                     stored = await reader.ReadFolderAsync(filesFolder, cancellationToken);
+                    await CommitAsync(op, batch, version, r.Name, cancellationToken);
                 }
                 catch (Exception e)
                 {

@@ -19,8 +19,10 @@ namespace MlModel.Dsl.Backends.Local;
 /// <c>.mlmodel-tmp-</c> are reserved.</para>
 /// <para>A key cannot be both an object and a folder of other objects (<c>a</c> and <c>a/b</c>),
 /// unlike S3; writing such a key fails with <see cref="ErrorCodes.Conflict"/>.</para>
+/// <para>A write batch (<see cref="BeginWriteBatch"/>) writes the same way but syncs nothing until
+/// its commit, which then syncs every file it wrote and every folder it changed.</para>
 /// </remarks>
-public sealed class LocalObjectStore : IObjectStore
+public sealed partial class LocalObjectStore : IObjectStore
 {
     /// <summary>Prefix of the temporary files of writes in progress; never listed, reserved in keys.</summary>
     internal const string TempPrefix = ".mlmodel-tmp-";
@@ -59,23 +61,29 @@ public sealed class LocalObjectStore : IObjectStore
     public override string ToString() => Description;
 
     /// <inheritdoc />
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken = default) =>
+        OpenReadAsync(key, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="OpenReadAsync(string, CancellationToken)"/> for one of many reads under the same
+    /// folders (an export): <paramref name="verifiedFolders"/> remembers the folders whose path has
+    /// been checked for links out of the root, so that each is checked once per operation rather
+    /// than once per file. A link swapped in meanwhile is no more a risk than one swapped in between
+    /// a check and the open that follows it, which a path-based check cannot exclude either.
+    /// </summary>
+    internal Task<Stream> OpenReadAsync(string key, HashSet<string>? verifiedFolders, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var path = Resolve(key);
-        if (Directory.Exists(path))
-        {
-            throw NotFound(key);
-        }
-
+        var path = Resolve(key, verifiedFolders);
         try
         {
+            // Unbuffered: BlockingFileStream's pooled buffer replaces FileStream's own (see there).
             Stream stream = new BlockingFileStream(new FileStream(path, new FileStreamOptions
             {
                 Mode = FileMode.Open,
                 Access = FileAccess.Read,
                 Share = FileShare.Read | FileShare.Delete,
-                BufferSize = BufferSize,
+                BufferSize = 0,
                 Options = FileOptions.SequentialScan,
             }));
             return Task.FromResult(stream);
@@ -83,6 +91,10 @@ public sealed class LocalObjectStore : IObjectStore
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw NotFound(key);
+        }
+        catch (UnauthorizedAccessException) when (Directory.Exists(path))
+        {
+            throw NotFound(key); // a folder of other objects, not an object
         }
         catch (IOException) when (!File.Exists(path))
         {
@@ -124,41 +136,54 @@ public sealed class LocalObjectStore : IObjectStore
             return Task.CompletedTask;
         }
 
-        return WriteFileAsync(key, async (file, ct) =>
+        return WriteFileAsync(key, (file, ct) => CopyIntoAsync(key, content, length, file.SafeFileHandle, ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="content"/> to the start of a new, empty file, checking the declared
+    /// length, starting the file's writeback as it goes; failures of the file are MlModel errors,
+    /// those of the content travel as they are.
+    /// </summary>
+    private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-            try
+            var writeback = new WritebackWindow();
+            long total = 0;
+            int read;
+            while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
             {
-                long total = 0;
-                int read;
-                while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), ct)) > 0)
+                try
                 {
-                    try
-                    {
-                        file.Write(buffer, 0, read); // see BlockingFileStream: a direct write is faster
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        throw Failed("write", key, e);
-                    }
-
-                    total += read;
-                    if (total > length)
-                    {
-                        break;
-                    }
+                    // A direct, synchronous write: see BlockingFileStream.
+                    RandomAccess.Write(file, buffer.AsSpan(0, read), total);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw Failed("write", key, e);
                 }
 
-                if (length is { } expected && total != expected)
+                total += read;
+                if (total > length)
                 {
-                    throw LengthMismatch(key, expected, total);
+                    break;
                 }
+
+                writeback.Advance(file, total);
             }
-            finally
+
+            if (length is { } expected && total != expected)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                throw LengthMismatch(key, expected, total);
             }
-        }, cancellationToken);
+
+            writeback.Finish(file);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <inheritdoc />
@@ -167,8 +192,35 @@ public sealed class LocalObjectStore : IObjectStore
         ArgumentNullException.ThrowIfNull(write);
         return WriteFileAsync(key, async (file, ct) =>
         {
-            await using var guarded = new NonClosingStream(new BlockingFileStream(file), e => WriteFailed(key, e));
-            await write(guarded, ct);
+            var buffered = new BlockingFileStream(file, leaveOpen: true);
+            var written = false;
+            try
+            {
+                await using (var guarded = new NonClosingStream(buffered, e => WriteFailed(key, e)))
+                {
+                    await write(guarded, ct);
+                }
+
+                try
+                {
+                    buffered.Flush();
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw WriteFailed(key, e);
+                }
+
+                written = true;
+            }
+            finally
+            {
+                if (!written)
+                {
+                    buffered.Abandon();
+                }
+
+                buffered.Dispose();
+            }
         }, cancellationToken);
     }
 
@@ -298,7 +350,8 @@ public sealed class LocalObjectStore : IObjectStore
 
         var folder = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
-        var file = OpenTemp(key, folder, temp);
+        var changedFolders = new HashSet<string>(StringComparer.Ordinal) { folder };
+        var file = OpenTemp(key, folder, temp, changedFolders);
         var moved = false;
         try
         {
@@ -318,6 +371,8 @@ public sealed class LocalObjectStore : IObjectStore
             {
                 throw Directory.Exists(path) ? FolderConflict(key, e) : Failed("write", key, e);
             }
+
+            SyncFolders(key, changedFolders);
         }
         finally
         {
@@ -385,13 +440,14 @@ public sealed class LocalObjectStore : IObjectStore
 
         var folder = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        var changedFolders = new HashSet<string>(StringComparer.Ordinal) { folder };
         var moved = false;
         try
         {
             // Created first, as for every write (and for the mode a new file gets here); File.Copy
             // then replaces its content and would give it the source's mode.
             UnixFileMode? mode = null;
-            using (var created = OpenTemp(key, folder, temp))
+            using (var created = OpenTemp(key, folder, temp, changedFolders))
             {
                 if (!OperatingSystem.IsWindows())
                 {
@@ -421,6 +477,7 @@ public sealed class LocalObjectStore : IObjectStore
             cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, path, overwrite: true);
             moved = true;
+            SyncFolders(key, changedFolders);
             content.Seek(0, SeekOrigin.End);
             return true;
         }
@@ -444,7 +501,51 @@ public sealed class LocalObjectStore : IObjectStore
     /// <summary>The error for a failure of the file system while writing <paramref name="key"/>.</summary>
     internal MlModelException WriteFailed(string key, Exception e) => Failed("write", key, e);
 
-    private FileStream OpenTemp(string key, string folder, string temp)
+    /// <summary>
+    /// Syncs the folders whose entries a write changed (the object's own, and the parents of the
+    /// folders it created), so that the object can be found after a crash, not only its bytes.
+    /// </summary>
+    private void SyncFolders(string key, IEnumerable<string> folders)
+    {
+        foreach (var folder in folders)
+        {
+            try
+            {
+                FileSync.SyncFolder(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw Failed("sync the folder of", key, e);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="folder"/> and its missing ancestors, adding the parent of each one it
+    /// creates to <paramref name="changedFolders"/> (a new folder is an entry of its parent).
+    /// </summary>
+    private static void CreateFolder(string folder, ISet<string> changedFolders)
+    {
+        for (var current = folder; !Directory.Exists(current); )
+        {
+            var parent = Path.GetDirectoryName(current);
+            if (parent is null)
+            {
+                break;
+            }
+
+            changedFolders.Add(parent);
+            current = parent;
+        }
+
+        Directory.CreateDirectory(folder);
+    }
+
+    /// <summary>
+    /// Creates the temporary file of a write in <paramref name="folder"/>, creating the folder unless
+    /// <paramref name="existingFolders"/> (a batch's) says it was made already.
+    /// </summary>
+    private FileStream OpenTemp(string key, string folder, string temp, ISet<string> changedFolders, HashSet<string>? existingFolders = null)
     {
         // A concurrent DeletePrefix may remove the (then empty) folder between its creation and
         // the creation of the temporary file: create both again a few times.
@@ -452,19 +553,26 @@ public sealed class LocalObjectStore : IObjectStore
         {
             try
             {
-                Directory.CreateDirectory(folder);
+                if (existingFolders is null || !existingFolders.Contains(folder))
+                {
+                    CreateFolder(folder, changedFolders);
+                    existingFolders?.Add(folder);
+                }
+
+                // Unbuffered: writers copy in large blocks or through BlockingFileStream's pooled buffer.
                 return new FileStream(temp, new FileStreamOptions
                 {
                     Mode = FileMode.CreateNew,
                     Access = FileAccess.Write,
                     Share = FileShare.None,
-                    BufferSize = BufferSize,
+                    BufferSize = 0,
                     Options = FileOptions.None,
                 });
             }
             catch (DirectoryNotFoundException) when (attempt < 5)
             {
                 // Folder removed concurrently: again.
+                existingFolders?.Remove(folder);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -678,6 +786,43 @@ public sealed class LocalObjectStore : IObjectStore
         return path;
     }
 
+    /// <summary>
+    /// <see cref="Resolve(string)"/>, checking the key's folder only when <paramref name="verifiedFolders"/>
+    /// does not hold it yet, and adding it once it is known to exist: the last segment is checked every time.
+    /// </summary>
+    private string Resolve(string key, HashSet<string>? verifiedFolders)
+    {
+        if (verifiedFolders is null)
+        {
+            return Resolve(key);
+        }
+
+        ObjectKeyRules.ValidateKey(key);
+        CheckReserved(key);
+        var path = Combine(key);
+        var slash = key.LastIndexOf('/');
+        if (slash > 0)
+        {
+            var folder = Path.GetDirectoryName(path)!;
+            if (!verifiedFolders.Contains(folder) && CheckLinks(key[..slash], folder))
+            {
+                verifiedFolders.Add(folder);
+            }
+        }
+
+        CheckLastSegment(key, path);
+        return path;
+    }
+
+    /// <summary>Refuses a key whose own last segment is a symbolic link that points out of the root.</summary>
+    private void CheckLastSegment(string key, string path)
+    {
+        if (new FileInfo(path).LinkTarget is not null && !LinkStaysInside(path))
+        {
+            throw ObjectKeyRules.Invalid(key, "its path goes through a symbolic link that points out of the store's root");
+        }
+    }
+
     private static void CheckReserved(string key)
     {
         foreach (var segment in key.Split('/'))
@@ -700,32 +845,45 @@ public sealed class LocalObjectStore : IObjectStore
         return path;
     }
 
-    /// <summary>Refuses a key whose path goes through a symbolic link that points out of the root.</summary>
-    private void CheckLinks(string key, string path)
+    /// <summary>
+    /// Refuses a key whose path goes through a symbolic link that points out of the root. True when
+    /// every segment of <paramref name="path"/> exists as a folder (or a link to one inside the root).
+    /// </summary>
+    private bool CheckLinks(string key, string path)
     {
         var relative = Path.GetRelativePath(root, path);
         if (relative == ".")
         {
-            return;
+            return true;
         }
 
         var current = root;
         foreach (var segment in relative.Split(Path.DirectorySeparatorChar))
         {
             current = Path.Combine(current, segment);
-            FileInfo info = new(current);
-            if (info.LinkTarget is not null)
+
+            // One lstat tells a link, a folder, a file and nothing apart (-1: nothing there).
+            var attributes = new FileInfo(current).Attributes;
+            if (attributes == (FileAttributes)(-1))
+            {
+                return false; // nothing: no further links on the way
+            }
+
+            if ((attributes & FileAttributes.ReparsePoint) != 0)
             {
                 if (!LinkStaysInside(current))
                 {
                     throw ObjectKeyRules.Invalid(key, "its path goes through a symbolic link that points out of the store's root");
                 }
             }
-            else if (!Directory.Exists(current))
+
+            if ((attributes & FileAttributes.Directory) == 0)
             {
-                return; // a file or nothing: no further links on the way
+                return false; // a file: no further links on the way
             }
         }
+
+        return true;
     }
 
     /// <summary>Whether the symbolic link at <paramref name="link"/>, fully resolved, stays under the root.</summary>
@@ -789,7 +947,7 @@ public sealed class LocalObjectStore : IObjectStore
     private MlModelException NotFound(string key) =>
         new(ErrorCodes.NotFound, $"object '{ObjectKeyRules.Printable(key)}' not found in {Description}");
 
-    private MlModelException Failed(string operation, string key, Exception e) =>
+    internal MlModelException Failed(string operation, string key, Exception e) =>
         new(ErrorCodes.Backend, $"could not {operation} object '{ObjectKeyRules.Printable(key)}' in {Description}: {e.Message}", e);
 
     internal static MlModelException LengthMismatch(string key, long expected, long actual) =>

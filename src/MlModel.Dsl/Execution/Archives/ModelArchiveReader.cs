@@ -13,24 +13,39 @@ internal sealed record StoredModel(IReadOnlyList<ModelFile> Files, string Root, 
 
 /// <summary>
 /// Streams a model archive (tar, or gzip-compressed tar detected by its magic bytes) into the
-/// model store: each entry is checked before a byte of it is written, hashed while it is
-/// written, and the whole is validated against its format at the end. On any failure the
-/// caller deletes the version's prefix, so nothing stays behind.
+/// model store through a write batch: each entry is checked before a byte of it is written,
+/// hashed while it is written, and the whole is validated against its format at the end. The
+/// caller commits the batch; on any failure it deletes the version's prefix, so nothing stays behind.
 /// </summary>
-internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
+internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
 {
-    private readonly Dictionary<string, ModelFile> _files = new(StringComparer.Ordinal);
+    /// <summary>Bytes read between two progress reports: often enough for a progress bar, rarely enough to cost nothing.</summary>
+    private const long ProgressStep = 1 << 20;
+
+    /// <summary>A file stored (or our export's manifest, with no hash); its hash arrives from the pipeline.</summary>
+    private sealed record StoredFile(string Path, long Size, PendingSha256? Hash);
+
+    private readonly Dictionary<string, StoredFile> _files = new(StringComparer.Ordinal);
     private readonly HashSet<string> _directories = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _heads = new(StringComparer.Ordinal);
     private string? _sparkMetadata;
     private string? _manifestText;
     private int _entries;
+    private long _totalBytes;
 
-    /// <summary>Reads the archive and stores its files under <c>keyPrefix</c>.</summary>
+    /// <summary>Reads the archive and stores its files under <c>keyPrefix</c>. The reader can be used once.</summary>
     public async Task<StoredModel> ReadArchiveAsync(Stream source, long? sourceLength, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         var files = 0;
-        var raw = new CountingStream(source, n => progress?.Report(new TransferProgress("import", n, sourceLength, files)));
+        long reported = 0;
+        var raw = new CountingStream(source, progress is null ? null : n =>
+        {
+            if (n - reported >= ProgressStep || n == sourceLength)
+            {
+                reported = n;
+                progress.Report(new TransferProgress("import", n, sourceLength, files));
+            }
+        });
         var (peeked, head, headLength) = await PrefixedStream.PeekAsync(raw, 2, cancellationToken);
         if (headLength == 0)
         {
@@ -43,6 +58,7 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
         var expanded = new CountingStream(tarStream, limit: limits.MaxExpandedBytes + (_entries + 2) * 1024L,
             overLimit: () => new InvalidDataException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes"));
 
+        using var hashes = new Sha256Pipeline();
         await using var reader = new TarReader(expanded, leaveOpen: false);
         while (true)
         {
@@ -86,15 +102,16 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
                 throw new InvalidDataException($"entry '{entry.Name}' has no file name");
             }
             var data = entry.DataStream ?? Stream.Null;
-            await StoreFileAsync(path, data, entry.Length, cancellationToken);
+            await StoreFileAsync(path, data, entry.Length, hashes, cancellationToken);
             files++;
         }
-        return await FinishAsync(cancellationToken);
+        return await FinishAsync(hashes, cancellationToken);
     }
 
-    /// <summary>Stores the files of a local folder (models registered by the host's fit).</summary>
+    /// <summary>Stores the files of a local folder (models registered by the host's fit). The reader can be used once.</summary>
     public async Task<StoredModel> ReadFolderAsync(string folder, CancellationToken cancellationToken)
     {
+        using var hashes = new Sha256Pipeline();
         var root = Path.GetFullPath(folder);
         foreach (var file in Directory.EnumerateFiles(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }))
         {
@@ -109,12 +126,12 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
             }
             var path = NormalisePath(Path.GetRelativePath(root, file).Replace(Path.DirectorySeparatorChar, '/'));
             await using var stream = File.OpenRead(file);
-            await StoreFileAsync(path, stream, info.Length, cancellationToken);
+            await StoreFileAsync(path, stream, info.Length, hashes, cancellationToken);
         }
-        return await FinishAsync(cancellationToken);
+        return await FinishAsync(hashes, cancellationToken);
     }
 
-    private async Task StoreFileAsync(string path, Stream data, long length, CancellationToken cancellationToken)
+    private async Task StoreFileAsync(string path, Stream data, long length, Sha256Pipeline hashes, CancellationToken cancellationToken)
     {
         if (_files.ContainsKey(path))
         {
@@ -124,9 +141,10 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
         {
             throw new InvalidDataException($"'{path}' is both a folder and a file in the archive");
         }
+        var byPrefix = _files.GetAlternateLookup<ReadOnlySpan<char>>();
         for (var i = path.IndexOf('/'); i >= 0; i = path.IndexOf('/', i + 1))
         {
-            if (_files.ContainsKey(path[..i]))
+            if (byPrefix.ContainsKey(path.AsSpan(0, i)))
             {
                 throw new InvalidDataException($"'{path[..i]}' is both a file and a folder in the archive");
             }
@@ -135,35 +153,42 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
         {
             throw new InvalidDataException($"entry '{path}' has a negative size");
         }
-        var total = _files.Values.Sum(f => f.Size) + length;
-        if (total > limits.MaxExpandedBytes)
+        // A running total: summing the manifest for each entry made large archives quadratic.
+        if (_totalBytes + length > limits.MaxExpandedBytes)
         {
             throw new InvalidDataException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes");
         }
+        _totalBytes += length;
 
         AddDirectory(path.Contains('/') ? path[..path.LastIndexOf('/')] : "");
         var isSparkMetadata = path.Contains("metadata/part-", StringComparison.Ordinal) && _sparkMetadata is null;
         var isManifest = path.EndsWith(ModelLayout.ManifestFile, StringComparison.Ordinal);
         var headCapacity = isSparkMetadata || isManifest ? (int)Math.Min(length, 1 << 20) : 16;
-        using var hashing = new HashingStream(data, length, null,
-            why => new InvalidDataException($"entry '{path}' is truncated: {why}"), headCapacity);
+        Func<string, Exception> truncated = why => new InvalidDataException($"entry '{path}' is truncated: {why}");
         if (isManifest && length <= 1 << 20)
         {
             // Our own export's manifest: checked against the files at the end, not stored as a model file.
+            using var manifest = new HashingStream(data, length, null, truncated, headCapacity);
             var buffer = new byte[length];
-            await hashing.ReadExactlyAsync(buffer, cancellationToken);
+            await manifest.ReadExactlyAsync(buffer, cancellationToken);
             _manifestText = System.Text.Encoding.UTF8.GetString(buffer);
-            _files[path] = new ModelFile(path, -1, "");
+            _files[path] = new StoredFile(path, -1, null);
             return;
         }
+        // Hashed on the pipeline's thread while this one reads and writes.
+        using var hashing = new HashingStream(data, length, null, truncated, headCapacity, hashes);
         await target.PutAsync(keyPrefix + path, hashing, length, cancellationToken);
-        if (hashing.Sha256 is null)
+        if (!hashing.IsComplete)
         {
-            // The store stopped reading early; finish the hash so the manifest is right.
+            // The store stopped reading early (or never started, for an empty file): read the
+            // rest, so that the file's hash ends here and not in the next file's.
             await hashing.CopyToAsync(Stream.Null, cancellationToken);
         }
-        _files[path] = new ModelFile(path, length, hashing.Sha256!);
-        _heads[path] = hashing.Head.ToArray();
+        _files[path] = new StoredFile(path, length, hashing.Pending);
+        if (path.EndsWith(".h5", StringComparison.OrdinalIgnoreCase))
+        {
+            _heads[path] = hashing.Head.ToArray(); // only an .h5 file's signature is checked
+        }
         if (isSparkMetadata)
         {
             _sparkMetadata = System.Text.Encoding.UTF8.GetString(hashing.Head);
@@ -183,11 +208,11 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
         }
     }
 
-    private Task<StoredModel> FinishAsync(CancellationToken cancellationToken)
+    private async Task<StoredModel> FinishAsync(Sha256Pipeline hashes, CancellationToken cancellationToken)
     {
-        _ = cancellationToken;
+        await hashes.CompleteAsync(cancellationToken);
         var manifestPath = _files.Values.FirstOrDefault(f => f.Size < 0)?.Path;
-        var real = _files.Values.Where(f => f.Size >= 0).ToList();
+        var real = _files.Values.Where(f => f.Size >= 0).Select(f => new ModelFile(f.Path, f.Size, f.Hash!.Sha256!)).ToList();
         if (real.Count == 0)
         {
             throw new InvalidDataException(_entries == 0 ? "the archive is empty: it holds no files" : "the archive holds folders but no files");
@@ -220,7 +245,7 @@ internal sealed class ModelArchiveReader(IObjectStore target, string keyPrefix, 
         {
             throw new InvalidDataException($"'{manifestPath}' is not at the model's root");
         }
-        return Task.FromResult(new StoredModel(relative, root, facts, relative.Sum(f => f.Size)));
+        return new StoredModel(relative, root, facts, relative.Sum(f => f.Size));
     }
 
     /// <summary>An archive exported by us carries a sha256sum-style manifest: every line must match.</summary>

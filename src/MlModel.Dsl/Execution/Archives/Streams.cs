@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Security.Cryptography;
+using System.Threading.Channels;
 
 namespace MlModel.Dsl.Execution.Archives;
 
@@ -66,13 +68,27 @@ internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, 
 /// of the content for signature checks.
 /// </summary>
 /// <remarks>
-/// It reports <see cref="CanSeek"/> with a fixed <see cref="Length"/> because
-/// <c>System.Formats.Tar.TarWriter</c> needs an entry's size before its bytes; it never seeks.
+/// <para>It reports <see cref="CanSeek"/> with a fixed <see cref="Length"/> because
+/// <c>System.Formats.Tar.TarWriter</c> needs an entry's size before its bytes; it never seeks.</para>
+/// <para>Where the hash is computed: given a <see cref="Sha256Pipeline"/> shared by the files of an
+/// import or export, on the pipeline's thread, so that hashing overlaps with reading and writing;
+/// the result (and a mismatch) then arrives later, through <see cref="Pending"/> and the pipeline.
+/// Otherwise, for content of <see cref="BackgroundThreshold"/> bytes or more, on a pipeline of its
+/// own, waited for at the end; for smaller content inline, where handing it over costs more than
+/// it saves.</para>
 /// </remarks>
 internal sealed class HashingStream : Stream
 {
+    /// <summary>Content at least this long gets a pipeline of its own when none is shared.</summary>
+    internal const long BackgroundThreshold = 4L << 20;
+
+    /// <summary>The buffer of <see cref="CopyToAsync(Stream, int, CancellationToken)"/>: large reads and writes bypass the file streams' buffers.</summary>
+    private const int CopyBufferSize = 1 << 20;
+
     private readonly Stream _inner;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash? _hash;
+    private readonly Sha256Pipeline? _pipeline;
+    private readonly bool _ownsPipeline;
     private readonly long _length;
     private readonly string? _expectedSha256;
     private readonly Func<string, Exception> _mismatch;
@@ -81,7 +97,7 @@ internal sealed class HashingStream : Stream
     private long _position;
     private bool _finished;
 
-    public HashingStream(Stream inner, long length, string? expectedSha256, Func<string, Exception> mismatch, int headCapacity = 16)
+    public HashingStream(Stream inner, long length, string? expectedSha256, Func<string, Exception> mismatch, int headCapacity = 16, Sha256Pipeline? pipeline = null)
     {
         _inner = inner;
         _length = length;
@@ -89,10 +105,31 @@ internal sealed class HashingStream : Stream
         _mismatch = mismatch;
         _headCapacity = headCapacity;
         _head = new byte[headCapacity];
+        if (pipeline is not null || length >= BackgroundThreshold)
+        {
+            _ownsPipeline = pipeline is null;
+            _pipeline = pipeline ?? new Sha256Pipeline();
+            Pending = new PendingSha256(expectedSha256, mismatch);
+        }
+        else
+        {
+            _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        }
     }
 
-    /// <summary>The SHA-256 in lower-case hex, once every byte has been read.</summary>
-    public string? Sha256 { get; private set; }
+    /// <summary>
+    /// The SHA-256 in lower-case hex, once every byte has been read; with a shared pipeline, once
+    /// the pipeline has got that far (see <see cref="Pending"/>).
+    /// </summary>
+    public string? Sha256 => _hash is not null || _ownsPipeline ? _sha256 : Pending?.Sha256;
+
+    private string? _sha256;
+
+    /// <summary>The hash as the pipeline computes it; null when hashed inline.</summary>
+    public PendingSha256? Pending { get; }
+
+    /// <summary>Whether every byte has been read.</summary>
+    public bool IsComplete => _finished;
 
     /// <summary>The first bytes of the content (up to the head capacity).</summary>
     public ReadOnlySpan<byte> Head => _head.AsSpan(0, (int)Math.Min(_position, _headCapacity));
@@ -110,16 +147,17 @@ internal sealed class HashingStream : Stream
         var want = (int)Math.Min(buffer.Length, _length - _position);
         if (want == 0)
         {
-            Finish();
+            FinishAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
             return 0;
         }
         var n = _inner.Read(buffer[..want]);
-        var result = Advance(buffer[..n]);
+        Advance(buffer[..n]);
+        _pipeline?.Append(buffer[..n]);
         if (_position == _length)
         {
-            Finish();
+            FinishAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
         }
-        return result;
+        return n;
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -131,18 +169,42 @@ internal sealed class HashingStream : Stream
             return 0;
         }
         var n = await _inner.ReadAsync(buffer[..want], cancellationToken);
-        var result = Advance(buffer.Span[..n]);
+        Advance(buffer.Span[..n]);
+        if (_pipeline is not null)
+        {
+            await _pipeline.AppendAsync(buffer[..n], cancellationToken);
+        }
         if (_position == _length)
         {
             await FinishAsync(cancellationToken);
         }
-        return result;
+        return n;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    private int Advance(ReadOnlySpan<byte> data)
+    /// <summary>Copies the rest in 1 MiB blocks (a tar writer's copy would use 80 KB ones).</summary>
+    public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        var size = Math.Max(bufferSize, CopyBufferSize);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            int n;
+            while ((n = await ReadAsync(buffer.AsMemory(0, size), cancellationToken)) > 0)
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Counts, keeps the head and (inline) hashes what was read; a pipeline is fed by the caller.</summary>
+    private void Advance(ReadOnlySpan<byte> data)
     {
         if (data.Length == 0)
         {
@@ -153,23 +215,8 @@ internal sealed class HashingStream : Stream
             var take = (int)Math.Min(data.Length, _headCapacity - _position);
             data[..take].CopyTo(_head.AsSpan((int)_position));
         }
-        _hash.AppendData(data);
+        _hash?.AppendData(data);
         _position += data.Length;
-        return data.Length;
-    }
-
-    private void Finish()
-    {
-        if (_finished)
-        {
-            return;
-        }
-        _finished = true;
-        Sha256 = Convert.ToHexStringLower(_hash.GetHashAndReset());
-        if (_expectedSha256 is not null && !string.Equals(Sha256, _expectedSha256, StringComparison.OrdinalIgnoreCase))
-        {
-            throw _mismatch($"its SHA-256 is {Sha256}, the manifest says {_expectedSha256}");
-        }
     }
 
     private async ValueTask FinishAsync(CancellationToken cancellationToken)
@@ -178,7 +225,26 @@ internal sealed class HashingStream : Stream
         {
             return;
         }
-        Finish();
+        _finished = true;
+        if (_hash is not null)
+        {
+            _sha256 = Convert.ToHexStringLower(_hash.GetHashAndReset());
+            Pending?.Complete(_sha256);
+            if (_expectedSha256 is not null && !string.Equals(_sha256, _expectedSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw _mismatch($"its SHA-256 is {_sha256}, the manifest says {_expectedSha256}");
+            }
+        }
+        else
+        {
+            await _pipeline!.EndFileAsync(Pending!, cancellationToken);
+            if (_ownsPipeline)
+            {
+                // Its own pipeline: wait for the hash, and report a mismatch now.
+                await _pipeline.CompleteAsync(cancellationToken);
+                _sha256 = Pending!.Sha256;
+            }
+        }
         // A stored file longer than its manifest says is corrupt too.
         if (_expectedSha256 is not null && _inner.CanRead)
         {
@@ -200,10 +266,212 @@ internal sealed class HashingStream : Stream
     {
         if (disposing)
         {
-            _hash.Dispose();
+            _hash?.Dispose();
+            if (_ownsPipeline)
+            {
+                _pipeline!.Dispose();
+            }
             _inner.Dispose();
         }
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>The SHA-256 of one file of a <see cref="Sha256Pipeline"/>, known once the pipeline has hashed it.</summary>
+internal sealed class PendingSha256(string? expected, Func<string, Exception> mismatch)
+{
+    /// <summary>The SHA-256 in lower-case hex; null until hashed.</summary>
+    public string? Sha256 { get; private set; }
+
+    /// <summary>Records the hash; returns the mismatch error when it is not the expected one.</summary>
+    internal Exception? Complete(string sha256)
+    {
+        Sha256 = sha256;
+        return expected is not null && !string.Equals(sha256, expected, StringComparison.OrdinalIgnoreCase)
+            ? mismatch($"its SHA-256 is {sha256}, the manifest says {expected}")
+            : null;
+    }
+}
+
+/// <summary>
+/// SHA-256 of a sequence of files, one after another, on a thread of its own: the bytes are
+/// copied into one of a few pooled 1 MiB chunks (many small files share one, with the offsets
+/// where each ends) and a worker hashes the full chunks in order while the caller goes on
+/// reading and writing. Hashing takes about 0.7 s per GiB on one core here, as long as reading
+/// and writing the same bytes; on two cores the two overlap. Handing over whole chunks rather
+/// than files keeps the worker's wake-ups (and the thread pool's spinning) to one per MiB.
+/// Memory is bounded: at most <see cref="Chunks"/> chunks exist, and the caller waits when all
+/// of them are queued.
+/// </summary>
+/// <remarks>
+/// A hash that does not match its expected value is reported by the next call after the worker
+/// found it (<see cref="ThrowIfFailed"/>), at the latest by <see cref="CompleteAsync"/>: a caller
+/// must complete the pipeline before it trusts what it read or wrote.
+/// </remarks>
+internal sealed class Sha256Pipeline : IDisposable
+{
+    private const int ChunkSize = 1 << 20;
+    private const int Chunks = 4;
+
+    /// <summary>A buffer, how much of it is filled, and the files that end in it (at which offset).</summary>
+    private sealed class Chunk
+    {
+        public byte[] Buffer { get; } = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        public int Length { get; set; }
+        public List<(int End, PendingSha256 File)> Ends { get; } = [];
+    }
+
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly Channel<Chunk> _full = Channel.CreateBounded<Chunk>(
+        new BoundedChannelOptions(Chunks) { SingleReader = true, SingleWriter = true });
+    private readonly Channel<Chunk> _free = Channel.CreateUnbounded<Chunk>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly List<Chunk> _all = [];
+    private readonly Task _worker;
+    private Chunk? _current;
+    private Exception? _failure;
+    private volatile bool _abandoned;
+    private bool _completed;
+    private bool _disposed;
+
+    public Sha256Pipeline() => _worker = Task.Run(HashAsync);
+
+    private async Task HashAsync()
+    {
+        await foreach (var chunk in _full.Reader.ReadAllAsync())
+        {
+            if (!_abandoned)
+            {
+                var start = 0;
+                foreach (var (end, file) in chunk.Ends)
+                {
+                    _hash.AppendData(chunk.Buffer, start, end - start);
+                    if (file.Complete(Convert.ToHexStringLower(_hash.GetHashAndReset())) is { } mismatch)
+                    {
+                        Interlocked.CompareExchange(ref _failure, mismatch, null);
+                    }
+                    start = end;
+                }
+                _hash.AppendData(chunk.Buffer, start, chunk.Length - start);
+            }
+            chunk.Length = 0;
+            chunk.Ends.Clear();
+            _free.Writer.TryWrite(chunk);
+        }
+    }
+
+    /// <summary>Throws the first mismatch the worker has found so far.</summary>
+    public void ThrowIfFailed()
+    {
+        if (Volatile.Read(ref _failure) is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>Copies <paramref name="data"/> of the current file to be hashed; waits while every chunk is queued.</summary>
+    public async ValueTask AppendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            _current ??= await TakeChunkAsync(cancellationToken);
+            var n = Math.Min(data.Length, ChunkSize - _current.Length);
+            data.Span[..n].CopyTo(_current.Buffer.AsSpan(_current.Length));
+            _current.Length += n;
+            data = data[n..];
+            if (_current.Length == ChunkSize)
+            {
+                await SubmitAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary><see cref="AppendAsync"/> for synchronous readers: blocks while every chunk is queued.</summary>
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            _current ??= TakeChunkAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            var n = Math.Min(data.Length, ChunkSize - _current.Length);
+            data[..n].CopyTo(_current.Buffer.AsSpan(_current.Length));
+            _current.Length += n;
+            data = data[n..];
+            if (_current.Length == ChunkSize)
+            {
+                SubmitAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            }
+        }
+    }
+
+    /// <summary>Ends the current file: its hash goes to <paramref name="file"/> once computed.</summary>
+    public async ValueTask EndFileAsync(PendingSha256 file, CancellationToken cancellationToken)
+    {
+        ThrowIfFailed();
+        _current ??= await TakeChunkAsync(cancellationToken);
+        _current.Ends.Add((_current.Length, file));
+    }
+
+    /// <summary>Waits until every file has been hashed; throws the first mismatch.</summary>
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (!_completed)
+        {
+            _completed = true;
+            if (_current is not null)
+            {
+                await SubmitAsync(cancellationToken);
+            }
+            _full.Writer.Complete();
+        }
+        await _worker.WaitAsync(cancellationToken);
+        ThrowIfFailed();
+    }
+
+    private ValueTask<Chunk> TakeChunkAsync(CancellationToken cancellationToken)
+    {
+        if (_free.Reader.TryRead(out var chunk))
+        {
+            return ValueTask.FromResult(chunk);
+        }
+        if (_all.Count < Chunks)
+        {
+            chunk = new Chunk();
+            _all.Add(chunk);
+            return ValueTask.FromResult(chunk);
+        }
+        return _free.Reader.ReadAsync(cancellationToken);
+    }
+
+    private ValueTask SubmitAsync(CancellationToken cancellationToken)
+    {
+        var chunk = _current!;
+        _current = null;
+        return _full.Writer.TryWrite(chunk) ? ValueTask.CompletedTask : _full.Writer.WriteAsync(chunk, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _abandoned = true;
+        _full.Writer.TryComplete();
+        try
+        {
+            // At most a few chunks are queued; the worker no longer hashes them.
+            _worker.GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            // The hashes are being thrown away.
+        }
+        foreach (var chunk in _all)
+        {
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+        }
+        _all.Clear();
+        _hash.Dispose();
     }
 }
 

@@ -1,0 +1,148 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace MlModel.Dsl.Backends.Local;
+
+/// <summary>
+/// Durability calls that .NET does not offer: starting a file's writeback early (Linux's
+/// <c>sync_file_range</c>) and syncing a folder's entries (a folder cannot be opened as a
+/// <see cref="FileStream"/>). Files themselves are synced with <see cref="RandomAccess.FlushToDisk"/>.
+/// </summary>
+internal static class FileSync
+{
+    /// <summary>Bytes written between two starts of writeback (see <see cref="WritebackWindow"/>).</summary>
+    internal const long WritebackStep = 8L << 20;
+
+    private const uint SyncFileRangeWrite = 2; // SYNC_FILE_RANGE_WRITE: queue the dirty pages for writing, do not wait
+    private const int Eintr = 4;
+    private const int Eacces = 13;
+    private const int Einval = 22;
+
+    private static volatile bool writebackUnsupported = !OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Queues the dirty pages of <paramref name="count"/> bytes from <paramref name="offset"/>
+    /// (0: to the end) for writing, without waiting: the disk then works while the caller goes on,
+    /// and the fsync that must follow has less left to do. Best effort; errors surface at that fsync.
+    /// </summary>
+    public static void StartWriteback(SafeFileHandle file, long offset, long count)
+    {
+        if (writebackUnsupported)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = sync_file_range(file, offset, count, SyncFileRangeWrite);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            writebackUnsupported = true;
+        }
+    }
+
+    /// <summary>
+    /// Flushes a folder's entries (the names created, renamed or removed in it) to disk, so that a
+    /// renamed or created file can be found after a crash. Nothing to do on Windows, where a folder
+    /// cannot be flushed and NTFS journals its metadata; file systems that cannot sync a folder
+    /// (EINVAL) or that will not open it for reading (EACCES) are passed over, as PostgreSQL does.
+    /// </summary>
+    /// <exception cref="IOException">The folder cannot be opened or synced.</exception>
+    public static void SyncFolder(string folder)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var path = Encoding.UTF8.GetBytes(folder + "\0");
+        int fd;
+        do
+        {
+            fd = open(path, OpenReadOnlyCloseOnExec);
+        }
+        while (fd < 0 && Marshal.GetLastPInvokeError() == Eintr);
+
+        if (fd < 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            if (error == Eacces)
+            {
+                return;
+            }
+
+            throw Error("open", error);
+        }
+
+        try
+        {
+            while (fsync(fd) != 0)
+            {
+                var error = Marshal.GetLastPInvokeError();
+                if (error == Eintr)
+                {
+                    continue;
+                }
+
+                if (error == Einval)
+                {
+                    return;
+                }
+
+                throw Error("fsync", error);
+            }
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    private static IOException Error(string call, int errno) =>
+        new($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
+
+    // O_RDONLY is 0 everywhere; O_CLOEXEC (no leak into a child process started meanwhile) differs.
+    private static int OpenReadOnlyCloseOnExec => OperatingSystem.IsLinux() ? 0x80000 : OperatingSystem.IsMacOS() ? 0x1000000 : 0;
+
+    // "libc" is resolved by the runtime to the C library of the platform (glibc, musl, libSystem).
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int sync_file_range(SafeFileHandle fd, long offset, long nbytes, uint flags);
+
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int open(byte[] path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int close(int fd);
+}
+
+/// <summary>
+/// Starts the writeback of a file being written every <see cref="FileSync.WritebackStep"/> bytes,
+/// so that writing a large object to disk overlaps with producing it instead of all waiting for
+/// the final fsync (the kernel would otherwise hold up to a tenth of the memory dirty).
+/// </summary>
+internal struct WritebackWindow
+{
+    private long _started;
+
+    /// <summary>Call after each write; <paramref name="position"/> is the end of what was written.</summary>
+    public void Advance(SafeFileHandle file, long position)
+    {
+        if (position - _started >= FileSync.WritebackStep)
+        {
+            FileSync.StartWriteback(file, _started, position - _started);
+            _started = position;
+        }
+    }
+
+    /// <summary>Starts the writeback of whatever is left, up to the end of the file.</summary>
+    public readonly void Finish(SafeFileHandle file) => FileSync.StartWriteback(file, _started, 0);
+}
