@@ -22,14 +22,25 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
     /// <summary>Bytes read between two progress reports: often enough for a progress bar, rarely enough to cost nothing.</summary>
     private const long ProgressStep = 1 << 20;
 
-    /// <summary>A file stored (or our export's manifest, with no hash); its hash arrives from the pipeline.</summary>
-    private sealed record StoredFile(string Path, long Size, PendingSha256? Hash);
+    /// <summary>
+    /// The largest manifest checked (a larger one is stored as a model file): our export's manifest
+    /// of 100,000 files with 100-byte paths takes 17 MB. It was 1 MiB, which a model of some 12,000
+    /// files passes, so their round trip stored the manifest as a model file.
+    /// </summary>
+    private const int MaxManifestBytes = 24 << 20;
+
+    /// <summary>
+    /// A file stored (or our export's manifest, with no hash); its hash arrives from the pipeline.
+    /// A struct inside the dictionary's entry, with the path as the key: an import holds one per
+    /// file until its end, so every object per file counts (about 1.5 KB per file before).
+    /// </summary>
+    private readonly record struct StoredFile(long Size, PendingSha256? Hash);
 
     private readonly Dictionary<string, StoredFile> _files = new(StringComparer.Ordinal);
     private readonly HashSet<string> _directories = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _heads = new(StringComparer.Ordinal);
     private string? _sparkMetadata;
-    private string? _manifestText;
+    private byte[]? _manifest;
     private int _entries;
     private long _totalBytes;
 
@@ -165,14 +176,15 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         var isManifest = path.EndsWith(ModelLayout.ManifestFile, StringComparison.Ordinal);
         var headCapacity = isSparkMetadata || isManifest ? (int)Math.Min(length, 1 << 20) : 16;
         Func<string, Exception> truncated = why => new InvalidDataException($"entry '{path}' is truncated: {why}");
-        if (isManifest && length <= 1 << 20)
+        if (isManifest && length <= MaxManifestBytes)
         {
             // Our own export's manifest: checked against the files at the end, not stored as a model file.
-            using var manifest = new HashingStream(data, length, null, truncated, headCapacity);
+            using var manifest = new HashingStream(data, length, null, truncated, headCapacity: 0);
+            // Kept as UTF-8 (a string would double it) and parsed line by line at the end.
             var buffer = new byte[length];
             await manifest.ReadExactlyAsync(buffer, cancellationToken);
-            _manifestText = System.Text.Encoding.UTF8.GetString(buffer);
-            _files[path] = new StoredFile(path, -1, null);
+            _manifest = buffer;
+            _files[path] = new StoredFile(-1, null);
             return;
         }
         // Hashed on the pipeline's thread while this one reads and writes.
@@ -184,7 +196,7 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             // rest, so that the file's hash ends here and not in the next file's.
             await hashing.CopyToAsync(Stream.Null, cancellationToken);
         }
-        _files[path] = new StoredFile(path, length, hashing.Pending);
+        _files[path] = new StoredFile(length, hashing.Pending);
         if (path.EndsWith(".h5", StringComparison.OrdinalIgnoreCase))
         {
             _heads[path] = hashing.Head.ToArray(); // only an .h5 file's signature is checked
@@ -211,31 +223,57 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
     private async Task<StoredModel> FinishAsync(Sha256Pipeline hashes, CancellationToken cancellationToken)
     {
         await hashes.CompleteAsync(cancellationToken);
-        var manifestPath = _files.Values.FirstOrDefault(f => f.Size < 0)?.Path;
-        var real = _files.Values.Where(f => f.Size >= 0).Select(f => new ModelFile(f.Path, f.Size, f.Hash!.Sha256!)).ToList();
-        if (real.Count == 0)
+        string? manifestPath = null;
+        var full = new string[_files.Count];
+        var count = 0;
+        foreach (var (path, file) in _files)
+        {
+            if (file.Size < 0)
+            {
+                manifestPath = path;
+            }
+            else
+            {
+                full[count++] = path;
+            }
+        }
+        if (count == 0)
         {
             throw new InvalidDataException(_entries == 0 ? "the archive is empty: it holds no files" : "the archive holds folders but no files");
         }
+        var paths = full.AsMemory(0, count);
 
         // Files at the root or under a single top folder, which is stripped (spec B.3); a
         // TensorFlow Serving style `model/1/saved_model.pb` is stripped down to the version folder.
+        // The candidate roots are tried on views of the paths, without copies of them.
         var root = "";
-        var paths = real.Select(f => f.Path).ToList();
-        while (!ModelLayout.HasMarker(format, paths) && paths.All(p => p.Contains('/')))
+        while (!ModelLayout.HasMarker(format, Relative(paths, root.Length)) && AllHaveSlash(paths, root.Length))
         {
-            var first = paths[0][..(paths[0].IndexOf('/') + 1)];
+            var p0 = paths.Span[0];
+            var first = p0[root.Length..(p0.IndexOf('/', root.Length) + 1)];
             // One top folder of any name; below it, only a numeric (version) folder.
-            if ((root.Length > 0 && !first[..^1].All(char.IsAsciiDigit)) || !paths.All(p => p.StartsWith(first, StringComparison.Ordinal)))
+            if ((root.Length > 0 && !first[..^1].All(char.IsAsciiDigit)) || !AllStartWith(paths, root + first))
             {
                 break;
             }
             root += first;
-            paths = paths.Select(p => p[first.Length..]).ToList();
         }
 
-        var relative = real.Select(f => f with { Path = f.Path[root.Length..] }).OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
-        var facts = ModelLayout.Validate(format, paths, p => _heads.TryGetValue(root + p, out var h) ? h : null, _sparkMetadata);
+        // The manifest handed to the repository: one compact entry per file, sorted by path.
+        var entries = new CompactFileList.Entry[count];
+        for (var i = 0; i < count; i++)
+        {
+            var file = _files[full[i]];
+            entries[i] = new CompactFileList.Entry(root.Length == 0 ? full[i] : full[i][root.Length..], file.Size, file.Hash!.Hash);
+        }
+        Array.Sort(entries, static (a, b) => string.CompareOrdinal(a.Path, b.Path));
+        var relative = new CompactFileList(entries);
+        var relativePaths = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            relativePaths[i] = entries[i].Path;
+        }
+        var facts = ModelLayout.Validate(format, relativePaths, p => _heads.TryGetValue(root + p, out var h) ? h : null, _sparkMetadata);
 
         if (manifestPath is not null && manifestPath == root + ModelLayout.ManifestFile)
         {
@@ -245,26 +283,70 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         {
             throw new InvalidDataException($"'{manifestPath}' is not at the model's root");
         }
-        return new StoredModel(relative, root, facts, relative.Sum(f => f.Size));
+        _files.Clear();
+        _files.TrimExcess();
+        return new StoredModel(relative, root, facts, relative.TotalBytes);
+    }
+
+    private static IEnumerable<string> Relative(ReadOnlyMemory<string> paths, int skip)
+    {
+        for (var i = 0; i < paths.Length; i++)
+        {
+            yield return skip == 0 ? paths.Span[i] : paths.Span[i][skip..];
+        }
+    }
+
+    private static bool AllHaveSlash(ReadOnlyMemory<string> paths, int skip)
+    {
+        foreach (var p in paths.Span)
+        {
+            if (p.IndexOf('/', skip) < 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static bool AllStartWith(ReadOnlyMemory<string> paths, string prefix)
+    {
+        foreach (var p in paths.Span)
+        {
+            if (!p.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// <summary>An archive exported by us carries a sha256sum-style manifest: every line must match.</summary>
-    private void CheckManifest(List<ModelFile> files)
+    private void CheckManifest(CompactFileList files)
     {
-        var byPath = files.ToDictionary(f => f.Path, StringComparer.Ordinal);
         var listed = 0;
-        foreach (var line in _manifestText!.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        var text = _manifest.AsSpan();
+        while (text.Length > 0)
         {
+            var end = text.IndexOf((byte)'\n');
+            var lineBytes = end < 0 ? text : text[..end];
+            text = end < 0 ? default : text[(end + 1)..];
+            if (lineBytes.IsEmpty)
+            {
+                continue;
+            }
+            var line = System.Text.Encoding.UTF8.GetString(lineBytes);
             var parts = line.Split("  ", 2);
             if (parts.Length != 2)
             {
                 throw new InvalidDataException($"{ModelLayout.ManifestFile} has a malformed line: '{line}'");
             }
-            if (!byPath.TryGetValue(parts[1], out var file))
+            // The files are sorted by path: a binary search, not a dictionary of 100,000 entries.
+            var index = files.IndexOf(parts[1]);
+            if (index < 0)
             {
                 throw new InvalidDataException($"{ModelLayout.ManifestFile} lists '{parts[1]}', which the archive does not hold");
             }
-            if (!string.Equals(file.Sha256, parts[0], StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(files[index].Sha256, parts[0], StringComparison.OrdinalIgnoreCase))
             {
                 throw new InvalidDataException($"'{parts[1]}' does not match its SHA-256 in {ModelLayout.ManifestFile}: the archive is corrupt");
             }
@@ -307,4 +389,63 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
     }
 
     private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
+}
+
+
+/// <summary>
+/// A model's manifest, sorted by path, held as one array of compact entries (path, size and the
+/// 32 bytes of the hash); each <see cref="ModelFile"/> is made when asked for, so 100,000 files
+/// take about 10 MB rather than the 25 MB of as many records with hex strings.
+/// </summary>
+internal sealed class CompactFileList(CompactFileList.Entry[] entries) : IReadOnlyList<ModelFile>
+{
+    internal readonly record struct Entry(string Path, long Size, Sha256Bytes Hash);
+
+    public int Count => entries.Length;
+
+    public long TotalBytes => entries.Sum(e => e.Size);
+
+    public ModelFile this[int index]
+    {
+        get
+        {
+            var e = entries[index];
+            var hash = e.Hash;
+            return new ModelFile(e.Path, e.Size, Convert.ToHexStringLower(hash));
+        }
+    }
+
+    /// <summary>The index of <paramref name="path"/>, or a negative number.</summary>
+    public int IndexOf(string path)
+    {
+        int lo = 0, hi = entries.Length - 1;
+        while (lo <= hi)
+        {
+            var mid = lo + ((hi - lo) >> 1);
+            var c = string.CompareOrdinal(entries[mid].Path, path);
+            if (c == 0)
+            {
+                return mid;
+            }
+            if (c < 0)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return -1;
+    }
+
+    public IEnumerator<ModelFile> GetEnumerator()
+    {
+        for (var i = 0; i < entries.Length; i++)
+        {
+            yield return this[i];
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Threading.Channels;
+using MlModel.Dsl.Backends;
 
 namespace MlModel.Dsl.Execution.Archives;
 
@@ -229,7 +230,6 @@ internal sealed class HashingStream : Stream
         if (_hash is not null)
         {
             _sha256 = Convert.ToHexStringLower(_hash.GetHashAndReset());
-            Pending?.Complete(_sha256);
             if (_expectedSha256 is not null && !string.Equals(_sha256, _expectedSha256, StringComparison.OrdinalIgnoreCase))
             {
                 throw _mismatch($"its SHA-256 is {_sha256}, the manifest says {_expectedSha256}");
@@ -278,19 +278,44 @@ internal sealed class HashingStream : Stream
 }
 
 /// <summary>The SHA-256 of one file of a <see cref="Sha256Pipeline"/>, known once the pipeline has hashed it.</summary>
+/// <remarks>
+/// An import keeps one per file until its end: the 32 bytes are held inline and the hex made on
+/// demand (a hex string is 152 bytes), and the mismatch callback only when there is an expected hash.
+/// </remarks>
 internal sealed class PendingSha256(string? expected, Func<string, Exception> mismatch)
 {
+    private readonly string? _expected = expected;
+    private readonly Func<string, Exception>? _mismatch = expected is null ? null : mismatch;
+    private Sha256Bytes _hash;
+    private volatile bool _done;
+
     /// <summary>The SHA-256 in lower-case hex; null until hashed.</summary>
-    public string? Sha256 { get; private set; }
+    public string? Sha256 => _done ? Convert.ToHexStringLower(_hash) : null;
+
+    /// <summary>The raw SHA-256; only valid once hashed.</summary>
+    internal Sha256Bytes Hash => _hash;
 
     /// <summary>Records the hash; returns the mismatch error when it is not the expected one.</summary>
-    internal Exception? Complete(string sha256)
+    internal Exception? Complete(ReadOnlySpan<byte> sha256)
     {
-        Sha256 = sha256;
-        return expected is not null && !string.Equals(sha256, expected, StringComparison.OrdinalIgnoreCase)
-            ? mismatch($"its SHA-256 is {sha256}, the manifest says {expected}")
+        sha256.CopyTo(_hash);
+        _done = true;
+        if (_expected is null)
+        {
+            return null;
+        }
+        var hex = Convert.ToHexStringLower(sha256);
+        return !string.Equals(hex, _expected, StringComparison.OrdinalIgnoreCase)
+            ? _mismatch!($"its SHA-256 is {hex}, the manifest says {_expected}")
             : null;
     }
+}
+
+/// <summary>A SHA-256 held inline: 32 bytes, no array.</summary>
+[System.Runtime.CompilerServices.InlineArray(32)]
+internal struct Sha256Bytes
+{
+    private byte _element;
 }
 
 /// <summary>
@@ -337,6 +362,7 @@ internal sealed class Sha256Pipeline : IDisposable
 
     private async Task HashAsync()
     {
+        var digest = new byte[32];
         await foreach (var chunk in _full.Reader.ReadAllAsync())
         {
             if (!_abandoned)
@@ -345,7 +371,8 @@ internal sealed class Sha256Pipeline : IDisposable
                 foreach (var (end, file) in chunk.Ends)
                 {
                     _hash.AppendData(chunk.Buffer, start, end - start);
-                    if (file.Complete(Convert.ToHexStringLower(_hash.GetHashAndReset())) is { } mismatch)
+                    _hash.GetHashAndReset(digest);
+                    if (file.Complete(digest) is { } mismatch)
                     {
                         Interlocked.CompareExchange(ref _failure, mismatch, null);
                     }
@@ -541,4 +568,93 @@ internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inn
         }
         base.Dispose(disposing);
     }
+}
+
+/// <summary>
+/// A sha256sum-style manifest (<c>hash  path\n</c> per file) produced line by line as it is
+/// read: for 100,000 files the whole text would be about 9 MB of UTF-8, twice that as a string.
+/// </summary>
+/// <remarks>Like <see cref="HashingStream"/>, it reports a fixed <see cref="Length"/> for the tar writer and never seeks.</remarks>
+internal sealed class ManifestStream : Stream
+{
+    private readonly IReadOnlyList<ModelFile> _files;
+    private readonly byte[] _line = new byte[1024];
+    private int _next;
+    private int _lineStart;
+    private int _lineEnd;
+    private byte[]? _long;
+    private long _position;
+
+    public ManifestStream(IReadOnlyList<ModelFile> files)
+    {
+        _files = files;
+        foreach (var file in files)
+        {
+            Length += LineLength(file);
+        }
+    }
+
+    private static int LineLength(ModelFile file) =>
+        System.Text.Encoding.UTF8.GetByteCount(file.Sha256) + 2 + System.Text.Encoding.UTF8.GetByteCount(file.Path) + 1;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => true;
+    public override bool CanWrite => false;
+    public override long Length { get; }
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var total = 0;
+        while (buffer.Length > 0)
+        {
+            if (_lineStart == _lineEnd && !NextLine())
+            {
+                break;
+            }
+            var source = (_long ?? _line).AsSpan(_lineStart, _lineEnd - _lineStart);
+            var n = Math.Min(source.Length, buffer.Length);
+            source[..n].CopyTo(buffer);
+            buffer = buffer[n..];
+            _lineStart += n;
+            total += n;
+        }
+        _position += total;
+        return total;
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(Read(buffer.Span));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        Task.FromResult(Read(buffer.AsSpan(offset, count)));
+
+    private bool NextLine()
+    {
+        if (_next == _files.Count)
+        {
+            return false;
+        }
+        var file = _files[_next++];
+        var length = LineLength(file);
+        // A path too long for the usual buffer gets one of its own, for that line only.
+        _long = length > _line.Length ? new byte[length] : null;
+        var line = (_long ?? _line).AsSpan(0, length);
+        var n = System.Text.Encoding.UTF8.GetBytes(file.Sha256, line);
+        line[n++] = (byte)' ';
+        line[n++] = (byte)' ';
+        n += System.Text.Encoding.UTF8.GetBytes(file.Path, line[n..]);
+        line[n] = (byte)'\n';
+        _lineStart = 0;
+        _lineEnd = length;
+        return true;
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) =>
+        offset == _position && origin == SeekOrigin.Begin ? _position : throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
