@@ -233,7 +233,7 @@ osd op num shards = 2
 osd op num threads per shard = 2
 
 [$RGW_NAME]
-rgw frontends = beast endpoint=127.0.0.1:$5
+rgw frontends = beast endpoint=127.0.0.1:$5 tcp_nodelay=1
 rgw data = $DIR/ceph/rgw
 log file = $DIR/ceph/log/\$name.log
 pid file = $run/\$name.pid

@@ -9,6 +9,14 @@ internal sealed class CliOptions
     public string Format { get; set; } = "table";
     public string? Database { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_DATABASE") is { Length: > 0 } d ? d : null;
     public string? ServingUrl { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_SERVING_URL") is { Length: > 0 } s ? s : null;
+
+    /// <summary>The connector whose bucket (or folder) holds the model store and the exports; null for &lt;home&gt;/store.</summary>
+    public string? Store { get; set; } = Environment.GetEnvironmentVariable(StoreVariable) is { Length: > 0 } st ? st : null;
+
+    /// <summary>Where <see cref="Store"/> came from, for messages: <c>--store</c> or <c>MLMODEL_STORE</c>.</summary>
+    public string StoreSource { get; set; } = StoreVariable;
+
+    public const string StoreVariable = "MLMODEL_STORE";
     public string? Command { get; set; }
     public bool Parse { get; set; }
     public bool Help { get; set; }
@@ -55,6 +63,14 @@ internal sealed class CliOptions
                     break;
                 case "--serving-url":
                     o.ServingUrl = Next();
+                    break;
+                case "--store":
+                    o.Store = Next();
+                    o.StoreSource = "--store";
+                    if (string.IsNullOrWhiteSpace(o.Store))
+                    {
+                        throw new ArgumentException("--store needs a connector id (see: mlmodel connector list)");
+                    }
                     break;
                 case "--parse":
                     o.Parse = true;

@@ -7,25 +7,62 @@ using MlModel.Dsl.Storage.S3;
 
 namespace MlModel.Cli;
 
+/// <summary>A usage error found while setting up (an unknown <c>--store</c> connector): exit code 2.</summary>
+internal sealed class UsageException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The engine the CLI runs commands on, with what it owns (the repository, an S3 store), released at exit.</summary>
+internal sealed class EmbeddedEngine(MlModelEngine engine, IReadOnlyList<object> owned) : IAsyncDisposable
+{
+    public MlModelEngine Engine { get; } = engine;
+
+    /// <summary>Where model files and exports live, for messages: <c>local:/home/u/.mlmodel/store</c>, <c>s3://bucket/</c>.</summary>
+    public string StoreDescription => Engine.Options.ModelStore?.Description ?? "(none)";
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var o in owned)
+        {
+            switch (o)
+            {
+                case IAsyncDisposable a:
+                    await a.DisposeAsync();
+                    break;
+                case IDisposable d:
+                    d.Dispose();
+                    break;
+            }
+        }
+    }
+}
+
 /// <summary>
 /// The embedded default, all under one home folder:
 /// <c>mlmodel.db</c> (SQLite), <c>objects/</c> (the <c>local</c> connector, where imports come from),
 /// <c>store/</c> (managed model files and exports), <c>serving/</c> (TensorFlow Serving's model
 /// base paths and <c>serving/models.config</c>, ready for <c>--model_config_file</c>).
+/// With <c>--store ID</c> (or <c>MLMODEL_STORE</c>) the model files and exports live in connector
+/// ID's bucket or folder instead, under <c>models/</c> and <c>exports/</c> as in <c>store/</c>.
 /// </summary>
 internal static class EmbeddedSetup
 {
-    public static MlModelEngine Create(CliOptions o)
+    /// <summary>
+    /// Builds the engine. <paramref name="resolveStore"/> false skips <c>--store</c> (the
+    /// <c>connector</c> subcommand manages connectors and needs no model store, and must work
+    /// before the store's connector is added).
+    /// </summary>
+    /// <exception cref="UsageException"><c>--store</c> names no connector, or one whose store cannot be created.</exception>
+    public static async Task<EmbeddedEngine> CreateAsync(CliOptions o, bool resolveStore, CancellationToken cancellationToken)
     {
         var home = Path.GetFullPath(o.Home);
         Directory.CreateDirectory(home);
         Directory.CreateDirectory(Path.Combine(home, "objects"));
+        IModelRepository repository = o.Database is null
+            ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"))
+            : new PostgresModelRepository(o.Database);
+        var owned = new List<object>();
         var options = new MlModelOptions
         {
-            Repository = o.Database is null
-                ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"))
-                : new PostgresModelRepository(o.Database),
-            ModelStore = new LocalObjectStore(Path.Combine(home, "store")),
+            Repository = repository,
             Serving = new TensorFlowServingBackend(new TensorFlowServingOptions
             {
                 ServingRoot = Path.Combine(home, "serving"),
@@ -36,6 +73,56 @@ internal static class EmbeddedSetup
         options.ObjectStoreProviders.Add(new S3ObjectStoreProvider());
         options.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
         options.Administrators.Add("root");
-        return new MlModelEngine(options);
+        try
+        {
+            if (resolveStore && o.Store is not null)
+            {
+                // Export goes to the same store (MlModelOptions.ExportStore left null): exports/ beside models/.
+                options.ModelStore = await OpenStoreAsync(o, options, repository, cancellationToken);
+                owned.Add(options.ModelStore);
+            }
+            else
+            {
+                options.ModelStore = new LocalObjectStore(Path.Combine(home, "store"));
+            }
+        }
+        catch
+        {
+            (repository as IDisposable)?.Dispose();
+            throw;
+        }
+        owned.Add(repository);
+        return new EmbeddedEngine(new MlModelEngine(options), owned);
+    }
+
+    /// <summary>The store of the connector <c>--store</c> names: host-defined (<c>local</c>) first, then those stored in the repository.</summary>
+    private static async Task<IObjectStore> OpenStoreAsync(CliOptions o, MlModelOptions options, IModelRepository repository, CancellationToken cancellationToken)
+    {
+        var id = o.Store!;
+        var connector = options.Connectors.FirstOrDefault(c => c.Id == id)
+            ?? await repository.GetConnectorAsync(id, cancellationToken);
+        if (connector is null)
+        {
+            var known = options.Connectors.Select(c => c.Id)
+                .Concat((await repository.ListConnectorsAsync(cancellationToken)).Select(c => c.Id))
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
+            throw new UsageException(
+                $"{o.StoreSource}: unknown connector '{id}'; known connectors: {string.Join(", ", known)}. "
+                + $"Add it first, e.g.: mlmodel connector add id={id} type=s3 endpoint=URL bucket=B access_key_env=VAR secret_key_env=VAR");
+        }
+        var provider = options.ObjectStoreProviders.FirstOrDefault(p => string.Equals(p.Type, connector.Type, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UsageException(
+                $"{o.StoreSource}: connector '{id}' is of type '{connector.Type}', which no provider serves; known types: "
+                + string.Join(", ", options.ObjectStoreProviders.Select(p => p.Type)));
+        try
+        {
+            return provider.Create(connector);
+        }
+        catch (MlModelException e)
+        {
+            // The provider's messages never contain secrets.
+            throw new UsageException($"{o.StoreSource}: {e.Message}", e);
+        }
     }
 }

@@ -26,6 +26,9 @@ internal static class HelpText
           --format FMT         table (default), json (the host engine's job shape) or csv
           --database CONN      a PostgreSQL connection string instead of the SQLite file in --home
           --serving-url URL    TensorFlow Serving's REST address, for two-phase deploys with labels
+          --store ID           keep model files and exports in connector ID's bucket (models/..., exports/...)
+                               instead of <home>/store; export then answers a presigned URL on S3.
+                               Default $MLMODEL_STORE. Add the connector first: mlmodel connector add id=ID type=s3 ...
           --no-progress        no progress bar for import and export
           --version            print the version
 
@@ -67,5 +70,6 @@ internal static class HelpText
         Connectors are stored in the repository; administrators manage them. Secrets are never
         printed: prefer access_key_env/secret_key_env, which name environment variables.
         The embedded default always has the connector 'local', rooted at <home>/objects/.
+        Any connector can also hold the model store: mlmodel --store ID ... (or MLMODEL_STORE=ID).
         """;
 }

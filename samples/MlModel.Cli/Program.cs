@@ -93,17 +93,45 @@ namespace MlModel.Cli
                 }
             }
 
-            MlModelEngine engine;
+            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, stderr, cancellationToken);
+            if (embedded is null)
+            {
+                return code;
+            }
+            await using (embedded)
+            {
+                return await ExecuteAsync(embedded.Engine, o, text, stdout, stderr, cancellationToken);
+            }
+        }
+
+        /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
+        internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, TextWriter stderr, CancellationToken cancellationToken)
+        {
             try
             {
-                engine = EmbeddedSetup.Create(o);
+                return (await EmbeddedSetup.CreateAsync(o, resolveStore, cancellationToken), 0);
+            }
+            catch (UsageException e)
+            {
+                await stderr.WriteLineAsync($"mlmodel: {e.Message}\nRun 'mlmodel --help' for usage.");
+                return (null, 2);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
                 await stderr.WriteLineAsync($"mlmodel: cannot open the home folder '{o.Home}': {e.Message}");
-                return 2;
+                return (null, 2);
             }
-            return await ExecuteAsync(engine, o, text, stdout, stderr, cancellationToken);
+            catch (MlModelException e)
+            {
+                // The repository could not be read while looking up the --store connector.
+                await WriteErrorAsync(o, stderr, e.Error);
+                return (null, 1);
+            }
+            catch (OperationCanceledException)
+            {
+                await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"));
+                return (null, 1);
+            }
         }
 
         public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, string text, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
@@ -214,9 +242,16 @@ namespace MlModel.Cli
     {
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
-            var engine = EmbeddedSetup.Create(o);
+            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, stderr, cancellationToken);
+            if (embedded is null)
+            {
+                return code;
+            }
+            await using var lifetime = embedded;
+            var engine = embedded.Engine;
             var editor = new LineEditor(Path.Combine(Path.GetFullPath(o.Home), "history"));
-            await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}. Type a command (the 'mlmodel' word is optional), 'help', or 'exit'. End a line with \\ to continue it.");
+            var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {embedded.StoreDescription})";
+            await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}{store}. Type a command (the 'mlmodel' word is optional), 'help', or 'exit'. End a line with \\ to continue it.");
             var pending = new StringBuilder();
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -267,7 +302,15 @@ namespace MlModel.Cli
                 await stdout.WriteAsync(HelpText.Connector);
                 return o.Help ? 0 : 2;
             }
-            var engine = EmbeddedSetup.Create(o);
+            // Connectors need no model store: --store is not resolved here, so that the connector
+            // it names can be added with MLMODEL_STORE already set.
+            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, stderr, cancellationToken);
+            if (embedded is null)
+            {
+                return code;
+            }
+            await using var lifetime = embedded;
+            var engine = embedded.Engine;
             var caller = new MlModelCaller(o.User, o.Admin);
             try
             {
