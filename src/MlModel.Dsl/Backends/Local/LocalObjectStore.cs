@@ -339,9 +339,9 @@ public sealed partial class LocalObjectStore : IObjectStore
 
     // ------------------------------------------------------------------ writing
 
-    private async Task WriteFileAsync(string key, Func<FileStream, CancellationToken, Task> fill, CancellationToken cancellationToken)
+    /// <summary>Where a plain write of <paramref name="key"/> goes: the file, its folder, and a fresh temporary name beside it.</summary>
+    private (string Path, string Folder, string Temp) PrepareWrite(string key)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         var path = Resolve(key);
         if (Directory.Exists(path))
         {
@@ -349,7 +349,13 @@ public sealed partial class LocalObjectStore : IObjectStore
         }
 
         var folder = Path.GetDirectoryName(path)!;
-        var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        return (path, folder, Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N")));
+    }
+
+    private async Task WriteFileAsync(string key, Func<FileStream, CancellationToken, Task> fill, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var (path, folder, temp) = PrepareWrite(key);
         var changedFolders = new HashSet<string>(StringComparer.Ordinal) { folder };
         var file = OpenTemp(key, folder, temp, changedFolders);
         var moved = false;
@@ -432,14 +438,7 @@ public sealed partial class LocalObjectStore : IObjectStore
     private bool TryCopyFile(string key, string source, FileStream content, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var path = Resolve(key);
-        if (Directory.Exists(path))
-        {
-            throw FolderConflict(key, null);
-        }
-
-        var folder = Path.GetDirectoryName(path)!;
-        var temp = Path.Combine(folder, TempPrefix + Guid.NewGuid().ToString("N"));
+        var (path, folder, temp) = PrepareWrite(key);
         var changedFolders = new HashSet<string>(StringComparer.Ordinal) { folder };
         var moved = false;
         try
