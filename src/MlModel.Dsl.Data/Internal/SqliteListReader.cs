@@ -153,7 +153,12 @@ internal sealed unsafe partial class SqliteListReader : IEnumerator<ModelListEnt
         // column_text first, then column_bytes: the order SQLite documents for a stable length.
         var text = sqlite3_column_text(_handle, column);
         var length = sqlite3_column_bytes(_handle, column);
-        return text == null ? default : new ReadOnlySpan<byte>(text, length);
+        if (text == null)
+        {
+            // A value that is not NULL comes back as a NULL pointer only when SQLite ran out of memory.
+            throw new SqliteException($"SQLite could not return column {column} of the list (out of memory).", raw.SQLITE_NOMEM);
+        }
+        return new ReadOnlySpan<byte>(text, length);
     }
 
     private string? Text(int column)
