@@ -201,7 +201,8 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(filter);
         var sql = Sql.ListEntries(filter);
-        return Stream<ListEntryRow, ModelListEntry>(sql, filter, row => row.ToEntry(),
+        // Dapper fills ModelRow's 17 list columns and leaves the rest unset.
+        return Stream<ModelRow, ModelListEntry>(sql, filter, row => ModelListEntry.From(row.ToModel()),
             native: connection => _dialect.ReadListEntries(connection, sql, filter));
     }
 

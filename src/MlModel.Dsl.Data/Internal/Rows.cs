@@ -74,50 +74,6 @@ internal sealed class ModelRow
     };
 }
 
-/// <summary>A row of the list statement (<see cref="Sql.ListEntries"/>), for Dapper.</summary>
-[SuppressMessage("Performance", "CA1812", Justification = "Materialised by Dapper.")]
-internal sealed class ListEntryRow
-{
-    public long Id { get; set; }
-    public string UserName { get; set; } = "";
-    public string Name { get; set; } = "";
-    public int Version { get; set; }
-    public string? Description { get; set; }
-    public string AnalysisTool { get; set; } = "";
-    public string? Kind { get; set; }
-    public string? Algorithm { get; set; }
-    public string? Feature { get; set; }
-    public string? Label { get; set; }
-    public bool Serving { get; set; }
-    public string? ServingName { get; set; }
-    public string? State { get; set; }
-    public string? DataModelName { get; set; }
-    public string? Query { get; set; }
-    public object Created { get; set; } = "";
-    public object Modified { get; set; } = "";
-
-    public ModelListEntry ToEntry() => new()
-    {
-        Id = Id,
-        User = UserName,
-        Name = Name,
-        Version = Version,
-        Description = Description,
-        AnalysisTool = AnalysisTool,
-        Kind = Kind,
-        Algorithm = Algorithm,
-        Feature = Feature,
-        Label = Label,
-        Serving = Serving,
-        ServingName = ServingName,
-        State = State,
-        DataModelName = DataModelName,
-        Query = Query,
-        Created = DbTime.FromDb(Created),
-        Modified = DbTime.FromDb(Modified),
-    };
-}
-
 /// <summary>The parameters of an insert or update: the model's fields with times in the dialect's form.</summary>
 internal sealed class ModelParameters(ModelVersion model, object created, object modified)
 {

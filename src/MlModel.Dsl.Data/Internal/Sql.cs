@@ -23,7 +23,7 @@ internal static class Sql
 
     private const string SelectModels = "SELECT " + ModelColumns + " FROM mlmodel_models";
 
-    // The 17 fields `mlmodel list` shows, in ListEntryRow's order (SqliteListReader reads them
+    // The 17 fields `mlmodel list` shows, in ModelListEntry's order (SqliteListReader reads them
     // by ordinal): reading 17 columns instead of 29 is most of what makes a long list fast.
     private const string ListEntryColumns =
         "id AS Id, user_name AS UserName, name AS Name, version AS Version, description AS Description, " +
