@@ -93,15 +93,19 @@ public static class ResultWriter
 
     /// <summary>
     /// Writes an aligned text table, like the spec's tables. Cells longer than
-    /// <paramref name="maxCellWidth"/> columns (but in the last column) are cut with an ellipsis; wide (Korean, CJK)
+    /// <paramref name="maxCellWidth"/> columns (but in the last column, and in a table of one row) are cut with an ellipsis; wide (Korean, CJK)
     /// characters count two columns. The table is buffered, so use it for what people read.
     /// </summary>
     public static void WriteTable(ResultSet result, TextWriter output, int maxCellWidth = 48)
     {
         // The last column is never cut: its overflow cannot break the alignment, and it is often
         // what the user came for (a download URL, the command in history).
+        // A table of one row (import, export, deploy results) is not cut at all: there is nothing
+        // to keep aligned, and export's download URL sits in the middle column.
         var last = result.Fields.Count - 1;
-        var rows = result.Select(r => r.Select((v, i) => Cut(Text(v), i == last ? int.MaxValue : maxCellWidth)).ToArray()).ToList();
+        var texts = result.Select(r => r.Select(Text).ToArray()).ToList();
+        var width = texts.Count == 1 ? int.MaxValue : maxCellWidth;
+        var rows = texts.Select(r => r.Select((t, i) => Cut(t, i == last ? int.MaxValue : width)).ToArray()).ToList();
         var widths = result.Fields.Select((f, i) => Math.Max(DisplayWidth(f.Name), rows.Count == 0 ? 0 : rows.Max(r => DisplayWidth(r[i])))).ToArray();
         var numeric = result.Fields.Select(f => f.Type != FieldType.String).ToArray();
 

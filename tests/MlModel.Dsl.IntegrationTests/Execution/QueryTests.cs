@@ -170,4 +170,17 @@ public class QueryTests
         lines[4].Should().Be("xxxxxxxxx… |  3 | file:///" + new string('y', 60), "the last column is never cut");
         lines[5].Should().Be("(3 rows)");
     }
+
+    [Test]
+    public void A_one_row_table_is_not_cut_so_the_export_url_stays_whole()
+    {
+        var url = "file:///" + new string('y', 80) + "/m_v1_export.tar";
+        var result = new ResultSet(
+            [new ResultField("result", FieldType.String), new ResultField("download_url", FieldType.String), new ResultField("expired time (sec)", FieldType.Int)],
+            [["ok", url, 3600]]);
+
+        var lines = ResultWriter.ToTable(result, maxCellWidth: 10).Split(Environment.NewLine);
+
+        lines[2].Should().Be($"ok     | {url} |               3600");
+    }
 }
