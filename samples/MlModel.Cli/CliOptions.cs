@@ -22,6 +22,9 @@ internal sealed class CliOptions
     public bool Help { get; set; }
     public bool Version { get; set; }
     public bool NoProgress { get; set; }
+
+    /// <summary>Writes to the local model store are not synced to disk (<c>--no-sync</c> or <c>MLMODEL_NO_SYNC=1</c>).</summary>
+    public bool NoSync { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_NO_SYNC") is "1" or "true";
     public List<string> Words { get; } = [];
 
     public static string DefaultHome() =>
@@ -77,6 +80,9 @@ internal sealed class CliOptions
                     break;
                 case "--no-progress":
                     o.NoProgress = true;
+                    break;
+                case "--no-sync":
+                    o.NoSync = true;
                     break;
                 case "-h" or "--help":
                     o.Help = true;

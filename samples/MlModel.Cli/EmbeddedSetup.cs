@@ -78,12 +78,13 @@ internal static class EmbeddedSetup
             if (resolveStore && o.Store is not null)
             {
                 // Export goes to the same store (MlModelOptions.ExportStore left null): exports/ beside models/.
-                options.ModelStore = await OpenStoreAsync(o, options, repository, cancellationToken);
-                owned.Add(options.ModelStore);
+                var store = await OpenStoreAsync(o, options, repository, cancellationToken);
+                options.ModelStore = o.NoSync && store is LocalObjectStore local ? new LocalObjectStore(local.RootFolder) { Durable = false } : store;
+                owned.Add(store);
             }
             else
             {
-                options.ModelStore = new LocalObjectStore(Path.Combine(home, "store"));
+                options.ModelStore = new LocalObjectStore(Path.Combine(home, "store")) { Durable = !o.NoSync };
             }
         }
         catch

@@ -30,6 +30,9 @@ internal static class HelpText
                                instead of <home>/store; export then answers a presigned URL on S3.
                                Default $MLMODEL_STORE. Add the connector first: mlmodel connector add id=ID type=s3 ...
           --no-progress        no progress bar for import and export
+          --no-sync            do not wait for files written to a local store to reach the disk: faster,
+                               but a system crash soon after can lose them (mlmodel check finds them).
+                               Default off; $MLMODEL_NO_SYNC=1 turns it on.
           --version            print the version
 
         Exit codes: 0 success, 1 the command failed (message on stderr), 2 usage error.

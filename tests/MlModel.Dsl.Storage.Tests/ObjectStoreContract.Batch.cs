@@ -72,6 +72,25 @@ public abstract partial class ObjectStoreContract
     }
 
     [Test]
+    public async Task A_batch_replaces_an_existing_object_whole_or_not_at_all()
+    {
+        await Store.PutAsync("r/kept", Text("old kept"), 8);
+        await Store.PutAsync("r/replaced", Text("old"), 3);
+        await using (var batch = Store.BeginWriteBatch())
+        {
+            var broken = () => batch.PutAsync("r/kept", new PatternStream(3 * MiB, 35, failAfter: 2 * MiB), 3 * MiB);
+            (await broken.Should().ThrowExactlyAsync<IOException>()).Which.Message.Should().Be("the source failed on purpose");
+            await batch.PutAsync("r/replaced", Text("a new, longer text"), 18);
+            await batch.CommitAsync();
+        }
+
+        (await ReadTextAsync("r/kept")).Should().Be("old kept");
+        (await ReadTextAsync("r/replaced")).Should().Be("a new, longer text");
+        (await ListAsync("r/")).Select(o => o.Key).Should().Equal("r/kept", "r/replaced");
+        await AssertNothingPendingAsync();
+    }
+
+    [Test]
     public async Task An_abandoned_batch_leaves_its_objects_for_the_caller_to_delete()
     {
         await using (var batch = Store.BeginWriteBatch())

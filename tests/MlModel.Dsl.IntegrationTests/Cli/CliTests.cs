@@ -94,6 +94,52 @@ public class CliTests
     }
 
     [Test]
+    public async Task With_no_sync_import_export_and_check_work_the_same([Values("--no-sync", "MLMODEL_NO_SYNC")] string how)
+    {
+        var folder = Path.Combine(_home.Path, "objects", "USERS", "root");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "m.tar"), Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "m"));
+        var before = Environment.GetEnvironmentVariable("MLMODEL_NO_SYNC");
+        try
+        {
+            string[] flag = how == "--no-sync" ? ["--no-sync"] : [];
+            Environment.SetEnvironmentVariable("MLMODEL_NO_SYNC", how == "--no-sync" ? null : "1");
+            var (code, output, error) = await RunAsync([.. flag, "import", "name=m", "analysis_tool=tf", "kind=regression", "algorithm=deep",
+                "format=saved_model", "connector_id=local", "path=USERS/root/m.tar"]);
+            error.Should().BeEmpty();
+            code.Should().Be(0);
+            output.Should().Contain("ok");
+
+            (code, output, error) = await RunAsync([.. flag, "--format", "csv", "export", "m"]);
+            error.Should().BeEmpty();
+            code.Should().Be(0);
+            var url = new Uri(output.Split('\n')[1].Split(',')[1]);
+            var names = new List<string>();
+            await using (var tar = new System.Formats.Tar.TarReader(File.OpenRead(url.LocalPath)))
+            {
+                while (await tar.GetNextEntryAsync() is { } entry)
+                {
+                    names.Add(entry.Name);
+                }
+            }
+            names.Should().Contain(["MANIFEST.sha256", "saved_model.pb", "variables/variables.index"]);
+
+            (code, output, error) = await RunAsync([.. flag, "--format", "csv", "check"]);
+            error.Should().BeEmpty();
+            code.Should().Be(0);
+            output.Should().NotContain("missing").And.NotContain("corrupt");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MLMODEL_NO_SYNC", before);
+        }
+    }
+
+    [Test]
+    public void The_help_explains_no_sync() =>
+        HelpText.Usage.Should().Contain("--no-sync").And.Contain("$MLMODEL_NO_SYNC=1");
+
+    [Test]
     public async Task Help_for_an_operation_comes_from_the_parameter_tables()
     {
         var (code, output, _) = await RunAsync("deploy", "--help");

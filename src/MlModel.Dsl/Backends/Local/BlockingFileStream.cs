@@ -16,13 +16,13 @@ namespace MlModel.Dsl.Backends.Local;
 /// Reads and writes of at least the buffer's size bypass it. Writes also start the file's
 /// writeback every few MiB (<see cref="WritebackWindow"/>).</para>
 /// </remarks>
-internal sealed class BlockingFileStream(FileStream file, bool leaveOpen = false) : Stream
+internal sealed class BlockingFileStream(FileStream file, bool leaveOpen = false, bool startWriteback = true) : Stream
 {
     private byte[]? _buffer;
     private int _readPosition;
     private int _readLength;
     private int _writeLength;
-    private WritebackWindow _writeback;
+    private WritebackWindow _writeback = new(startWriteback);
     private bool _disposed;
 
     public override bool CanRead => !_disposed && file.CanRead;
@@ -108,7 +108,7 @@ internal sealed class BlockingFileStream(FileStream file, bool leaveOpen = false
         if (source.Length >= LocalObjectStore.BufferSize)
         {
             FlushWrites();
-            file.Write(source);
+            FileWrites.Write(file, source);
             _writeback.Advance(file.SafeFileHandle, file.Position);
             return;
         }
@@ -175,7 +175,7 @@ internal sealed class BlockingFileStream(FileStream file, bool leaveOpen = false
             return;
         }
 
-        file.Write(_buffer!, 0, _writeLength);
+        FileWrites.Write(file, _buffer.AsSpan(0, _writeLength));
         _writeLength = 0;
         _writeback.Advance(file.SafeFileHandle, file.Position);
     }

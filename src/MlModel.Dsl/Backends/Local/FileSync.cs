@@ -129,14 +129,15 @@ internal static class FileSync
 /// so that writing a large object to disk overlaps with producing it instead of all waiting for
 /// the final fsync (the kernel would otherwise hold up to a tenth of the memory dirty).
 /// </summary>
-internal struct WritebackWindow
+internal struct WritebackWindow(bool enabled)
 {
+    private readonly bool _enabled = enabled;
     private long _started;
 
     /// <summary>Call after each write; <paramref name="position"/> is the end of what was written.</summary>
     public void Advance(SafeFileHandle file, long position)
     {
-        if (position - _started >= FileSync.WritebackStep)
+        if (_enabled && position - _started >= FileSync.WritebackStep)
         {
             FileSync.StartWriteback(file, _started, position - _started);
             _started = position;
@@ -144,5 +145,11 @@ internal struct WritebackWindow
     }
 
     /// <summary>Starts the writeback of whatever is left, up to the end of the file.</summary>
-    public readonly void Finish(SafeFileHandle file) => FileSync.StartWriteback(file, _started, 0);
+    public readonly void Finish(SafeFileHandle file)
+    {
+        if (_enabled)
+        {
+            FileSync.StartWriteback(file, _started, 0);
+        }
+    }
 }

@@ -19,8 +19,9 @@ namespace MlModel.Dsl.Backends.Local;
 /// <c>.mlmodel-tmp-</c> are reserved.</para>
 /// <para>A key cannot be both an object and a folder of other objects (<c>a</c> and <c>a/b</c>),
 /// unlike S3; writing such a key fails with <see cref="ErrorCodes.Conflict"/>.</para>
-/// <para>A write batch (<see cref="BeginWriteBatch"/>) writes the same way but syncs nothing until
-/// its commit, which then syncs every file it wrote and every folder it changed.</para>
+/// <para>A write batch (<see cref="BeginWriteBatch"/>) syncs nothing until its commit, which then
+/// syncs every file it wrote and every folder it changed; it writes new objects in place, so a
+/// reader may see one half written before its put returns (a failed put deletes it).</para>
 /// </remarks>
 public sealed partial class LocalObjectStore : IObjectStore
 {
@@ -53,6 +54,17 @@ public sealed partial class LocalObjectStore : IObjectStore
 
     /// <summary>The absolute root folder.</summary>
     public string RootFolder => root;
+
+    /// <summary>
+    /// Whether a write returns (and a write batch commits) only once its bytes and its name are on
+    /// disk (fsync of the file and of its folder); default true. False leaves the writeback to the
+    /// kernel, as tar and cp do (PostgreSQL's tools call it <c>--no-sync</c>): much faster on a slow
+    /// disk, but an operating-system crash or a power loss in the next half minute or so can lose
+    /// or truncate the newest objects (a crash of the process cannot). An import's SHA-256
+    /// manifest still tells: <c>mlmodel check</c> reports such files as missing or corrupt, and
+    /// deploy and export refuse them.
+    /// </summary>
+    public bool Durable { get; init; } = true;
 
     /// <inheritdoc />
     public string Description => "local:" + root;
@@ -149,7 +161,7 @@ public sealed partial class LocalObjectStore : IObjectStore
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var writeback = new WritebackWindow();
+            var writeback = new WritebackWindow(Durable);
             long total = 0;
             int read;
             while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
@@ -157,7 +169,7 @@ public sealed partial class LocalObjectStore : IObjectStore
                 try
                 {
                     // A direct, synchronous write: see BlockingFileStream.
-                    RandomAccess.Write(file, buffer.AsSpan(0, read), total);
+                    FileWrites.Write(file, buffer.AsSpan(0, read), total);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -192,7 +204,7 @@ public sealed partial class LocalObjectStore : IObjectStore
         ArgumentNullException.ThrowIfNull(write);
         return WriteFileAsync(key, async (file, ct) =>
         {
-            var buffered = new BlockingFileStream(file, leaveOpen: true);
+            var buffered = new BlockingFileStream(file, leaveOpen: true, startWriteback: Durable);
             var written = false;
             try
             {
@@ -367,7 +379,7 @@ public sealed partial class LocalObjectStore : IObjectStore
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                file.Flush(flushToDisk: true);
+                file.Flush(flushToDisk: Durable);
                 await file.DisposeAsync();
                 cancellationToken.ThrowIfCancellationRequested();
                 File.Move(temp, path, overwrite: true);
@@ -468,8 +480,9 @@ public sealed partial class LocalObjectStore : IObjectStore
                 File.SetUnixFileMode(temp, newFileMode);
             }
 
-            using (var copied = new FileStream(temp, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 1))
+            if (Durable)
             {
+                using var copied = new FileStream(temp, FileMode.Open, FileAccess.Write, FileShare.None, bufferSize: 1);
                 copied.Flush(flushToDisk: true);
             }
 
@@ -506,6 +519,11 @@ public sealed partial class LocalObjectStore : IObjectStore
     /// </summary>
     private void SyncFolders(string key, IEnumerable<string> folders)
     {
+        if (!Durable)
+        {
+            return;
+        }
+
         foreach (var folder in folders)
         {
             try
@@ -544,10 +562,26 @@ public sealed partial class LocalObjectStore : IObjectStore
     /// Creates the temporary file of a write in <paramref name="folder"/>, creating the folder unless
     /// <paramref name="existingFolders"/> (a batch's) says it was made already.
     /// </summary>
-    private FileStream OpenTemp(string key, string folder, string temp, ISet<string> changedFolders, HashSet<string>? existingFolders = null)
+    private FileStream OpenTemp(string key, string folder, string temp, ISet<string> changedFolders, HashSet<string>? existingFolders = null) =>
+        CreateNew(key, folder, temp, changedFolders, existingFolders, static path => new FileStream(path, new FileStreamOptions
+        {
+            // Unbuffered: writers copy in large blocks or through BlockingFileStream's pooled buffer.
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 0,
+            Options = FileOptions.None,
+        }));
+
+    /// <summary>
+    /// Creates a new file <paramref name="file"/> in <paramref name="folder"/> with <paramref name="open"/>
+    /// (which must fail if it exists), creating the folder unless <paramref name="existingFolders"/>
+    /// says it was made already; failures become the store's errors.
+    /// </summary>
+    private T CreateNew<T>(string key, string folder, string file, ISet<string> changedFolders, HashSet<string>? existingFolders, Func<string, T> open)
     {
         // A concurrent DeletePrefix may remove the (then empty) folder between its creation and
-        // the creation of the temporary file: create both again a few times.
+        // the creation of the file: create both again a few times.
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -558,15 +592,7 @@ public sealed partial class LocalObjectStore : IObjectStore
                     existingFolders?.Add(folder);
                 }
 
-                // Unbuffered: writers copy in large blocks or through BlockingFileStream's pooled buffer.
-                return new FileStream(temp, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.Write,
-                    Share = FileShare.None,
-                    BufferSize = 0,
-                    Options = FileOptions.None,
-                });
+                return open(file);
             }
             catch (DirectoryNotFoundException) when (attempt < 5)
             {
