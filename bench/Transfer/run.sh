@@ -2,18 +2,22 @@
 # Whole-process timing of `mlmodel import` and `mlmodel export` on the embedded default (local
 # store), against GNU tar on the same archive and the same disk, in the same run.
 #
-#   bench/Transfer/run.sh [size_mib] [small_files]      (defaults: 1024 MiB, 10000 files)
+#   bench/Transfer/run.sh [size_mib] [small_files] [rounds]    (defaults: 1024 MiB, 10000 files, 3)
 #
 # Two models of the same total size: one large file (plus saved_model.pb), and many small files.
-# Baselines: `tar -xf` of the archive (what import does: unpack into a folder) and `tar -cf` of
-# the model folder (what export does), each also followed by `sync`: import and export make
-# their files durable (fsync), which plain tar leaves to the kernel's writeback. Wall time and
-# peak RSS come from GNU time; the page cache is warm for both sides. Prints a Markdown table.
+# Each step is timed like for like:
+#   - durable (the default): import and export return once their files are on disk (fsync),
+#     against `tar -xf && sync` / `tar -cf && sync`;
+#   - --no-sync: the writeback is left to the kernel, as tar does, against plain `tar -xf` / `tar -cf`.
+# Import and export also compute or verify a SHA-256 of every file, which tar does not.
+# Wall time and peak RSS come from GNU time; each figure is the median of the rounds, which are
+# interleaved (tar, then mlmodel, round after round) so that a slow spell of the machine hits both.
 # MLMODEL_CLI=path/to/mlmodel.dll times another build (e.g. a copy of an older one) instead.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SIZE_MIB=${1:-1024}
 SMALL=${2:-10000}
+ROUNDS=${3:-3}
 WORK="$REPO/.tmp/bench-transfer"
 rm -rf "$WORK"; mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
@@ -30,44 +34,87 @@ make_models() {
     mkdir -p "$WORK/large/variables" "$WORK/small/variables"
     cp "$PB" "$WORK/large/"; cp "$PB" "$WORK/small/"
     head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/large/variables/variables.data-00000-of-00001"
-    local per=$(( (SIZE_MIB << 20) / SMALL )) i
+    local per=$(( (SIZE_MIB << 20) / SMALL ))
     head -c $((SIZE_MIB << 20)) /dev/urandom | split -a 5 -d -b "$per" - "$WORK/small/variables/shard-"
 }
 
-timed() { # label, command...: prints "seconds maxrss_kib"
-    /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" >/dev/null
-    cat "$WORK/time.txt"
+# Before each timed step: no dirty pages left; the page cache emptied where allowed (root), so
+# that every step starts from the same state instead of inheriting the memory pressure of the
+# ones before (on this VM that swung tar's own time from 1.0 to 3.5 s); then the step's input
+# read back into the cache (warm input for both sides, as a model just downloaded would be),
+# the CLI started once, and a moment for the disk to finish the discards of what was deleted
+# (this disk is mounted with -o discard).
+settle() { # files or folders to warm
+    sync
+    [[ -w /proc/sys/vm/drop_caches ]] && echo 1 > /proc/sys/vm/drop_caches
+    find "$@" -type f -exec cat {} + > /dev/null
+    dotnet "$CLI" --version > /dev/null
+    sync; sleep 1
 }
 
-# Before each timed step: no dirty pages left, and a moment for the disk to finish the discards
-# of what was deleted (this disk is mounted with -o discard), so steps do not pay for each other.
-settle() { sync; sleep 1; }
+timed() { # key, command...: appends "key seconds maxrss_kib" to the results
+    local key=$1; shift
+    /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" >/dev/null
+    echo "$key $(cat "$WORK/time.txt")" >> "$WORK/results.txt"
+}
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F); model size ${SIZE_MIB} MiB" >&2
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F); model size ${SIZE_MIB} MiB; ${ROUNDS} rounds" >&2
 make_models
-printf '| model | step | seconds | MiB/s | peak RSS MiB | baseline | baseline s | baseline MiB/s | ratio | baseline + sync s | ratio to + sync |\n|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n'
-for model in large small; do
-    home="$WORK/home-$model"; mkdir -p "$home/objects/USERS/root"
-    tarfile="$home/objects/USERS/root/$model.tar"
-    settle
-    read -r tcs _ < <(timed tar -C "$WORK" -cf "$tarfile" "$model")
-    settle
-    read -r tcss _ < <(timed sh -c 'tar -C "$1" -cf "$2" "$3" && sync' sh "$WORK" "$WORK/copy.tar" "$model")
-    rm -f "$WORK/copy.tar"
-    rm -rf "$WORK/x"; mkdir -p "$WORK/x"; settle
-    read -r txs _ < <(timed tar -C "$WORK/x" -xf "$tarfile")
-    rm -rf "$WORK/x"; mkdir -p "$WORK/x"; settle
-    read -r txss _ < <(timed sh -c 'tar -C "$1" -xf "$2" && sync' sh "$WORK/x" "$tarfile")
-    rm -rf "$WORK/x"; settle
-    read -r is irss < <(timed dotnet "$CLI" --home "$home" --no-progress -c "mlmodel import name=$model analysis_tool=tf kind=k algorithm=deep format=saved_model connector_id=local path=USERS/root/$model.tar")
-    settle
-    read -r es erss < <(timed dotnet "$CLI" --home "$home" --no-progress -c "mlmodel export name=$model")
-    python3 - "$model" "$SIZE_MIB" "$is" "$irss" "$txs" "$txss" "$es" "$erss" "$tcs" "$tcss" <<'PY'
-import sys
-m, size, i, irss, tx, txs, e, erss, tc, tcs = sys.argv[1], float(sys.argv[2]), *map(float, sys.argv[3:])
-for step, s, rss, base, bs, bss in (("import", i, irss, "tar -xf", tx, txs), ("export", e, erss, "tar -cf", tc, tcs)):
-    print(f"| {m} | {step} | {s:.2f} | {size/s:.0f} | {rss/1024:.0f} | {base} | {bs:.2f} | {size/bs:.0f} | {bs/s:.2f} | {bss:.2f} | {bss/s:.2f} |")
-PY
-    rm -rf "$WORK/x" "$home"
+: > "$WORK/results.txt"
+for round in $(seq "$ROUNDS"); do
+    for model in large small; do
+        echo "round $round: $model" >&2
+        src="$WORK/src-$model"; mkdir -p "$src/objects/USERS/root"
+        tarfile="$src/objects/USERS/root/$model.tar"
+        [[ -f "$tarfile" ]] || tar -C "$WORK" -cf "$tarfile" "$model"
+        import="mlmodel import name=$model analysis_tool=tf kind=k algorithm=deep format=saved_model connector_id=local path=USERS/root/$model.tar"
+
+        # import: tar -xf (+ sync) against mlmodel import (durable, --no-sync), each into a fresh folder
+        for step in tar tar-sync import import-nosync; do
+            home="$WORK/home-$step"; rm -rf "$home"; mkdir -p "$home/objects/USERS/root" "$home/x"
+            ln "$tarfile" "$home/objects/USERS/root/$model.tar"
+            settle "$tarfile"
+            case $step in
+                tar) timed "$model import tar" tar -C "$home/x" -xf "$tarfile" ;;
+                tar-sync) timed "$model import tar-sync" sh -c 'tar -C "$1" -xf "$2" && sync' sh "$home/x" "$tarfile" ;;
+                import) timed "$model import durable" dotnet "$CLI" --home "$home" --no-progress -c "$import" ;;
+                import-nosync) timed "$model import nosync" dotnet "$CLI" --home "$home" --no-progress --no-sync -c "$import" ;;
+            esac
+        done
+
+        # export: tar -cf (+ sync) of the imported model's folder against mlmodel export
+        home="$WORK/home-import"; files="$home/store/models/root/$model/1"
+        for step in tar tar-sync export export-nosync; do
+            rm -rf "$home/store/exports" "$WORK/copy.tar"
+            settle "$files"
+            case $step in
+                tar) timed "$model export tar" tar -C "$files" -cf "$WORK/copy.tar" . ;;
+                tar-sync) timed "$model export tar-sync" sh -c 'tar -C "$1" -cf "$2" . && sync' sh "$files" "$WORK/copy.tar" ;;
+                export) timed "$model export durable" dotnet "$CLI" --home "$home" --no-progress -c "mlmodel export name=$model" ;;
+                export-nosync) timed "$model export nosync" dotnet "$CLI" --home "$home" --no-progress --no-sync -c "mlmodel export name=$model" ;;
+            esac
+        done
+    done
 done
+
+python3 - "$SIZE_MIB" "$WORK/results.txt" <<'PY'
+import statistics, sys
+size = float(sys.argv[1])
+runs = {}
+for line in open(sys.argv[2]):
+    model, step, mode, s, rss = line.split()
+    runs.setdefault((model, step, mode), []).append((float(s), int(rss)))
+med = lambda k: statistics.median(s for s, _ in runs[k])
+peak = lambda k: max(r for _, r in runs[k]) / 1024
+print("| model | step | mode | seconds | MiB/s | peak RSS MiB | baseline | baseline s | ratio (baseline s / mlmodel s) |")
+print("|---|---|---|---:|---:|---:|---|---:|---:|")
+for model in ("large", "small"):
+    for step, verb in (("import", "tar -xf"), ("export", "tar -cf")):
+        for mode, base, label in (("durable", "tar-sync", f"`{verb} && sync`"), ("nosync", "tar", f"`{verb}`")):
+            s, b = med((model, step, mode)), med((model, step, base))
+            shown = "default (durable)" if mode == "durable" else "`--no-sync`"
+            print(f"| {model} | {step} | {shown} | {s:.2f} | {size/s:.0f} | {peak((model, step, mode)):.0f} | {label} | {b:.2f} | {b/s:.2f} |")
+print()
+print("every run (seconds): " + "; ".join(f"{' '.join(k)}: {', '.join(f'{s:.2f}' for s, _ in v)}" for k, v in sorted(runs.items())))
+PY
 rm -rf "$WORK"
