@@ -260,6 +260,42 @@ public class LocalObjectStoreTests : ObjectStoreContract
     }
 
     [Test]
+    public async Task A_batch_of_many_files_in_a_few_folders_commits_with_one_sync_and_still_notices_a_removed_object([Values] bool removeOne)
+    {
+        // Enough files for the commit to sync the file system rather than each file (Linux 5.8+).
+        const int count = 140; // more than the 128 from which a commit syncs the file system
+        var batch = Store.BeginWriteBatch();
+        for (var i = 0; i < count; i++)
+        {
+            await batch.PutAsync($"fs/{i % 3}/f{i}.bin", new PatternStream(500 + i, (ulong)i), 500 + i);
+        }
+
+        if (removeOne)
+        {
+            File.Delete(Path.Combine(root, "fs", "2", "f101.bin"));
+            var commit = () => batch.CommitAsync();
+            if (Durable)
+            {
+                (await commit.Should().ThrowAsync<MlModelException>()).Which.Message.Should().Be(
+                    $"could not sync object 'fs/2/f101.bin' in local:{root}: it was removed before its write batch was committed");
+                await batch.DisposeAsync();
+                return;
+            }
+
+            await commit.Should().NotThrowAsync();
+            (await ListAsync("fs/")).Should().HaveCount(count - 1);
+            return;
+        }
+
+        await batch.CommitAsync();
+        await batch.DisposeAsync();
+        var listed = await ListAsync("fs/");
+        listed.Should().HaveCount(count);
+        (await HashOfAsync("fs/1/f7.bin")).Should().Be(PatternStream.Sha256(507, 7));
+        await AssertNothingPendingAsync();
+    }
+
+    [Test]
     public async Task A_batch_of_many_files_commits_them_all_and_leaves_no_temporary_file()
     {
         const int count = 300;

@@ -61,7 +61,8 @@ internal sealed partial class CommandExecutor
                 await using var batch = store.BeginWriteBatch();
                 var reader = new ModelArchiveReader(batch, prefix, c.Format, _options.ArchiveLimits);
                 stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
-                // Durable before the row exists: a row never points at files a crash could lose.
+                // Durable before the row exists: a row never points at files a crash could lose
+                // (unless the store was told not to sync: then the manifest is what tells).
                 await CommitAsync(op, batch, version, c.Name, cancellationToken);
             }
             catch (Exception e)

@@ -14,6 +14,17 @@ public sealed partial class LocalObjectStore
     internal const int SyncParallelism = 16;
 
     /// <summary>
+    /// From this many files on, a commit syncs the file system (<see cref="FileSync.SyncFileSystem"/>)
+    /// rather than each file and folder: for 10,000 files of 105 KB the fsyncs took about 1.9 s
+    /// after the writes, a sync of the file system about 0.6 s (what <c>tar -xf &amp;&amp; sync</c>
+    /// pays). Below it, fsyncs do not wait for other programs' dirty data.
+    /// </summary>
+    internal const int SyncFileSystemFrom = 128;
+
+    /// <summary>At most this many folders are held open for a file-system sync; past it, files are synced one by one.</summary>
+    private const int MaxWatchedFolders = 64;
+
+    /// <summary>
     /// Starts a batch of writes that syncs nothing until its commit. A new object is written in
     /// place (a failed put deletes it), an existing one is replaced through a temporary file and a
     /// rename; the writeback of its bytes is started as it is written, so that the disk works
@@ -40,6 +51,11 @@ public sealed partial class LocalObjectStore
         private readonly string _tempPrefix = TempPrefix + Guid.NewGuid().ToString("N")[..16] + "-";
         private long _temps;
         private bool _finished;
+
+        // Folders opened before the first write into them, so that a sync of their file system
+        // reports every writeback error since (syncfs checks from when its descriptor was opened).
+        private readonly Dictionary<string, FileSync.SafeFolderHandle> _watched = new(StringComparer.Ordinal);
+        private bool _syncEachFile = !FileSync.CanSyncFileSystem || !store.Durable;
 
         public async Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default)
         {
@@ -77,6 +93,7 @@ public sealed partial class LocalObjectStore
             }
 
             var written = false;
+            Watch(folder);
             try
             {
                 await store.CopyIntoAsync(key, content, length, file, cancellationToken);
@@ -106,6 +123,7 @@ public sealed partial class LocalObjectStore
             var folder = Path.GetDirectoryName(path)!;
             var temp = Path.Combine(folder, _tempPrefix + (++_temps).ToString(CultureInfo.InvariantCulture));
             var file = store.OpenTemp(key, folder, temp, _changedFolders, _folders);
+            Watch(folder);
             var moved = false;
             try
             {
@@ -151,16 +169,82 @@ public sealed partial class LocalObjectStore
                 return;
             }
 
-            // The files' bytes first, then the folders that name them.
-            await RunInParallelAsync(_written, SyncFile, cancellationToken);
-            await RunInParallelAsync(_changedFolders.ToList(), SyncFolder, cancellationToken);
+            try
+            {
+                if (!_syncEachFile && _written.Count >= SyncFileSystemFrom)
+                {
+                    // As the fsync of each would: an object removed meanwhile fails the commit.
+                    foreach (var file in _written)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        if (!File.Exists(Path.Combine(file.Folder, file.Name)))
+                        {
+                            throw Removed(Path.Combine(file.Folder, file.Name), null);
+                        }
+                    }
+
+                    var folders = _watched.ToList();
+                    await RunInParallelAsync(folders, SyncFileSystem, cancellationToken);
+                    return;
+                }
+
+                // The files' bytes first, then the folders that name them.
+                await RunInParallelAsync(_written, SyncFile, cancellationToken);
+                await RunInParallelAsync(_changedFolders.ToList(), SyncFolder, cancellationToken);
+            }
+            finally
+            {
+                CloseWatched();
+            }
         }
 
         public ValueTask DisposeAsync()
         {
             // Abandoned: what was written stays for the caller to delete; nothing is held open.
             _finished = true;
+            CloseWatched();
             return ValueTask.CompletedTask;
+        }
+
+        /// <summary>Opens <paramref name="folder"/> for the commit's file-system sync, once, before its first file is written.</summary>
+        private void Watch(string folder)
+        {
+            if (_syncEachFile || _watched.ContainsKey(folder))
+            {
+                return;
+            }
+
+            if (_watched.Count == MaxWatchedFolders || FileSync.OpenFolder(folder) is not { } handle)
+            {
+                _syncEachFile = true;
+                CloseWatched();
+                return;
+            }
+
+            _watched.Add(folder, handle);
+        }
+
+        private void CloseWatched()
+        {
+            foreach (var handle in _watched.Values)
+            {
+                handle.Dispose();
+            }
+
+            _watched.Clear();
+        }
+
+        private void SyncFileSystem(KeyValuePair<string, FileSync.SafeFolderHandle> folder)
+        {
+            try
+            {
+                FileSync.SyncFileSystem(folder.Value);
+            }
+            catch (IOException e)
+            {
+                var name = folder.Key.Length > store.root.Length ? $"folder '{ObjectKeyRules.Printable(store.ToKey(folder.Key))}/'" : $"folder '{folder.Key}'";
+                throw new MlModelException(ErrorCodes.Backend, $"could not sync the file system of the {name} in {store.Description}: {e.Message}", e);
+            }
         }
 
         private void SyncFile((string Folder, string Name) file)
@@ -177,14 +261,17 @@ public sealed partial class LocalObjectStore
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
-                throw new MlModelException(ErrorCodes.Backend,
-                    $"could not sync object '{ObjectKeyRules.Printable(store.ToKey(path))}' in {store.Description}: it was removed before its write batch was committed", e);
+                throw Removed(path, e);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw store.Failed("sync", store.ToKey(path), e);
             }
         }
+
+        private MlModelException Removed(string path, Exception? inner) =>
+            new(ErrorCodes.Backend,
+                $"could not sync object '{ObjectKeyRules.Printable(store.ToKey(path))}' in {store.Description}: it was removed before its write batch was committed", inner);
 
         private void SyncFolder(string folder)
         {
