@@ -148,7 +148,7 @@ public sealed partial class LocalObjectStore : IObjectStore
             return Task.CompletedTask;
         }
 
-        return WriteFileAsync(key, (file, ct) => CopyIntoAsync(key, content, length, file.SafeFileHandle, ct), cancellationToken);
+        return WriteFileAsync(key, (file, ct) => CopyIntoAsync(key, content, length, file.SafeFileHandle, Durable, ct), cancellationToken);
     }
 
     /// <summary>
@@ -156,12 +156,16 @@ public sealed partial class LocalObjectStore : IObjectStore
     /// length, starting the file's writeback as it goes; failures of the file are MlModel errors,
     /// those of the content travel as they are.
     /// </summary>
-    private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies <paramref name="content"/> into <paramref name="file"/>; <paramref name="startWriteback"/>
+    /// starts the writeback every few MiB and at the end, for an fsync of the file to follow.
+    /// </summary>
+    private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, bool startWriteback, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var writeback = new WritebackWindow(Durable);
+            var writeback = new WritebackWindow(startWriteback);
             long total = 0;
             int read;
             while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
