@@ -171,6 +171,13 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             var response = await client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = objectKey }, cancellationToken);
             return new S3ReadStream(this, key, response);
         }
+        catch (AmazonS3Exception e) when (!bucketSeen && (int)e.StatusCode is 400 or 404 && e.ErrorCode is null or "" or "BadRequest" or "NotFound")
+        {
+            // No S3 error code to go by (Ceph's gateway answered a GET in a missing bucket with a
+            // bare 400 in one CI run): a missing bucket must still be named as such, so ask once.
+            await CheckBucketAsync(key, cancellationToken);
+            throw Translate(e, key, "read", cancellationToken)!;
+        }
         catch (Exception e) when (Translate(e, key, "read", cancellationToken) is { } mapped)
         {
             throw mapped;

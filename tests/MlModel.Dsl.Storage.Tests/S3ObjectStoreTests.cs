@@ -204,6 +204,60 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     }
 
     [Test]
+    public async Task A_read_answered_by_a_bare_400_still_names_a_missing_bucket()
+    {
+        // A server that answers the GET of an object with a 400 and no body (as Ceph's gateway did
+        // once in CI for a missing bucket) and a listing with S3's documented NoSuchBucket error.
+        using var server = new System.Net.HttpListener();
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        server.Prefixes.Add($"http://127.0.0.1:{port}/");
+        server.Start();
+        var serving = Task.Run(async () =>
+        {
+            while (server.IsListening)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await server.GetContextAsync();
+                }
+                catch (Exception)
+                {
+                    return;
+                }
+
+                var listing = context.Request.QueryString["list-type"] is not null || context.Request.Url!.Query.Contains("list-type", StringComparison.Ordinal);
+                context.Response.StatusCode = listing ? 404 : 400;
+                if (listing)
+                {
+                    var body = System.Text.Encoding.UTF8.GetBytes("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>gone</BucketName></Error>");
+                    context.Response.ContentType = "application/xml";
+                    await context.Response.OutputStream.WriteAsync(body);
+                }
+                context.Response.Close();
+            }
+        });
+        using var store = new S3ObjectStore(new S3StoreOptions
+        {
+            ServiceUrl = $"http://127.0.0.1:{port}",
+            Bucket = "gone",
+            AccessKey = "a",
+            SecretKey = "b",
+        });
+
+        var read = () => store.OpenReadAsync("k");
+
+        var error = (await read.Should().ThrowAsync<MlModelException>()).Which;
+        error.Code.Should().Be(ErrorCodes.Connector);
+        error.Message.Should().Contain("does not exist");
+        server.Stop();
+        await serving;
+    }
+
+    [Test]
     public async Task A_missing_bucket_is_a_connector_error()
     {
         using var store = new S3ObjectStore(env.Options("mlmodel-no-such-bucket-" + Guid.NewGuid().ToString("N")[..8]));
