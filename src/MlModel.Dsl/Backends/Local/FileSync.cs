@@ -6,8 +6,8 @@ namespace MlModel.Dsl.Backends.Local;
 
 /// <summary>
 /// Durability calls that .NET does not offer: starting a file's writeback early (Linux's
-/// <c>sync_file_range</c>) and syncing a folder's entries (a folder cannot be opened as a
-/// <see cref="FileStream"/>). Files themselves are synced with <see cref="RandomAccess.FlushToDisk"/>.
+/// <c>sync_file_range</c>), syncing a folder's entries (a folder cannot be opened as a
+/// <see cref="FileStream"/>) and syncing a whole file system (Linux's <c>syncfs</c>). Files themselves are synced with <see cref="RandomAccess.FlushToDisk"/>.
 /// </summary>
 internal static class FileSync
 {

@@ -153,12 +153,9 @@ public sealed partial class LocalObjectStore : IObjectStore
 
     /// <summary>
     /// Copies <paramref name="content"/> to the start of a new, empty file, checking the declared
-    /// length, starting the file's writeback as it goes; failures of the file are MlModel errors,
+    /// length; with <paramref name="startWriteback"/>, starting the file's writeback every few MiB
+    /// and at the end, for an fsync of the file to follow. Failures of the file are MlModel errors,
     /// those of the content travel as they are.
-    /// </summary>
-    /// <summary>
-    /// Copies <paramref name="content"/> into <paramref name="file"/>; <paramref name="startWriteback"/>
-    /// starts the writeback every few MiB and at the end, for an fsync of the file to follow.
     /// </summary>
     private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, bool startWriteback, CancellationToken cancellationToken)
     {
