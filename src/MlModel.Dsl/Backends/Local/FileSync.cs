@@ -15,7 +15,16 @@ internal static class FileSync
     internal const long WritebackStep = 8L << 20;
 
     private const uint SyncFileRangeWrite = 2; // SYNC_FILE_RANGE_WRITE: queue the dirty pages for writing, do not wait
+    private const int Eperm = 1;
+    private const int Enoent = 2;
     private const int Eintr = 4;
+    private const int Eexist = 17;
+
+    // O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, as every Linux architecture .NET runs on numbers them.
+    private const int LinuxCreateNewForWriting = 0x1 | 0x40 | 0x80 | 0x80000;
+
+    // rw-rw-rw- less the umask, as .NET and tar create files.
+    private const int DefaultCreateMode = 0x1B6;
     private const int Eacces = 13;
     private const int Einval = 22;
 
@@ -139,6 +148,57 @@ internal static class FileSync
         }
     }
 
+    /// <summary>
+    /// Creates <paramref name="path"/> for writing, failing if anything exists there: null then.
+    /// On Linux a plain <c>open(O_CREAT|O_EXCL)</c>; .NET's <see cref="File.OpenHandle"/> adds an
+    /// fstat and an flock (and its release) to every file, three more calls per file of a model of
+    /// 10,000 files. Elsewhere <see cref="File.OpenHandle"/>.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="UnauthorizedAccessException">Permission denied.</exception>
+    /// <exception cref="IOException">Any other failure.</exception>
+    public static SafeFileHandle? CreateNew(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            try
+            {
+                return File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            }
+            catch (IOException) when (new FileInfo(path).Attributes != (FileAttributes)(-1))
+            {
+                return null;
+            }
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(path + "\0");
+        int fd;
+        do
+        {
+            fd = open(bytes, LinuxCreateNewForWriting, DefaultCreateMode);
+        }
+        while (fd < 0 && Marshal.GetLastPInvokeError() == Eintr);
+
+        if (fd >= 0)
+        {
+            return new SafeFileHandle(fd, ownsHandle: true);
+        }
+
+        var error = Marshal.GetLastPInvokeError();
+        if (error == Eexist)
+        {
+            return null;
+        }
+
+        var message = $"could not create '{path}': {Marshal.GetPInvokeErrorMessage(error)} (errno {error})";
+        throw error switch
+        {
+            Enoent => new DirectoryNotFoundException(message),
+            Eacces or Eperm => new UnauthorizedAccessException(message),
+            _ => new IOException(message, error),
+        };
+    }
+
     private static IOException Error(string call, int errno) =>
         new($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
 
@@ -153,6 +213,11 @@ internal static class FileSync
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int open(byte[] path, int flags);
+
+    // open's mode is a variadic argument: an int passed as the third one, as C does on Linux's ABIs.
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int open(byte[] path, int flags, int mode);
 
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

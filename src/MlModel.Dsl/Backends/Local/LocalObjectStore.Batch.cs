@@ -77,19 +77,10 @@ public sealed partial class LocalObjectStore
             // put deletes the file; a concurrent reader (`check`) may see it half written, as it
             // may see an object before the commit that is not durable yet: an import's version has
             // no row until then, and `mlmodel check repair=true` removes what a crash left.
-            var file = store.CreateNew(key, folder, path, _changedFolders, _folders, static p =>
-            {
-                try
-                {
-                    return File.OpenHandle(p, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-                }
-                catch (IOException) when (new FileInfo(p).Attributes != (FileAttributes)(-1))
-                {
-                    return null; // taken: replace it the careful way
-                }
-            });
+            var file = store.CreateNew(key, folder, path, _changedFolders, _folders, FileSync.CreateNew);
             if (file is null)
             {
+                // Taken (an object, a link or a folder): replace it the careful way.
                 await ReplaceAsync(key, content, length, cancellationToken);
                 return;
             }
