@@ -10,8 +10,8 @@
 #     against `tar -xf && sync` / `tar -cf && sync`;
 #   - --no-sync: the writeback is left to the kernel, as tar does, against plain `tar -xf` / `tar -cf`.
 # Import and export also compute or verify a SHA-256 of every file, which tar does not.
-# Wall time and peak RSS come from GNU time; each figure is the median of the rounds, which are
-# interleaved (tar, then mlmodel, round after round) so that a slow spell of the machine hits both.
+# Wall time and peak RSS come from GNU time; times are medians of the rounds, which are
+# interleaved (tar, then mlmodel, round after round), and ratios the medians of each round's ratio.
 # MLMODEL_CLI=path/to/mlmodel.dll times another build (e.g. a copy of an older one) instead.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -106,14 +106,17 @@ for line in open(sys.argv[2]):
     runs.setdefault((model, step, mode), []).append((float(s), int(rss)))
 med = lambda k: statistics.median(s for s, _ in runs[k])
 peak = lambda k: max(r for _, r in runs[k]) / 1024
-print("| model | step | mode | seconds | MiB/s | peak RSS MiB | baseline | baseline s | ratio (baseline s / mlmodel s) |")
+# The ratio is the median of the rounds' ratios: each round times tar and mlmodel minutes apart,
+# so a slow spell of the machine weighs on both sides of a ratio rather than on one median.
+ratio = lambda k, b: statistics.median(bs / s for (s, _), (bs, _) in zip(runs[k], runs[b]))
+print("| model | step | mode | seconds | MiB/s | peak RSS MiB | baseline | baseline s | ratio (baseline s / mlmodel s, median of rounds) |")
 print("|---|---|---|---:|---:|---:|---|---:|---:|")
 for model in ("large", "small"):
     for step, verb in (("import", "tar -xf"), ("export", "tar -cf")):
         for mode, base, label in (("durable", "tar-sync", f"`{verb} && sync`"), ("nosync", "tar", f"`{verb}`")):
-            s, b = med((model, step, mode)), med((model, step, base))
+            k, b = (model, step, mode), (model, step, base)
             shown = "default (durable)" if mode == "durable" else "`--no-sync`"
-            print(f"| {model} | {step} | {shown} | {s:.2f} | {size/s:.0f} | {peak((model, step, mode)):.0f} | {label} | {b:.2f} | {b/s:.2f} |")
+            print(f"| {model} | {step} | {shown} | {med(k):.2f} | {size/med(k):.0f} | {peak(k):.0f} | {label} | {med(b):.2f} | {ratio(k, b):.2f} |")
 print()
 print("every run (seconds): " + "; ".join(f"{' '.join(k)}: {', '.join(f'{s:.2f}' for s, _ in v)}" for k, v in sorted(runs.items())))
 PY

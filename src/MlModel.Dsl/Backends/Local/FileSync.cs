@@ -249,11 +249,13 @@ internal static class FileSync
 /// <summary>
 /// Starts the writeback of a file being written every <see cref="FileSync.WritebackStep"/> bytes,
 /// so that writing a large object to disk overlaps with producing it instead of all waiting for
-/// the final fsync (the kernel would otherwise hold up to a tenth of the memory dirty).
+/// the final fsync (the kernel would otherwise hold up to a tenth of the memory dirty). With
+/// <c>smallFiles</c> false, a file shorter than that step is left alone (see the write batch).
 /// </summary>
-internal struct WritebackWindow(bool enabled)
+internal struct WritebackWindow(bool enabled, bool smallFiles = true)
 {
     private readonly bool _enabled = enabled;
+    private readonly bool _smallFiles = smallFiles;
     private long _started;
 
     /// <summary>Call after each write; <paramref name="position"/> is the end of what was written.</summary>
@@ -269,7 +271,7 @@ internal struct WritebackWindow(bool enabled)
     /// <summary>Starts the writeback of whatever is left, up to the end of the file.</summary>
     public readonly void Finish(SafeFileHandle file)
     {
-        if (_enabled)
+        if (_enabled && (_smallFiles || _started > 0))
         {
             FileSync.StartWriteback(file, _started, 0);
         }

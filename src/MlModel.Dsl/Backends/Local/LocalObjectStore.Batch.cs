@@ -17,7 +17,7 @@ public sealed partial class LocalObjectStore
     /// From this many files on, a commit syncs the file system (<see cref="FileSync.SyncFileSystem"/>)
     /// rather than each file and folder (the durable import of 10,000 files of 105 KB: 3.7 s
     /// rather than 4.2 s, medians of bench/Transfer; with the writeback no longer started per file,
-    /// see StartWriteback, 2.9-3.3 s). Below it, fsyncs do not wait for other programs' dirty data.
+    /// see WritebackOfSmallFiles, 2.9-3.3 s). Below it, fsyncs do not wait for other programs' dirty data.
     /// </summary>
     internal const int SyncFileSystemFrom = 128;
 
@@ -89,7 +89,7 @@ public sealed partial class LocalObjectStore
             try
             {
                 Watch(folder);
-                await store.CopyIntoAsync(key, content, length, file, StartWriteback, cancellationToken);
+                await store.CopyIntoAsync(key, content, length, file, store.Durable, WritebackOfSmallFiles, cancellationToken);
                 file.Dispose();
                 cancellationToken.ThrowIfCancellationRequested();
                 written = true;
@@ -120,7 +120,7 @@ public sealed partial class LocalObjectStore
             try
             {
                 Watch(folder);
-                await store.CopyIntoAsync(key, content, length, file.SafeFileHandle, StartWriteback, cancellationToken);
+                await store.CopyIntoAsync(key, content, length, file.SafeFileHandle, store.Durable, WritebackOfSmallFiles, cancellationToken);
                 file.Dispose();
                 cancellationToken.ThrowIfCancellationRequested();
                 try
@@ -200,13 +200,14 @@ public sealed partial class LocalObjectStore
         }
 
         /// <summary>
-        /// Whether to start each file's writeback as it is written: when the commit will fsync the
-        /// files one by one. Before a sync of the file system it only slows the writes down: a
-        /// durable import of 10,000 files of 105 KB took 3.5-3.9 s with a writeback started per
-        /// file and 2.9-3.3 s without (one 1 GiB file: 2.4-2.8 s and 2.25 s; `tar -xf &amp;&amp; sync`
-        /// 2.2-3.2 s and 2.1-2.3 s, in the same run): the sync writes the bytes back in larger runs.
+        /// Whether to start the writeback of each small file (under 8 MiB) as it is written: when
+        /// the commit will fsync the files one by one. Before a sync of the file system it only
+        /// slows the writes down: a durable import of 10,000 files of 105 KB took 3.5-3.9 s with a
+        /// writeback started per file and 2.9-3.3 s without (`tar -xf &amp;&amp; sync` 2.2-3.2 s, in
+        /// the same run): the sync writes the bytes back in larger runs. A large file's writeback is
+        /// started every 8 MiB either way, so that the disk works while the rest is produced.
         /// </summary>
-        private bool StartWriteback => store.Durable && _syncEachFile;
+        private bool WritebackOfSmallFiles => _syncEachFile;
 
         /// <summary>Opens <paramref name="folder"/> for the commit's file-system sync, once, before its first file is written.</summary>
         private void Watch(string folder)

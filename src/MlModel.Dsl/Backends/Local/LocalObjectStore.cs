@@ -148,21 +148,21 @@ public sealed partial class LocalObjectStore : IObjectStore
             return Task.CompletedTask;
         }
 
-        return WriteFileAsync(key, (file, ct) => CopyIntoAsync(key, content, length, file.SafeFileHandle, Durable, ct), cancellationToken);
+        return WriteFileAsync(key, (file, ct) => CopyIntoAsync(key, content, length, file.SafeFileHandle, Durable, smallFiles: true, ct), cancellationToken);
     }
 
     /// <summary>
     /// Copies <paramref name="content"/> to the start of a new, empty file, checking the declared
     /// length; with <paramref name="startWriteback"/>, starting the file's writeback every few MiB
-    /// and at the end, for an fsync of the file to follow. Failures of the file are MlModel errors,
-    /// those of the content travel as they are.
+    /// and at the end (a file shorter than a few MiB only with <paramref name="smallFiles"/>), for a
+    /// sync to follow. Failures of the file are MlModel errors, those of the content travel as they are.
     /// </summary>
-    private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, bool startWriteback, CancellationToken cancellationToken)
+    private async Task CopyIntoAsync(string key, Stream content, long? length, Microsoft.Win32.SafeHandles.SafeFileHandle file, bool startWriteback, bool smallFiles, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            var writeback = new WritebackWindow(startWriteback);
+            var writeback = new WritebackWindow(startWriteback, smallFiles);
             long total = 0;
             int read;
             while ((read = await content.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken)) > 0)
