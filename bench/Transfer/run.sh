@@ -28,15 +28,7 @@ else
     dotnet build "$REPO/samples/MlModel.Cli" -c Release -v q -nologo >/dev/null
     CLI="$REPO/samples/MlModel.Cli/bin/Release/net10.0/mlmodel.dll"
 fi
-PB="$REPO/tests/fixtures/tensorflow-serving-testdata/saved_model_half_plus_two_cpu/00000123/saved_model.pb"
-
-make_models() {
-    mkdir -p "$WORK/large/variables" "$WORK/small/variables"
-    cp "$PB" "$WORK/large/"; cp "$PB" "$WORK/small/"
-    head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/large/variables/variables.data-00000-of-00001"
-    local per=$(( (SIZE_MIB << 20) / SMALL ))
-    head -c $((SIZE_MIB << 20)) /dev/urandom | split -a 5 -d -b "$per" - "$WORK/small/variables/shard-"
-}
+. "$REPO/bench/Transfer/models.sh"
 
 # Before each timed step: no dirty pages left; the page cache emptied where allowed (root), so
 # that every step starts from the same state instead of inheriting the memory pressure of the

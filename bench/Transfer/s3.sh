@@ -60,19 +60,11 @@ else
     CLI="$REPO/samples/MlModel.Cli/bin/Release/net10.0/mlmodel.dll"
 fi
 build "$REPO/bench/Transfer/S3Baseline"
-PB="$REPO/tests/fixtures/tensorflow-serving-testdata/saved_model_half_plus_two_cpu/00000123/saved_model.pb"
+. "$REPO/bench/Transfer/models.sh"
 HOME_DIR="$WORK/home"
 
 base() { dotnet "$BASE" "$@"; }
 mlmodel() { dotnet "$CLI" --home "$HOME_DIR" --no-progress "$@"; }
-
-make_models() {
-    mkdir -p "$WORK/large/variables" "$WORK/small/variables"
-    cp "$PB" "$WORK/large/"; cp "$PB" "$WORK/small/"
-    head -c $((SIZE_MIB << 20)) /dev/urandom > "$WORK/large/variables/variables.data-00000-of-00001"
-    local per=$(( (SIZE_MIB << 20) / SMALL ))
-    head -c $((SIZE_MIB << 20)) /dev/urandom | split -a 5 -d -b "$per" - "$WORK/small/variables/shard-"
-}
 
 timed() { # command...: prints "seconds maxrss_kib"; a failing command stops the script
     if ! /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt"; then

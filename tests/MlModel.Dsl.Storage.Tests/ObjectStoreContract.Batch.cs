@@ -149,40 +149,4 @@ public abstract partial class ObjectStoreContract
         (await Store.StatAsync("cancelled/x.bin")).Should().BeNull();
         await AssertNothingPendingAsync();
     }
-
-    /// <summary>A source that cancels a token once some bytes have been read from it.</summary>
-    private sealed class CancellingStream(Stream inner, long after, CancellationTokenSource cancel) : Stream
-    {
-        private long _read;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => _read; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_read >= after)
-            {
-                cancel.Cancel();
-            }
-
-            var n = inner.Read(buffer);
-            _read += n;
-            return n;
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var n = Read(buffer.Span);
-            cancellationToken.ThrowIfCancellationRequested();
-            return ValueTask.FromResult(n);
-        }
-    }
 }

@@ -353,44 +353,4 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
             act.Should().Throw<MlModelException>().Which.Code.Should().Be(ErrorCodes.Connector);
         }
     }
-
-    /// <summary>Cancels a token once some bytes have been read.</summary>
-    private sealed class CancellingStream(Stream inner, long after, CancellationTokenSource cancel) : Stream
-    {
-        private long read;
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => read; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override int Read(byte[] buffer, int offset, int count)
-        {
-            if (read >= after)
-            {
-                cancel.Cancel();
-            }
-
-            var n = inner.Read(buffer, offset, count);
-            read += n;
-            return n;
-        }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (read >= after)
-            {
-                await cancel.CancelAsync();
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-
-            var n = await inner.ReadAsync(buffer, cancellationToken);
-            read += n;
-            return n;
-        }
-    }
 }

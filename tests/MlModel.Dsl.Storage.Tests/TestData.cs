@@ -7,20 +7,11 @@ namespace MlModel.Dsl.Storage.Tests;
 /// position, so any chunking gives the same bytes), of a given length, that can be made to fail
 /// after some bytes. It never holds more than the caller's buffer.
 /// </summary>
-internal sealed class PatternStream(long length, ulong seed, long failAfter = -1) : Stream
+internal sealed class PatternStream(long length, ulong seed, long failAfter = -1) : ForwardOnlyStream
 {
     private long position;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => position; set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -116,5 +107,56 @@ internal sealed class PatternStream(long length, ulong seed, long failAfter = -1
         }
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+}
+
+/// <summary>What a read-only stream that cannot seek says of itself; reads go through <see cref="Read(Span{byte})"/>.</summary>
+internal abstract class ForwardOnlyStream : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public abstract override int Read(Span<byte> buffer);
+}
+
+/// <summary>
+/// A source that cancels <paramref name="cancel"/> once <paramref name="after"/> bytes have been
+/// read from it; an asynchronous read past that point throws for the token it is given.
+/// </summary>
+internal sealed class CancellingStream(Stream inner, long after, CancellationTokenSource cancel) : ForwardOnlyStream
+{
+    private long read;
+
+    public override long Position { get => read; set => throw new NotSupportedException(); }
+
+    public override int Read(Span<byte> buffer)
+    {
+        if (read >= after)
+        {
+            cancel.Cancel();
+        }
+
+        var n = inner.Read(buffer);
+        read += n;
+        return n;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (read >= after)
+        {
+            await cancel.CancelAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        var n = await inner.ReadAsync(buffer, cancellationToken);
+        read += n;
+        return n;
     }
 }
