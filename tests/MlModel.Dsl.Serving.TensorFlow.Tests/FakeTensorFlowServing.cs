@@ -321,6 +321,11 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
             {
                 return;
             }
+            catch (InvalidOperationException) when (_stop.IsCancellationRequested)
+            {
+                // DisposeAsync stopped the listener before this loop's first accept ("Not listening").
+                return;
+            }
 
             _ = Task.Run(() => ServeAsync(client));
         }
