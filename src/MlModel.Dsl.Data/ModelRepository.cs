@@ -26,6 +26,10 @@ public abstract class ModelRepository : IModelRepository, IDisposable, IAsyncDis
         _core.AllocateVersionAsync(user, name, cancellationToken);
 
     /// <inheritdoc/>
+    public Task<bool> ReleaseVersionAsync(string user, string name, int version, CancellationToken cancellationToken = default) =>
+        _core.ReleaseVersionAsync(user, name, version, cancellationToken);
+
+    /// <inheritdoc/>
     public Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default) =>
         _core.InsertAsync(model, files, cancellationToken);
 

@@ -16,6 +16,27 @@ public abstract partial class RepositoryTests
     }
 
     [Test]
+    public async Task A_number_given_back_is_handed_out_again_only_while_it_is_the_last_and_rowless()
+    {
+        // A failed import gives its number back: versions go up by one per import (spec B.4).
+        (await Repository.AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
+        (await Repository.ReleaseVersionAsync("root", "mnist_v1", 1)).Should().BeTrue();
+        (await Repository.AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
+
+        // Not while a row carries it.
+        await Repository.InsertAsync(Samples.Model() with { Version = 1 }, []);
+        (await Repository.ReleaseVersionAsync("root", "mnist_v1", 1)).Should().BeFalse();
+        (await Repository.AllocateVersionAsync("root", "mnist_v1")).Should().Be(2);
+
+        // Not once a later number is out (two imports at once: the first one failed).
+        (await Repository.AllocateVersionAsync("root", "mnist_v1")).Should().Be(3);
+        (await Repository.ReleaseVersionAsync("root", "mnist_v1", 2)).Should().BeFalse();
+        (await Repository.ReleaseVersionAsync("root", "other", 3)).Should().BeFalse();
+        (await Repository.ReleaseVersionAsync("root", "mnist_v1", 3)).Should().BeTrue();
+        (await Repository.AllocateVersionAsync("root", "mnist_v1")).Should().Be(3);
+    }
+
+    [Test]
     public async Task An_inserted_version_comes_back_with_every_field()
     {
         var model = Samples.Model();

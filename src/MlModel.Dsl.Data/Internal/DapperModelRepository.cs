@@ -107,6 +107,20 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         }, cancellationToken);
     }
 
+    public Task<bool> ReleaseVersionAsync(string user, string name, int version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(name);
+        return RunAsync("release version", async (connection, ct) =>
+        {
+            await using var transaction = await _dialect.BeginWriteAsync(connection, ct);
+            var released = await connection.ExecuteAsync(
+                Command(Sql.ReleaseVersion, new { User = user, Name = name, Version = version }, transaction, ct));
+            await transaction.CommitAsync(ct);
+            return released == 1;
+        }, cancellationToken);
+    }
+
     public Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);

@@ -81,6 +81,12 @@ internal static class Sql
         "ON CONFLICT (user_name, name) DO UPDATE " +
         "SET last_version = mlmodel_version_counters.last_version + 1 RETURNING last_version";
 
+    // Gives a number back only while it is the last one handed out and no row carries it: a
+    // failed import does not use up a version, and a deleted version's number stays spent.
+    public const string ReleaseVersion =
+        "UPDATE mlmodel_version_counters SET last_version = last_version - 1" + ModelKey + " AND last_version = @Version " +
+        "AND NOT EXISTS (SELECT 1 FROM mlmodel_models" + ModelKey + " AND version = @Version)";
+
     public const string InsertAudit =
         "INSERT INTO mlmodel_audit (time, actor, operation, user_name, name, version, parameters, outcome, message) " +
         "VALUES (@Time, @Actor, @Operation, @User, @Name, @Version, @Parameters, @Outcome, @Message)";

@@ -20,6 +20,16 @@ public interface IModelRepository
     /// </summary>
     Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Gives back a number from <see cref="AllocateVersionAsync"/> whose import failed before its
+    /// row was inserted, so that versions go up by one per import (spec B.4). Only the last number
+    /// handed out for (user, name) is given back, and not while a row carries it; true when it was.
+    /// Callers give back only a number no row ever had (a deleted version's number stays spent).
+    /// The default gives nothing back: a gap in the numbers, never a reuse.
+    /// </summary>
+    Task<bool> ReleaseVersionAsync(string user, string name, int version, CancellationToken cancellationToken = default) =>
+        Task.FromResult(false);
+
     /// <summary>Inserts a version (whose number came from <see cref="AllocateVersionAsync"/>) and its file manifest; returns it with its id.</summary>
     Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default);
 

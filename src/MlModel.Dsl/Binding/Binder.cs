@@ -178,7 +178,10 @@ internal static class Binder
                 "expected a whole number from 1 to 2147483647, written without quotes, sign or leading zeros");
         }
 
-        if (value.Form is RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther && spec.Kind != ParamKind.Flag)
+        // A dsl-object may carry an id-like value as a JSON integer (the spec's connector_id example
+        // is 255): taken as the digits written. Fractions and exponents have no one text form.
+        if (value.Form is RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther && spec.Kind != ParamKind.Flag
+            && !(value.Form == RawForm.JsonNumber && spec.Kind != ParamKind.Json && IsJsonInteger(text)))
         {
             throw Invalid(op, spec, value, text, source,
                 value.Form == RawForm.JsonNumber ? $"expected a JSON string, such as \"{Display.Word(text)}\"" : "expected a JSON string");
@@ -251,6 +254,12 @@ internal static class Binder
             default:
                 return text;
         }
+    }
+
+    private static bool IsJsonInteger(string text)
+    {
+        var digits = text.AsSpan(text.StartsWith('-') ? 1 : 0);
+        return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
     }
 
     private static readonly (string, bool)[] FlagWords =
@@ -397,15 +406,8 @@ internal static class Binder
         var what = keys.Count == 1
             ? $"missing required parameter '{keys[0]}'"
             : "missing required parameters " + string.Join(", ", keys.Take(keys.Count - 1).Select(k => $"'{k}'")) + $" and '{keys[^1]}'";
-        var message = $"mlmodel {op.Name}: {what}" + (hint is null ? "" : "; " + hint);
-        int? line = null, column = null;
-        if (operationOffset is int o && source is not null)
-        {
-            (var l, var c) = SourceText.Position(source, o);
-            line = l;
-            column = c;
-        }
-        return new MlModelException(new MlModelError(ErrorCodes.MissingParameter, message, line, column));
+        // The position is the operation's: the command that lacks the key (spec B.1).
+        return Error(ErrorCodes.MissingParameter, op, what, operationOffset, source, hint);
     }
 
     private static MlModelCommand Create(OperationSpec op, ReadOnlySpan<object?> v, ReadOnlySpan<int> offsets, int? operationOffset, string? source)

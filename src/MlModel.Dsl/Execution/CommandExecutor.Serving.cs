@@ -13,17 +13,7 @@ internal sealed partial class CommandExecutor
         var serving = RequireServing(op);
         var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
 
-        // Spec B.3: TensorFlow Serving loads SavedModel directories only.
-        if (!string.Equals(model.AnalysisTool, "tf", StringComparison.OrdinalIgnoreCase))
-        {
-            throw Fail(ErrorCodes.Unsupported, op,
-                $"version {model.Version} of '{model.Name}' is a {model.AnalysisTool} model; TensorFlow Serving loads tf SavedModels only");
-        }
-        if (model.Format != "saved_model")
-        {
-            throw Fail(ErrorCodes.Unsupported, op,
-                $"version {model.Version} of '{model.Name}' is an {model.Format} model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)");
-        }
+        RequireServable(op, model);
         if (model.StorageKey is null || model.State != ModelStates.Done)
         {
             throw Fail(ErrorCodes.Conflict, op, $"version {model.Version} of '{model.Name}' is {model.State} and has no files to serve yet");
@@ -94,6 +84,7 @@ internal sealed partial class CommandExecutor
         if (c.Version is int v)
         {
             model = await RequireModelAsync(op, owner, c.Name, v, cancellationToken);
+            RequireServable(op, model);
             if (!model.Serving)
             {
                 throw Fail(ErrorCodes.Conflict, op, $"version {v} of '{c.Name}' is not being served");
@@ -106,8 +97,13 @@ internal sealed partial class CommandExecutor
             {
                 throw Fail(ErrorCodes.NotFound, op, $"no model '{c.Name}' of user '{owner}'");
             }
-            model = versions.LastOrDefault(m => m.Serving)
-                ?? throw Fail(ErrorCodes.Conflict, op, $"no version of '{c.Name}' is being served");
+            var served = versions.LastOrDefault(m => m.Serving);
+            if (served is null)
+            {
+                RequireServable(op, versions[^1]);
+                throw Fail(ErrorCodes.Conflict, op, $"no version of '{c.Name}' is being served");
+            }
+            model = served;
         }
         var servingName = ResultTables.ServingName(owner, model.Name);
         return await AuditedAsync(caller, "stop", owner, model.Name, _ => (int?)model.Version, model.Version, c.ToString(), async () =>
@@ -123,6 +119,24 @@ internal sealed partial class CommandExecutor
             await _repository.UpdateAsync(model with { Serving = false, ServingLabel = null }, cancellationToken);
             return ResultSet.Scalar("result", "off");
         });
+    }
+
+    /// <summary>
+    /// Spec B.3: deploy and stop refuse what TensorFlow Serving cannot load (it loads SavedModel
+    /// directories only), saying why, rather than answering "not served" for a model that never could be.
+    /// </summary>
+    private static void RequireServable(OperationSpec op, ModelVersion model)
+    {
+        if (!string.Equals(model.AnalysisTool, "tf", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Fail(ErrorCodes.Unsupported, op,
+                $"version {model.Version} of '{model.Name}' is a {model.AnalysisTool} model; TensorFlow Serving loads tf SavedModels only");
+        }
+        if (model.Format != "saved_model")
+        {
+            throw Fail(ErrorCodes.Unsupported, op,
+                $"version {model.Version} of '{model.Name}' is an {model.Format} model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)");
+        }
     }
 
     /// <summary>Re-reads every file of a version and compares it with its manifest.</summary>

@@ -67,7 +67,7 @@ internal sealed partial class CommandExecutor
             }
             catch (Exception e)
             {
-                await CleanUpAsync(store, prefix);
+                await AbandonAsync(store, prefix, owner, c.Name, version);
                 throw e switch
                 {
                     InvalidDataException => Fail(ErrorCodes.InvalidArchive, op, $"'{c.Path}' is not a valid {FormatLabel(c.Format)} archive: {e.Message}", e),
@@ -103,7 +103,7 @@ internal sealed partial class CommandExecutor
             }
             catch
             {
-                await CleanUpAsync(store, prefix);
+                await AbandonAsync(store, prefix, owner, c.Name, version);
                 throw;
             }
         });
@@ -140,12 +140,21 @@ internal sealed partial class CommandExecutor
         }
     }
 
-    /// <summary>Best effort: a failed clean-up is found and finished by <c>mlmodel check repair=true</c>.</summary>
-    private static async Task CleanUpAsync(IObjectStore store, string prefix)
+    /// <summary>
+    /// After a failed import: deletes what it wrote and gives its version number back, so the next
+    /// import gets it (spec B.4: one up per import). Best effort: a failed clean-up is found and
+    /// finished by <c>mlmodel check repair=true</c>, and then the number stays spent, so that no
+    /// later version shares a folder with leftovers.
+    /// </summary>
+    private async Task AbandonAsync(IObjectStore? store, string prefix, string owner, string name, int version)
     {
         try
         {
-            await store.DeletePrefixAsync(prefix, CancellationToken.None);
+            if (store is not null)
+            {
+                await store.DeletePrefixAsync(prefix, CancellationToken.None);
+            }
+            await _repository.ReleaseVersionAsync(owner, name, version, CancellationToken.None);
         }
         catch (Exception)
         {
@@ -270,9 +279,6 @@ internal sealed partial class CommandExecutor
         var owner = caller.User;
         return await AuditedAsync(caller, "register", owner, r.Name, (ModelVersion m) => m.Version, null, $"register name={r.Name} analysis_tool={r.AnalysisTool}", async () =>
         {
-            var version = await _repository.AllocateVersionAsync(owner, r.Name, cancellationToken);
-            StoredModel? stored = null;
-            var prefix = ModelPrefix(owner, r.Name, version);
             var format = r.Format switch
             {
                 null => (ModelFormat?)null,
@@ -281,9 +287,12 @@ internal sealed partial class CommandExecutor
                 "spark" => ModelFormat.Spark,
                 _ => throw Fail(ErrorCodes.InvalidValue, op, $"invalid format '{r.Format}'; expected saved_model, h5 or spark"),
             };
-            if (filesFolder is not null)
+            var store = filesFolder is null ? null : RequireModelStore(op);
+            var version = await _repository.AllocateVersionAsync(owner, r.Name, cancellationToken);
+            StoredModel? stored = null;
+            var prefix = ModelPrefix(owner, r.Name, version);
+            if (filesFolder is not null && store is not null)
             {
-                var store = RequireModelStore(op);
                 try
                 {
                     await using var batch = store.BeginWriteBatch();
@@ -293,34 +302,42 @@ internal sealed partial class CommandExecutor
                 }
                 catch (Exception e)
                 {
-                    await CleanUpAsync(store, prefix);
+                    await AbandonAsync(store, prefix, owner, r.Name, version);
                     throw e is InvalidDataException ? Fail(ErrorCodes.InvalidArchive, op, $"'{filesFolder}' is not a valid model folder: {e.Message}", e) : e;
                 }
             }
             var now = Now;
-            return await _repository.InsertAsync(new ModelVersion
+            try
             {
-                User = owner,
-                Name = r.Name,
-                Version = version,
-                Description = r.Description,
-                AnalysisTool = r.AnalysisTool,
-                Kind = r.Kind,
-                Algorithm = r.Algorithm ?? stored?.Facts.Algorithm,
-                Feature = r.Feature,
-                Label = r.Label,
-                Parameter = r.Parameter ?? stored?.Facts.Parameter,
-                DataModelName = r.DataModelName,
-                Query = r.Query,
-                Filename = stored?.Facts.Filename,
-                Format = r.Format ?? (stored is null ? null : "spark"),
-                ServingName = ResultTables.ServingName(owner, r.Name),
-                State = ModelStates.Ready,
-                StorageKey = stored is null ? null : prefix + stored.Root,
-                SizeBytes = stored?.TotalBytes,
-                Created = now,
-                Modified = now,
-            }, stored?.Files ?? [], cancellationToken);
+                return await _repository.InsertAsync(new ModelVersion
+                {
+                    User = owner,
+                    Name = r.Name,
+                    Version = version,
+                    Description = r.Description,
+                    AnalysisTool = r.AnalysisTool,
+                    Kind = r.Kind,
+                    Algorithm = r.Algorithm ?? stored?.Facts.Algorithm,
+                    Feature = r.Feature,
+                    Label = r.Label,
+                    Parameter = r.Parameter ?? stored?.Facts.Parameter,
+                    DataModelName = r.DataModelName,
+                    Query = r.Query,
+                    Filename = stored?.Facts.Filename,
+                    Format = r.Format ?? (stored is null ? null : "spark"),
+                    ServingName = ResultTables.ServingName(owner, r.Name),
+                    State = ModelStates.Ready,
+                    StorageKey = stored is null ? null : prefix + stored.Root,
+                    SizeBytes = stored?.TotalBytes,
+                    Created = now,
+                    Modified = now,
+                }, stored?.Files ?? [], cancellationToken);
+            }
+            catch
+            {
+                await AbandonAsync(store, prefix, owner, r.Name, version);
+                throw;
+            }
         });
     }
 

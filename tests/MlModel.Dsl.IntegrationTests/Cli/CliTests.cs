@@ -37,7 +37,7 @@ public class CliTests
         var (code, output, error) = await RunAsync("--parse", "-c", "mlmodel delete name=a");
         code.Should().Be(1);
         output.Should().BeEmpty();
-        error.Trim().Should().Be("mlmodel delete: missing required parameter 'version'");
+        error.Trim().Should().Be("mlmodel delete: missing required parameter 'version' (line 1, column 9)");
     }
 
     [Test]

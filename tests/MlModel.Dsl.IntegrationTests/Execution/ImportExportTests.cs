@@ -192,6 +192,24 @@ public class ImportExportTests
     }
 
     [Test]
+    public async Task A_failed_import_does_not_use_up_a_version_number()
+    {
+        // Spec B.4: one up per import; B.8: a failed import leaves nothing, its number included.
+        var good = Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"));
+        _h.PutObject("USERS/root/good.tar", good);
+        _h.PutObject("USERS/root/cut.tar", good[..(good.Length / 2)]);
+        (await _h.RunAsync($"{Import} format=saved_model path=USERS/root/good.tar")).Single().Should().Equal("ok", "m", 1);
+        var act = () => _h.RunAsync($"{Import} format=saved_model path=USERS/root/cut.tar");
+        await act.Should().ThrowAsync<MlModelException>();
+        (await _h.RunAsync($"{Import} format=saved_model path=USERS/root/good.tar")).Single().Should().Equal("ok", "m", 2);
+
+        // A deleted version's number stays spent all the same.
+        await _h.RunAsync("mlmodel delete name=m version=2");
+        await act.Should().ThrowAsync<MlModelException>();
+        (await _h.RunAsync($"{Import} format=saved_model path=USERS/root/good.tar")).Single().Should().Equal("ok", "m", 3);
+    }
+
+    [Test]
     public async Task Random_bytes_are_not_a_tar()
     {
         var noise = new byte[4096];

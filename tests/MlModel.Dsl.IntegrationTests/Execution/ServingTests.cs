@@ -92,6 +92,20 @@ public class ServingTests
         (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Message
             .Should().Be("mlmodel deploy: version 1 of 'rf' is a spark model; TensorFlow Serving loads tf SavedModels only");
         File.Exists(_h.ConfigFile).Should().BeFalse("a refused deploy writes no config");
+
+        // stop refuses them the same way (spec B.3), with or without a version, not as "not served".
+        foreach (var (command, message) in new[]
+        {
+            ("mlmodel stop name=k", "mlmodel stop: version 1 of 'k' is an h5 model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)"),
+            ("mlmodel stop name=k version=1", "mlmodel stop: version 1 of 'k' is an h5 model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)"),
+            ("mlmodel stop rf", "mlmodel stop: version 1 of 'rf' is a spark model; TensorFlow Serving loads tf SavedModels only"),
+            ("mlmodel stop name=rf version=1", "mlmodel stop: version 1 of 'rf' is a spark model; TensorFlow Serving loads tf SavedModels only"),
+        })
+        {
+            act = () => _h.RunAsync(command);
+            (await act.Should().ThrowAsync<MlModelException>(command)).Which.Error.Should().BeEquivalentTo(new { Code = "unsupported", Message = message });
+        }
+        File.Exists(_h.ConfigFile).Should().BeFalse("a refused stop writes no config");
     }
 
     [Test]
