@@ -29,6 +29,8 @@ else
     CLI="$REPO/samples/MlModel.Cli/bin/Release/net10.0/mlmodel.dll"
 fi
 . "$REPO/bench/Transfer/models.sh"
+. "$REPO/bench/Transfer/memory.sh"
+trap release_host_memory EXIT
 
 # Before each timed step: no dirty pages left; the page cache emptied where allowed (root), so
 # that every step starts from the same state instead of inheriting the memory pressure of the
@@ -52,6 +54,8 @@ timed() { # key, command...: appends "key seconds maxrss_kib" to the results
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F); model size ${SIZE_MIB} MiB; ${ROUNDS} rounds" >&2
 make_models
+# Input, output and the copies of a step stay under 6 GiB for a 1 GiB model.
+hold_host_memory $(( (SIZE_MIB * 6 + 1023) / 1024 + 2 ))
 : > "$WORK/results.txt"
 for round in $(seq "$ROUNDS"); do
     for model in large small; do

@@ -40,6 +40,7 @@ BASE="$REPO/bench/Transfer/S3Baseline/bin/Release/net10.0/s3baseline.dll"
 RUN=$(date +%s)-$$
 SRC_BUCKET="bench-src-$RUN"
 STORE_BUCKET="bench-store-$RUN"
+. "$REPO/bench/Transfer/memory.sh"
 cleanup() {
     if [ -f "$BASE" ]; then
         for b in "$SRC_BUCKET" "$STORE_BUCKET"; do dotnet "$BASE" delete-bucket "$b" >/dev/null 2>&1 || true; done
@@ -47,6 +48,7 @@ cleanup() {
     fi
     rm -rf "$WORK"
     if [ -n "$STARTED" ]; then MLMODEL_SERVICES_DIR="$SVC_DIR" bash "$REPO/scripts/services.sh" stop || true; fi
+    release_host_memory
 }
 trap cleanup EXIT
 # shellcheck disable=SC1091
@@ -83,6 +85,7 @@ expect_bytes() { # what, "objects bytes", minimum bytes
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u +%F); model size ${SIZE_MIB} MiB; S3 $MLMODEL_TEST_S3_ENDPOINT" >&2
 make_models
+hold_host_memory $(( (SIZE_MIB * 4 + 1023) / 1024 + 2 ))
 base mkbucket "$SRC_BUCKET"
 base mkbucket "$STORE_BUCKET"
 for id in src store; do
