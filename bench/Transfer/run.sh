@@ -22,6 +22,7 @@ WORK="$REPO/.tmp/bench-transfer"
 rm -rf "$WORK"; mkdir -p "$WORK"
 command -v /usr/bin/time >/dev/null || apt-get install -y -q time >/dev/null
 
+dotnet build "$REPO/bench/Transfer/Host" -c Release -v q -nologo >/dev/null
 if [[ -n "${MLMODEL_CLI:-}" ]]; then
     CLI=$MLMODEL_CLI
 else
@@ -46,6 +47,16 @@ settle() { # files or folders to warm
     sync; sleep 1
 }
 
+# The embedding host (bench/Transfer/Host): one process for the whole run, as a query engine
+# runs the library; a step's time is measured inside it, without .NET's start-up and JIT.
+coproc HOST { exec dotnet "$REPO/bench/Transfer/Host/bin/Release/net10.0/transferhost.dll"; }
+hosted() { # key, home, durable|nosync, command: appends "key seconds 0" to the results
+    printf '%s\t%s\t%s\n' "$2" "$3" "$4" >&"${HOST[1]}"
+    local answer; read -r answer <&"${HOST[0]}"
+    [[ $answer == error* ]] && { echo "host: $answer" >&2; exit 1; }
+    echo "$1 $answer 0" >> "$WORK/results.txt"
+}
+
 timed() { # key, command...: appends "key seconds maxrss_kib" to the results
     local key=$1; shift
     /usr/bin/time -f "%e %M" -o "$WORK/time.txt" "$@" >/dev/null
@@ -56,6 +67,15 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -
 make_models
 # Input, output and the copies of a step stay under 6 GiB for a 1 GiB model.
 hold_host_memory $(( (SIZE_MIB * 6 + 1023) / 1024 + 2 ))
+# Warm the host up: an import and an export of each model, untimed.
+for model in large small; do
+    warm="$WORK/home-warm"; rm -rf "$warm"; mkdir -p "$warm/objects/USERS/root"
+    tar -C "$WORK" -cf "$warm/objects/USERS/root/$model.tar" "$model"
+    printf '%s\tnosync\t%s\n' "$warm" "mlmodel import name=$model analysis_tool=tf kind=k algorithm=deep format=saved_model connector_id=local path=USERS/root/$model.tar" >&"${HOST[1]}"
+    printf '%s\tnosync\t%s\n' "$warm" "mlmodel export name=$model" >&"${HOST[1]}"
+    read -r _ <&"${HOST[0]}"; read -r _ <&"${HOST[0]}"
+done
+rm -rf "$WORK/home-warm"
 : > "$WORK/results.txt"
 for round in $(seq "$ROUNDS"); do
     for model in large small; do
@@ -66,7 +86,7 @@ for round in $(seq "$ROUNDS"); do
         import="mlmodel import name=$model analysis_tool=tf kind=k algorithm=deep format=saved_model connector_id=local path=USERS/root/$model.tar"
 
         # import: tar -xf (+ sync) against mlmodel import (durable, --no-sync), each into a fresh folder
-        for step in tar tar-sync import import-nosync; do
+        for step in tar tar-sync import import-nosync host host-nosync; do
             home="$WORK/home-$step"; rm -rf "$home"; mkdir -p "$home/objects/USERS/root" "$home/x"
             ln "$tarfile" "$home/objects/USERS/root/$model.tar"
             settle "$tarfile"
@@ -75,12 +95,14 @@ for round in $(seq "$ROUNDS"); do
                 tar-sync) timed "$model import tar-sync" sh -c 'tar -C "$1" -xf "$2" && sync' sh "$home/x" "$tarfile" ;;
                 import) timed "$model import durable" dotnet "$CLI" --home "$home" --no-progress -c "$import" ;;
                 import-nosync) timed "$model import nosync" dotnet "$CLI" --home "$home" --no-progress --no-sync -c "$import" ;;
+                host) hosted "$model import host" "$home" durable "$import" ;;
+                host-nosync) hosted "$model import host-nosync" "$home" nosync "$import" ;;
             esac
         done
 
         # export: tar -cf (+ sync) of the imported model's folder against mlmodel export
         home="$WORK/home-import"; files="$home/store/models/root/$model/1"
-        for step in tar tar-sync export export-nosync; do
+        for step in tar tar-sync export export-nosync host host-nosync; do
             rm -rf "$home/store/exports" "$WORK/copy.tar"
             settle "$files"
             case $step in
@@ -88,12 +110,16 @@ for round in $(seq "$ROUNDS"); do
                 tar-sync) timed "$model export tar-sync" sh -c 'tar -C "$1" -cf "$2" . && sync' sh "$files" "$WORK/copy.tar" ;;
                 export) timed "$model export durable" dotnet "$CLI" --home "$home" --no-progress -c "mlmodel export name=$model" ;;
                 export-nosync) timed "$model export nosync" dotnet "$CLI" --home "$home" --no-progress --no-sync -c "mlmodel export name=$model" ;;
+                host) hosted "$model export host" "$home" durable "mlmodel export name=$model" ;;
+                host-nosync) hosted "$model export host-nosync" "$home" nosync "mlmodel export name=$model" ;;
             esac
         done
     done
 done
 
-python3 - "$SIZE_MIB" "$WORK/results.txt" <<'PY'
+host_peak_kib=$(awk '/VmHWM/ { print $2 }' "/proc/$HOST_PID/status")
+exec {HOST[1]}>&-; wait "$HOST_PID" || true
+python3 - "$SIZE_MIB" "$WORK/results.txt" "$host_peak_kib" <<'PY'
 import statistics, sys
 size = float(sys.argv[1])
 runs = {}
@@ -109,10 +135,15 @@ print("| model | step | mode | seconds | MiB/s | peak RSS MiB | baseline | basel
 print("|---|---|---|---:|---:|---:|---|---:|---:|")
 for model in ("large", "small"):
     for step, verb in (("import", "tar -xf"), ("export", "tar -cf")):
-        for mode, base, label in (("durable", "tar-sync", f"`{verb} && sync`"), ("nosync", "tar", f"`{verb}`")):
+        for mode, base, label in (("durable", "tar-sync", f"`{verb} && sync`"), ("nosync", "tar", f"`{verb}`"),
+                                  ("host", "tar-sync", f"`{verb} && sync`"), ("host-nosync", "tar", f"`{verb}`")):
             k, b = (model, step, mode), (model, step, base)
-            shown = "default (durable)" if mode == "durable" else "`--no-sync`"
-            print(f"| {model} | {step} | {shown} | {med(k):.2f} | {size/med(k):.0f} | {peak(k):.0f} | {label} | {med(b):.2f} | {ratio(k, b):.2f} |")
+            shown = {"durable": "CLI, default (durable)", "nosync": "CLI, `--no-sync`",
+                     "host": "in a host, durable", "host-nosync": "in a host, not synced"}[mode]
+            rss = f"{peak(k):.0f}" if not mode.startswith("host") else "(below)"
+            print(f"| {model} | {step} | {shown} | {med(k):.2f} | {size/med(k):.0f} | {rss} | {label} | {med(b):.2f} | {ratio(k, b):.2f} |")
+print()
+print(f"The host process's peak RSS over the whole run (both models, every round): {int(sys.argv[3]) / 1024:.0f} MiB.")
 print()
 print("every run (seconds): " + "; ".join(f"{' '.join(k)}: {', '.join(f'{s:.2f}' for s, _ in v)}" for k, v in sorted(runs.items())))
 PY

@@ -7,11 +7,13 @@ namespace MlModel.Dsl.Backends.Local;
 /// </summary>
 /// <remarks>
 /// The page cache takes a write() in folios sized after the call's length and offset: a 1 MiB
-/// write at a 1 MiB boundary gets 1 MiB folios, a 60 KiB one a mix of 4 to 32 KiB folios. On this
-/// project's machines (Linux 6.18, ext4 with large folios, in a VM), copying into the large folios
-/// measured 3 to 9 times slower: writing 1 GiB from the page cache took 2.2 to 2.9 s in 1 MiB or
-/// 64 KiB calls and 0.26 to 0.33 s in 56, 60 or 68 KiB calls (GNU tar writes 10 KiB records and
-/// took 0.6 s). 60 KiB calls cost 17 syscalls per MiB instead of one: about 1 ms per GiB elsewhere.
+/// write at a 1 MiB boundary gets 1 MiB folios, a 60 KiB one a mix of 4 to 32 KiB folios. Large
+/// folios come from large free blocks, and on a VM with free page reporting (virtio-balloon, as on
+/// this project's machines) those are the blocks the host has taken back, each first touch a host
+/// page fault: writing 1 GiB from the page cache took 1.3 to 2.5 s in 64 KiB calls, 0.9 to 1.3 s in
+/// 1 MiB calls and 0.5 to 1.2 s in 60 KiB calls (dd, 2026-11-30). With reporting held off, all three
+/// took 0.34 to 0.45 s: the slices cost nothing where the memory is the guest's own (17 calls per
+/// MiB instead of one, about 1 ms per GiB).
 /// </remarks>
 internal static class FileWrites
 {
