@@ -17,20 +17,38 @@ public class PackagingTests
     {
         using var folder = new TempFolder();
         var packages = folder.Combine("packages");
-        // --no-build: the test run has already built everything in this configuration.
-        Run("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "samples", "MlModel.Cli"), "-c", Configuration, "--no-build", "-o", packages]).Should().Be(0);
-        var nupkg = Directory.GetFiles(packages, "MlModel.Cli.*.nupkg").Single(p => !p.EndsWith(".snupkg", StringComparison.Ordinal));
-        using (var zip = ZipFile.OpenRead(nupkg))
-        {
-            zip.Entries.Select(e => e.FullName).Should().Contain("README.md").And.Contain(e => e.EndsWith("/mlmodel.dll", StringComparison.Ordinal));
-        }
+        // Built here, not --no-build: the tool's packages are published per runtime (ReadyToRun),
+        // which the test run's plain build does not do.
+        Run("dotnet", ["pack", Path.Combine(TestPaths.RepoRoot, "samples", "MlModel.Cli"), "-c", Configuration, "-o", packages]).Should().Be(0);
+        var nupkgs = Directory.GetFiles(packages, "MlModel.Cli.*.nupkg").Select(Path.GetFileName).ToList();
+        var version = nupkgs.Single(p => p!.StartsWith("MlModel.Cli.any.", StringComparison.Ordinal))!["MlModel.Cli.any.".Length..^".nupkg".Length];
+        nupkgs.Should().BeEquivalentTo(
+            new[] { "", ".any", ".linux-x64", ".linux-arm64", ".osx-x64", ".osx-arm64" }.Select(rid => $"MlModel.Cli{rid}.{version}.nupkg"),
+            "a pointer package and one per runtime, with `any` for the others");
+        IsReadyToRun(Path.Combine(packages, $"MlModel.Cli.linux-x64.{version}.nupkg")).Should().BeTrue("a runtime's package is compiled ahead of time");
+        IsReadyToRun(Path.Combine(packages, $"MlModel.Cli.any.{version}.nupkg")).Should().BeFalse("`any` cannot be");
 
         var tools = folder.Combine("tools");
-        var version = Path.GetFileNameWithoutExtension(nupkg)["MlModel.Cli.".Length..];
         Run("dotnet", ["tool", "install", "--tool-path", tools, "--add-source", packages, "MlModel.Cli", "--version", version]).Should().Be(0);
         var (code, output) = Capture(Path.Combine(tools, "mlmodel"), ["--parse", "-c", "mlmodel stop mnist_v1"]);
         code.Should().Be(0);
         output.Trim().Should().Be("""{"command":"mlmodel","params":{"operation":"stop","name":"mnist_v1"}}""");
+    }
+
+    /// <summary>Whether the package's mlmodel.dll carries precompiled code (a ReadyToRun header), besides its README.</summary>
+    private static bool IsReadyToRun(string nupkg)
+    {
+        using var zip = ZipFile.OpenRead(nupkg);
+        zip.Entries.Select(e => e.FullName).Should().Contain("README.md");
+        var dll = zip.Entries.Single(e => e.FullName.EndsWith("/mlmodel.dll", StringComparison.Ordinal));
+        using var copy = new MemoryStream();
+        using (var entry = dll.Open())
+        {
+            entry.CopyTo(copy);
+        }
+        copy.Position = 0;
+        using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
+        return pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0;
     }
 
     [TestCase("MlModel.Dsl")]
