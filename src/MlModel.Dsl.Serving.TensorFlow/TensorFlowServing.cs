@@ -106,6 +106,21 @@ public sealed partial class TensorFlowServing : IDisposable
         }
 
         var alreadyConfigured = existing?.HasVersion(version) == true;
+        if (_rest is null && label is not null && !alreadyConfigured
+            && existing is not null && existing.Labels.TryGetValue(label, out var holder) && holder != version)
+        {
+            // Without the REST API nothing can wait for the new version to be AVAILABLE, and TF
+            // Serving refuses a config that moves a label onto a version it has not loaded, even with
+            // --allow_version_labels_for_unavailable_models (which covers new labels only): it would
+            // refuse this file at every poll, and every later change behind it (server_core.cc,
+            // UpdateModelVersionLabelMap; serving_config.md "Assigning labels"). Refuse before
+            // anything is written; the same deploy once the version is served moves the label.
+            throw new TensorFlowServingException(
+                TensorFlowServingErrorKind.LabelNeedsAvailableVersion,
+                $"Label '{label}' of {servingName} is on version {holder.ToString(CultureInfo.InvariantCulture)}; TensorFlow Serving moves a label only onto a version it has loaded, "
+                + "and without its REST address (--serving-url, TensorFlowServingOptions.RestAddress) that cannot be waited for. "
+                + $"Deploy version {version.ToString(CultureInfo.InvariantCulture)} without the label first, then again with label={label} once it is serving, or give the REST address");
+        }
         // What the server says about this version before the config lists it: a previous END is
         // not the outcome of this load (the state monitor remembers versions it unloaded).
         ServedVersionStatus? stale = null;

@@ -125,7 +125,8 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         var code = e.Kind switch
         {
             TensorFlowServingErrorKind.InvalidArgument => ErrorCodes.InvalidValue,
-            TensorFlowServingErrorKind.ConfigInvalid or TensorFlowServingErrorKind.NotDeployed => ErrorCodes.Conflict,
+            TensorFlowServingErrorKind.ConfigInvalid or TensorFlowServingErrorKind.NotDeployed
+                or TensorFlowServingErrorKind.LabelNeedsAvailableVersion => ErrorCodes.Conflict,
             _ => ErrorCodes.Backend,
         };
         var message = e.Message;

@@ -26,6 +26,12 @@ public enum TensorFlowServingErrorKind
 
     /// <summary>A file system operation failed (publishing files, writing the config).</summary>
     Io,
+
+    /// <summary>
+    /// A deploy would move a label onto a version TensorFlow Serving has not loaded, and without its
+    /// REST API nothing can wait until it has (TF Serving refuses such a config whole).
+    /// </summary>
+    LabelNeedsAvailableVersion,
 }
 
 /// <summary>A TensorFlow Serving deploy, stop or status operation failed. The message is meant for the user.</summary>

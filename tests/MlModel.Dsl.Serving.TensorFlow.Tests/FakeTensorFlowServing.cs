@@ -70,6 +70,9 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
     /// <summary>ServerCore::Options::allow_version_labels; when false a config with labels is refused whole.</summary>
     public bool AllowVersionLabels { get; set; } = true;
 
+    /// <summary>--allow_version_labels_for_unavailable_models: a new label may point at a version not yet AVAILABLE.</summary>
+    public bool AllowVersionLabelsForUnavailableModels { get; set; }
+
     /// <summary>False: answer label routes with "Malformed request", as servers before the /labels/ routes did.</summary>
     public bool LabelRoutes { get; set; } = true;
 
@@ -185,7 +188,12 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
                 var name = model.Name ?? string.Empty;
                 foreach (var (label, version) in model.Labels)
                 {
-                    if (!_servables.TryGetValue((name, version), out var s) || s.State != ModelVersionState.Available)
+                    // --allow_version_labels_for_unavailable_models (server_core.cc, UpdateModelVersionLabelMap):
+                    // a label may point at a version still loading unless the model has it on another
+                    // version already ("contains_existing_label_with_different_version"): moving one may not.
+                    var moves = _labels.TryGetValue(name, out var current) && current.TryGetValue(label, out var existing) && existing != version;
+                    if ((!_servables.TryGetValue((name, version), out var s) || s.State != ModelVersionState.Available)
+                        && !(AllowVersionLabelsForUnavailableModels && !moves))
                     {
                         Reject($"Request to assign label to version {version} of model {name}, which is not currently available for inference", ref lastRejected);
                         return;

@@ -100,6 +100,46 @@ public class TensorFlowServingTests
     }
 
     [Test]
+    public async Task Without_a_rest_address_a_new_label_is_applied_by_a_server_that_allows_it()
+    {
+        _server.AllowVersionLabelsForUnavailableModels = true;
+        using var tfs = Create(rest: false);
+
+        await tfs.DeployAsync("m", 1, "stable", HalfPlusTwo());
+
+        await WaitUntilAsync(() => _server.StateOf("m", 1) == ModelVersionState.Available);
+        _server.LabelsOf("m").Should().Equal(new Dictionary<string, long> { ["stable"] = 1 });
+        _server.RejectedConfigs.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task Without_a_rest_address_a_label_is_not_moved_onto_a_version_the_server_has_not_loaded()
+    {
+        _server.AllowVersionLabelsForUnavailableModels = true;
+        using var tfs = Create(rest: false);
+        await tfs.DeployAsync("m", 1, "stable", HalfPlusTwo());
+        await WaitUntilAsync(() => _server.StateOf("m", 1) == ModelVersionState.Available);
+        var before = await File.ReadAllBytesAsync(ConfigPath);
+
+        // Written in one step, the server would refuse this config at every poll, even with the flag.
+        var act = () => tfs.DeployAsync("m", 2, "stable", HalfPlusTwo());
+
+        var error = (await act.Should().ThrowAsync<TensorFlowServingException>()).Which;
+        error.Kind.Should().Be(TensorFlowServingErrorKind.LabelNeedsAvailableVersion);
+        error.Message.Should().StartWith("Label 'stable' of m is on version 1; TensorFlow Serving moves a label only onto a version it has loaded")
+            .And.Contain("Deploy version 2 without the label first, then again with label=stable once it is serving");
+        (await File.ReadAllBytesAsync(ConfigPath)).Should().Equal(before, "nothing is written");
+        Directory.Exists(_dir.Combine("serving", "m", "2")).Should().BeFalse();
+
+        // What the message says to do: the version first, the label once it is served.
+        await tfs.DeployAsync("m", 2, null, HalfPlusTwo());
+        await WaitUntilAsync(() => _server.StateOf("m", 2) == ModelVersionState.Available);
+        await tfs.DeployAsync("m", 2, "stable", HalfPlusTwo());
+        await WaitUntilAsync(() => _server.LabelsOf("m").GetValueOrDefault("stable") == 2);
+        _server.RejectedConfigs.Should().BeEmpty();
+    }
+
+    [Test]
     public async Task A_version_that_never_becomes_available_is_rolled_back_after_the_timeout()
     {
         await File.WriteAllTextAsync(ConfigPath, UnmanagedEntries);
