@@ -26,8 +26,10 @@ dotnet build "$REPO/bench/Transfer/Host" -c Release -v q -nologo >/dev/null
 if [[ -n "${MLMODEL_CLI:-}" ]]; then
     CLI=$MLMODEL_CLI
 else
-    dotnet build "$REPO/samples/MlModel.Cli" -c Release -v q -nologo >/dev/null
-    CLI="$REPO/samples/MlModel.Cli/bin/Release/net10.0/mlmodel.dll"
+    # What `dotnet tool install` gives on this machine: the CLI published for its runtime (ReadyToRun).
+    rid=$(dotnet --info | sed -n 's/^ *RID: *//p' | head -n 1)
+    dotnet publish "$REPO/samples/MlModel.Cli" -c Release -r "$rid" -o "$WORK/cli" -v q -nologo >/dev/null
+    CLI="$WORK/cli/mlmodel.dll"
 fi
 . "$REPO/bench/Transfer/models.sh"
 . "$REPO/bench/Transfer/memory.sh"
