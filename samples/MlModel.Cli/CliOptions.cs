@@ -9,6 +9,10 @@ internal sealed class CliOptions
     public string Format { get; set; } = "table";
     public string? Database { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_DATABASE") is { Length: > 0 } d ? d : null;
     public string? ServingUrl { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_SERVING_URL") is { Length: > 0 } s ? s : null;
+    /// <summary><c>&lt;home&gt;/serving</c> as TensorFlow Serving sees it (<c>--server-serving-root</c>, <c>MLMODEL_SERVER_SERVING_ROOT</c>).</summary>
+    public string? ServerServingRoot { get; set; } = Environment.GetEnvironmentVariable("MLMODEL_SERVER_SERVING_ROOT") is { Length: > 0 } r ? r : null;
+    /// <summary>How long a deploy waits for TensorFlow Serving (<c>--serving-timeout</c> seconds).</summary>
+    public TimeSpan? ServingTimeout { get; set; }
 
     /// <summary>The connector whose bucket (or folder) holds the model store and the exports; null for &lt;home&gt;/store.</summary>
     public string? Store { get; set; } = Environment.GetEnvironmentVariable(StoreVariable) is { Length: > 0 } st ? st : null;
@@ -66,6 +70,19 @@ internal sealed class CliOptions
                     break;
                 case "--serving-url":
                     o.ServingUrl = Next();
+                    break;
+                case "--server-serving-root":
+                    o.ServerServingRoot = Next();
+                    if (!o.ServerServingRoot.StartsWith('/'))
+                    {
+                        throw new ArgumentException($"--server-serving-root takes an absolute path as TensorFlow Serving sees it (e.g. /models), not '{o.ServerServingRoot}'");
+                    }
+                    break;
+                case "--serving-timeout":
+                    var seconds = Next();
+                    o.ServingTimeout = int.TryParse(seconds, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+                        ? TimeSpan.FromSeconds(n)
+                        : throw new ArgumentException($"--serving-timeout takes a whole number of seconds, not '{seconds}'");
                     break;
                 case "--store":
                     o.Store = Next();

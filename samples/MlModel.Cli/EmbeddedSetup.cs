@@ -68,6 +68,8 @@ internal static class EmbeddedSetup
                 ServingRoot = Path.Combine(home, "serving"),
                 ConfigFile = Path.Combine(home, "serving", "models.config"),
                 RestAddress = o.ServingUrl is null ? null : new Uri(o.ServingUrl),
+                ServerServingRoot = o.ServerServingRoot,
+                AvailableTimeout = o.ServingTimeout ?? TimeSpan.FromSeconds(60),
             }),
         };
         options.ObjectStoreProviders.Add(new S3ObjectStoreProvider());

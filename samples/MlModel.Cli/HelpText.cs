@@ -26,6 +26,10 @@ internal static class HelpText
           --format FMT         table (default), json (the host engine's job shape) or csv
           --database CONN      a PostgreSQL connection string instead of the SQLite file in --home
           --serving-url URL    TensorFlow Serving's REST address, for two-phase deploys with labels
+          --server-serving-root DIR
+                               <home>/serving as TensorFlow Serving sees it, when it runs in a container
+                               with that folder mounted (e.g. /models); default $MLMODEL_SERVER_SERVING_ROOT
+          --serving-timeout S  seconds a deploy waits for TensorFlow Serving to load a version (default 60)
           --store ID           keep model files and exports in connector ID's bucket (models/..., exports/...)
                                instead of <home>/store; export then answers a presigned URL on S3.
                                Default $MLMODEL_STORE. Add the connector first: mlmodel connector add id=ID type=s3 ...

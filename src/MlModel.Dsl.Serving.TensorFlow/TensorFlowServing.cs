@@ -95,7 +95,7 @@ public sealed partial class TensorFlowServing : IDisposable
             ValidateLabel(label);
         }
 
-        var basePath = _publisher.GetModelBasePath(servingName);
+        var basePath = ServerBasePath(servingName);
         var versionPath = _publisher.GetVersionPath(servingName, version);
 
         var current = await _config.ReadAsync(cancellationToken);
@@ -255,7 +255,7 @@ public sealed partial class TensorFlowServing : IDisposable
     {
         ValidateServingName(servingName);
         ValidateVersion(version);
-        var basePath = _publisher.GetModelBasePath(servingName);
+        var basePath = ServerBasePath(servingName);
         var removed = await _config.UpdateAsync(
             doc =>
             {
@@ -417,9 +417,15 @@ public sealed partial class TensorFlowServing : IDisposable
     {
         var name = entry.Name ?? string.Empty;
         var basePath = entry.BasePath ?? string.Empty;
-        var managed = IsValidServingName(name) && SamePath(basePath, _publisher.GetModelBasePath(name));
+        var managed = IsValidServingName(name) && SamePath(basePath, ServerBasePath(name));
         return new DeployedModel(name, basePath, entry.SpecificVersions.Order().ToList(), entry.Labels, managed);
     }
+
+    /// <summary>A model's base_path as the config gives it to TF Serving (see <see cref="TensorFlowServingOptions.ServerServingRoot"/>).</summary>
+    private string ServerBasePath(string servingName) =>
+        _options.ServerServingRoot is { Length: > 0 } root
+            ? root.TrimEnd('/') + "/" + servingName
+            : _publisher.GetModelBasePath(servingName);
 
     private static void EnsureManageable(ModelConfigEntry entry, string basePath)
     {

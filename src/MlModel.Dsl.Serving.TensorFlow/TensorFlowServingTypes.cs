@@ -6,6 +6,13 @@ public sealed class TensorFlowServingOptions
     /// <summary>The folder holding one base path per serving name: <c>&lt;ServingRoot&gt;/&lt;serving_name&gt;/&lt;version&gt;/</c>.</summary>
     public string ServingRoot { get; set; } = string.Empty;
 
+    /// <summary>
+    /// <see cref="ServingRoot"/> as TF Serving sees it, when it runs elsewhere with the folder
+    /// mounted (the usual container: <c>-v &lt;ServingRoot&gt;:/models</c> gives <c>/models</c>): the
+    /// config's <c>base_path</c>s start with it. Null: the same path.
+    /// </summary>
+    public string? ServerServingRoot { get; set; }
+
     /// <summary>The file TF Serving reads with <c>--model_config_file</c> (and polls with <c>--model_config_file_poll_wait_seconds</c>).</summary>
     public string ConfigFile { get; set; } = string.Empty;
 

@@ -70,6 +70,14 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
     /// <summary>ServerCore::Options::allow_version_labels; when false a config with labels is refused whole.</summary>
     public bool AllowVersionLabels { get; set; } = true;
 
+    /// <summary>A folder mounted into the server's file system (a container's <c>-v local:server</c>): (server path, local path).</summary>
+    public (string Server, string Local)? Mount { get; set; }
+
+    private string Mounted(string path) =>
+        Mount is var (server, local) && path.StartsWith(server + "/", StringComparison.Ordinal)
+            ? Path.Combine(local, path[(server.Length + 1)..])
+            : path;
+
     /// <summary>--allow_version_labels_for_unavailable_models: a new label may point at a version not yet AVAILABLE.</summary>
     public bool AllowVersionLabelsForUnavailableModels { get; set; }
 
@@ -218,7 +226,7 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
                 var name = model.Name ?? string.Empty;
                 foreach (var version in model.SpecificVersions)
                 {
-                    var path = Path.Combine(model.BasePath ?? string.Empty, version.ToString(CultureInfo.InvariantCulture));
+                    var path = Path.Combine(Mounted(model.BasePath ?? string.Empty), version.ToString(CultureInfo.InvariantCulture));
                     if (Directory.Exists(path))
                     {
                         aspired[(name, version)] = path;

@@ -140,6 +140,24 @@ public class TensorFlowServingTests
     }
 
     [Test]
+    public async Task A_server_in_a_container_is_given_base_paths_as_it_sees_them()
+    {
+        // tensorflow_model_server in a container started with -v <serving root>:/models.
+        _server.Mount = ("/models", _dir.Combine("serving"));
+        using var tfs = Create(serverRoot: "/models/");
+
+        await tfs.DeployAsync("root_m", 1, "stable", HalfPlusTwo());
+        await tfs.DeployAsync("root_m", 2, null, HalfPlusTwo());
+
+        (await ReadConfigAsync()).Find("root_m")!.BasePath.Should().Be("/models/root_m");
+        File.Exists(_dir.Combine("serving", "root_m", "2", "saved_model.pb")).Should().BeTrue("the files go to the local folder");
+        _server.StateOf("root_m", 2).Should().Be(ModelVersionState.Available);
+        (await tfs.GetDeployedVersionsAsync()).Single(m => m.ServingName == "root_m").Managed.Should().BeTrue();
+        await tfs.StopAsync("root_m", 1);
+        (await ReadConfigAsync()).Find("root_m")!.SpecificVersions.Should().Equal(2);
+    }
+
+    [Test]
     public async Task A_version_that_never_becomes_available_is_rolled_back_after_the_timeout()
     {
         await File.WriteAllTextAsync(ConfigPath, UnmanagedEntries);
@@ -394,9 +412,10 @@ public class TensorFlowServingTests
         File.Exists(_dir.Combine("serving", "m", "1", "saved_model.pb")).Should().BeTrue();
     }
 
-    private TensorFlowServing Create(bool rest = true, TimeSpan? timeout = null) => new(new TensorFlowServingOptions
+    private TensorFlowServing Create(bool rest = true, TimeSpan? timeout = null, string? serverRoot = null) => new(new TensorFlowServingOptions
     {
         ServingRoot = _dir.Combine("serving"),
+        ServerServingRoot = serverRoot,
         ConfigFile = ConfigPath,
         RestAddress = rest ? _server.Address : null,
         AvailableTimeout = timeout ?? TimeSpan.FromSeconds(10),

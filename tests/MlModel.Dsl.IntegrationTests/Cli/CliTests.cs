@@ -61,6 +61,35 @@ public class CliTests
         error.Should().Contain("--format takes table, json or csv, not 'xml'");
     }
 
+    [TestCase("--serving-timeout", "0", "--serving-timeout takes a whole number of seconds, not '0'")]
+    [TestCase("--serving-timeout", "1.5", "--serving-timeout takes a whole number of seconds, not '1.5'")]
+    [TestCase("--server-serving-root", "models", "--server-serving-root takes an absolute path as TensorFlow Serving sees it (e.g. /models), not 'models'")]
+    public async Task Serving_options_are_checked(string option, string value, string message)
+    {
+        var (code, _, error) = await RunAsync(option, value, "-c", "mlmodel list");
+        code.Should().Be(2);
+        error.Should().Contain(message);
+    }
+
+    [Test]
+    public async Task With_server_serving_root_the_config_names_the_folder_as_the_server_sees_it()
+    {
+        var folder = Path.Combine(_home.Path, "objects", "USERS", "root");
+        Directory.CreateDirectory(folder);
+        await File.WriteAllBytesAsync(Path.Combine(folder, "m.tar"), Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "m"));
+        (await RunAsync("import", "name=m", "analysis_tool=tf", "kind=regression", "algorithm=deep",
+            "format=saved_model", "connector_id=local", "path=USERS/root/m.tar")).Code.Should().Be(0);
+
+        var (code, output, error) = await RunAsync("--server-serving-root", "/models", "--format", "csv", "deploy", "m");
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        output.Should().Contain("on,1,root_m");
+        var config = await File.ReadAllTextAsync(Path.Combine(_home.Path, "serving", "models.config"));
+        config.Should().Contain("base_path: '/models/root_m'");
+        File.Exists(Path.Combine(_home.Path, "serving", "root_m", "1", "saved_model.pb")).Should().BeTrue();
+    }
+
     [Test]
     public async Task On_a_fresh_home_list_prints_the_seventeen_column_table()
     {
