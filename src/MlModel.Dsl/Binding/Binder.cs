@@ -199,6 +199,12 @@ internal static class Binder
                 $"it holds a lone surrogate {Display.CodePoint(lone)}, which is not Unicode text");
         }
 
+        if (text.Length == 0 && spec.Required && spec.Kind == ParamKind.Text)
+        {
+            // kind='' or path='' says nothing: a required value must be given (names have their own rule below).
+            throw Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, $"a required parameter needs a value: {spec.Key}=<value>");
+        }
+
         switch (spec.Kind)
         {
             case ParamKind.Name:
