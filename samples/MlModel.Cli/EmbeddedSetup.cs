@@ -60,17 +60,21 @@ internal static class EmbeddedSetup
             ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"))
             : new PostgresModelRepository(o.Database);
         var owned = new List<object>();
+        var serving = new TensorFlowServingOptions
+        {
+            ServingRoot = Path.Combine(home, "serving"),
+            ConfigFile = Path.Combine(home, "serving", "models.config"),
+            RestAddress = o.ServingUrl is null ? null : new Uri(o.ServingUrl),
+            ServerServingRoot = o.ServerServingRoot,
+        };
+        if (o.ServingTimeout is { } timeout)
+        {
+            serving.AvailableTimeout = timeout; // else the library's default
+        }
         var options = new MlModelOptions
         {
             Repository = repository,
-            Serving = new TensorFlowServingBackend(new TensorFlowServingOptions
-            {
-                ServingRoot = Path.Combine(home, "serving"),
-                ConfigFile = Path.Combine(home, "serving", "models.config"),
-                RestAddress = o.ServingUrl is null ? null : new Uri(o.ServingUrl),
-                ServerServingRoot = o.ServerServingRoot,
-                AvailableTimeout = o.ServingTimeout ?? TimeSpan.FromSeconds(60),
-            }),
+            Serving = new TensorFlowServingBackend(serving),
         };
         options.ObjectStoreProviders.Add(new S3ObjectStoreProvider());
         options.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
