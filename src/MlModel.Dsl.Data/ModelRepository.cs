@@ -44,6 +44,10 @@ public abstract class ModelRepository : IModelRepository, IDisposable, IAsyncDis
     /// <inheritdoc/>
     public IEnumerable<ModelVersion> List(ModelFilter filter) => _core.List(filter);
 
+    /// <inheritdoc/>
+    public Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken = default) =>
+        _core.LockModelAsync(user, name, cancellationToken);
+
     /// <inheritdoc />
     public IEnumerable<ModelListEntry> ListEntries(ModelFilter filter) => _core.ListEntries(filter);
 

@@ -142,6 +142,7 @@ public sealed partial class TensorFlowServing : IDisposable
 
             await _publisher.PublishAsync(servingName, version, files, cancellationToken);
             published = true;
+            FaultPoints.Reach(FaultPoints.Points.DeployPublished);
         }
 
         // Phase 1: the version, without the new label (TF Serving refuses a config whose labels point
@@ -179,6 +180,7 @@ public sealed partial class TensorFlowServing : IDisposable
             undo.CreatedEntry = phase1.Result.created;
             undo.AddedVersion = phase1.Result.added;
             undo.Record(phase1.TextBefore, phase1.TextWritten);
+            FaultPoints.Reach(FaultPoints.Points.DeployConfigWritten);
         }
         catch
         {
@@ -231,6 +233,7 @@ public sealed partial class TensorFlowServing : IDisposable
                 },
                 cancellationToken);
             undo.Record(phase2.TextBefore, phase2.TextWritten);
+            FaultPoints.Reach(FaultPoints.Points.DeployLabelWritten);
             if (phase2.Result.Changed)
             {
                 undo.LabelRestore = (label, phase2.Result.Previous);
@@ -277,8 +280,10 @@ public sealed partial class TensorFlowServing : IDisposable
             },
             cancellationToken);
 
+        FaultPoints.Reach(FaultPoints.Points.StopConfigWritten);
         // Only after the config no longer lists it: the server unloads it on its next poll.
         var unpublished = _publisher.Unpublish(servingName, version);
+        FaultPoints.Reach(FaultPoints.Points.StopUnpublished);
         if (!removed && !unpublished)
         {
             throw new TensorFlowServingException(
@@ -304,6 +309,98 @@ public sealed partial class TensorFlowServing : IDisposable
         }
 
         return new TensorFlowServingStatus(servingName, entry is null ? null : ToDeployedModel(entry), published, served, serverError);
+    }
+
+    /// <summary>
+    /// Makes the labels of <paramref name="servingName"/> in the config exactly <paramref name="labels"/>,
+    /// for the versions the config lists (a label of a version it does not list is left out):
+    /// labels the registry does not know go, labels it has come back. A label is put only on a
+    /// version the config already serves, which TF Serving accepts. False when nothing changed.
+    /// </summary>
+    public Task<bool> SetLabelsAsync(string servingName, IReadOnlyDictionary<string, long> labels, CancellationToken cancellationToken = default)
+    {
+        ValidateServingName(servingName);
+        var basePath = ServerBasePath(servingName);
+        return _config.UpdateAsync(
+            doc =>
+            {
+                var entry = doc.Find(servingName);
+                if (entry is null)
+                {
+                    return false;
+                }
+
+                EnsureManageable(entry, basePath);
+                var changed = false;
+                foreach (var (label, version) in entry.Labels.ToList())
+                {
+                    if (!labels.TryGetValue(label, out var wanted) || wanted != version)
+                    {
+                        changed |= entry.RemoveLabel(label);
+                    }
+                }
+
+                foreach (var (label, version) in labels)
+                {
+                    if (entry.HasVersion(version))
+                    {
+                        changed |= entry.SetLabel(label, version);
+                    }
+                }
+
+                return changed;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Serving names with a version folder under the serving root (published, whether or not the config lists them).</summary>
+    public IReadOnlyList<string> GetPublishedServingNames()
+    {
+        try
+        {
+            return Directory.EnumerateDirectories(_publisher.ServingRoot)
+                .Select(Path.GetFileName)
+                .Where(n => n is not null && IsValidServingName(n) && _publisher.GetPublishedVersions(n).Count > 0)
+                .Select(n => n!)
+                .Order(StringComparer.Ordinal)
+                .ToList();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// What deploys, stops and config writes that did not finish left behind (temporary config files,
+    /// dead publish folders, unpublish folders), relative to the serving root; removed when
+    /// <paramref name="remove"/>. Nothing that a running deploy or stop still uses is listed.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FindLeftoversAsync(bool remove, CancellationToken cancellationToken = default)
+    {
+        var found = new List<string>();
+        var configFolder = Path.GetDirectoryName(_config.Path)!;
+        var prefix = Path.GetRelativePath(_publisher.ServingRoot, configFolder) is "." ? "" : Path.GetRelativePath(_publisher.ServingRoot, configFolder) + "/";
+        found.AddRange((await _config.FindTemporaryFilesAsync(remove, cancellationToken)).Select(f => prefix + f));
+        if (Directory.Exists(_publisher.ServingRoot))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(_publisher.ServingRoot).Order(StringComparer.Ordinal))
+            {
+                var name = Path.GetFileName(dir);
+                if (IsValidServingName(name))
+                {
+                    found.AddRange(_publisher.FindLeftovers(name, remove));
+                }
+            }
+        }
+        return found;
+    }
+
+    /// <summary>The version folders of <paramref name="servingName"/> under the serving root.</summary>
+    public IReadOnlyList<long> GetPublishedVersions(string servingName)
+    {
+        ValidateServingName(servingName);
+        return _publisher.GetPublishedVersions(servingName);
     }
 
     /// <summary>Every model_config_list entry of the config file (managed or not), for consistency checks.</summary>

@@ -93,6 +93,52 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     }
 
     /// <inheritdoc/>
+    public async Task<IReadOnlyList<ServingEntry>> GetManagedAsync(CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<DeployedModel> deployed;
+        try
+        {
+            deployed = await _serving.GetDeployedVersionsAsync(cancellationToken);
+        }
+        catch (TensorFlowServingException e)
+        {
+            throw Map(e, "check");
+        }
+        var entries = new SortedDictionary<string, ServingEntry>(StringComparer.Ordinal);
+        foreach (var d in deployed.Where(d => d.Managed))
+        {
+            entries[d.ServingName] = new ServingEntry(
+                d.ServingName,
+                d.Versions.Select(v => checked((int)v)).ToList(),
+                d.Labels.ToDictionary(kv => kv.Key, kv => checked((int)kv.Value), StringComparer.Ordinal),
+                _serving.GetPublishedVersions(d.ServingName).Select(v => checked((int)v)).ToList());
+        }
+        foreach (var name in _serving.GetPublishedServingNames().Where(n => !entries.ContainsKey(n)))
+        {
+            entries[name] = new ServingEntry(name, [], new Dictionary<string, int>(StringComparer.Ordinal),
+                _serving.GetPublishedVersions(name).Select(v => checked((int)v)).ToList());
+        }
+        return entries.Values.ToList();
+    }
+
+    /// <inheritdoc/>
+    public Task SetLabelsAsync(string servingName, IReadOnlyDictionary<string, int> labels, CancellationToken cancellationToken = default) =>
+        WithGateAsync(servingName, () => _serving.SetLabelsAsync(servingName, labels.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal), cancellationToken), "check", cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<string>> FindLeftoversAsync(bool remove, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await _serving.FindLeftoversAsync(remove, cancellationToken);
+        }
+        catch (TensorFlowServingException e)
+        {
+            throw Map(e, "check");
+        }
+    }
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _serving.Dispose();

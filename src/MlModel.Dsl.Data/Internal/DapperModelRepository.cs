@@ -228,7 +228,7 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         {
             var row = await connection.QueryFirstOrDefaultAsync<ModelRow>(version is { } v
                 ? Command(Sql.GetVersion, new { User = user, Name = name, Version = v }, null, ct)
-                : Command(Sql.GetLatest, new { User = user, Name = name }, null, ct));
+                : Command(Sql.GetLatest, new { User = user, Name = name, Deleting = ModelStates.Deleting }, null, ct));
             return row?.ToModel();
         }, cancellationToken);
     }
@@ -243,6 +243,9 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
             return rows.Select(r => r.ToModel()).ToList();
         }, cancellationToken);
     }
+
+    public Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken = default) =>
+        _dialect.LockModelAsync(user, name, cancellationToken);
 
     public IEnumerable<ModelVersion> List(ModelFilter filter)
     {
@@ -283,7 +286,7 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         SqlCatalogue.AssertKnown(sql);
         var command = new CommandDefinition(
             sql,
-            new { filter.User, filter.Name, filter.AnalysisTool, Serving = filter.Serving ?? false },
+            new { filter.User, filter.Name, filter.AnalysisTool, Serving = filter.Serving ?? false, Deleting = ModelStates.Deleting },
             commandTimeout: Timeout);
         DbConnection? connection = null;
         IDataReader? reader = null;

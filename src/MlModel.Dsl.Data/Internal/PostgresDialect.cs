@@ -60,6 +60,68 @@ internal sealed class PostgresDialect : SqlDialect
 
     private const string LockSchema = "SELECT pg_advisory_xact_lock(@Key)";
 
+    // Model locks use the two-key form, whose key space is separate from the one-key form of
+    // the schema lock: (ModelLockClass, hash of user/name). A collision of two models' hashes
+    // only makes their changes wait for each other.
+    private const int ModelLockClass = 0x6D6C6D64; // "mlmd"
+
+    private const string LockModel = "SELECT pg_advisory_lock(@Class, @Key)";
+
+    private const string UnlockModel = "SELECT pg_advisory_unlock(@Class, @Key)";
+
+    /// <summary>
+    /// A session-level advisory lock on a connection of its own, held until disposed: it spans
+    /// hosts that share the database, and the server releases it when the session ends, so a
+    /// killed holder never leaves the model locked.
+    /// </summary>
+    public override async Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken)
+    {
+        var key = ModelLockKey(user, name);
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            // No command timeout: the caller's token bounds the wait (Npgsql cancels the query on it).
+            await connection.ExecuteAsync(new CommandDefinition(LockModel, new { Class = ModelLockClass, Key = key }, commandTimeout: 0, cancellationToken: cancellationToken));
+            return new AdvisoryLock(connection, key);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    internal static int ModelLockKey(string user, string name)
+    {
+        // FNV-1a over the UTF-8 of "user/name": stable across processes and .NET versions.
+        var hash = 2166136261u;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(user + "/" + name))
+        {
+            hash = (hash ^ b) * 16777619u;
+        }
+        return unchecked((int)hash);
+    }
+
+    private sealed class AdvisoryLock(NpgsqlConnection connection, int key) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            try
+            {
+                await connection.ExecuteAsync(new CommandDefinition(UnlockModel, new { Class = ModelLockClass, Key = key }));
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+            {
+                // The session ends below, and with it the lock.
+            }
+            finally
+            {
+                // A pooled connection is reset on return (DISCARD ALL releases advisory locks too).
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     public override string CreateSchemaTable => SchemaTable;
 
     public override IReadOnlyList<string> Script(Migration migration) => migration.Postgres;

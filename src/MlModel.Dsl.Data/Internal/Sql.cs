@@ -37,8 +37,13 @@ internal static class Sql
 
     public const string GetVersion = SelectModels + ModelKey + " AND version = @Version";
 
-    // The unique (user_name, name, version) index answers this with one seek on both databases.
-    public const string GetLatest = SelectModels + ModelKey + " ORDER BY version DESC LIMIT 1";
+    // A version being deleted is hidden: its files may be partly gone. @Deleting is always
+    // ModelStates.Deleting, bound like any value (no literal reaches a statement).
+    private const string NotDeleting = "(state IS NULL OR state <> @Deleting)";
+
+    // The unique (user_name, name, version) index answers this with a backward scan that stops
+    // at the first version not being deleted, on both databases.
+    public const string GetLatest = SelectModels + ModelKey + " AND " + NotDeleting + " ORDER BY version DESC LIMIT 1";
 
     public const string GetVersions = SelectModels + ModelKey + " ORDER BY version";
 
@@ -119,7 +124,8 @@ internal static class Sql
 
     private const string ListOrder = " ORDER BY user_name, name, version";
 
-    // Index = bit mask of the filter fields present: 1 user, 2 name, 4 analysis_tool, 8 serving.
+    // Index = bit mask of the filter fields present: 1 user, 2 name, 4 analysis_tool, 8 serving,
+    // 16 versions being deleted excluded (every list but the consistency check's).
     internal static readonly IReadOnlyList<string> ListVariants = BuildListVariants(SelectModels);
 
     internal static readonly IReadOnlyList<string> ListEntryVariants = BuildListVariants(SelectListEntries);
@@ -134,11 +140,12 @@ internal static class Sql
         (filter.User is null ? 0 : 1)
         | (filter.Name is null ? 0 : 2)
         | (filter.AnalysisTool is null ? 0 : 4)
-        | (filter.Serving is null ? 0 : 8);
+        | (filter.Serving is null ? 0 : 8)
+        | (filter.IncludeDeleting ? 0 : 16);
 
     private static string[] BuildListVariants(string select)
     {
-        string[] conditions = ["user_name = @User", "name = @Name", "analysis_tool = @AnalysisTool", "serving = @Serving"];
+        string[] conditions = ["user_name = @User", "name = @Name", "analysis_tool = @AnalysisTool", "serving = @Serving", NotDeleting];
         var variants = new string[1 << conditions.Length];
         for (var mask = 0; mask < variants.Length; mask++)
         {

@@ -58,6 +58,9 @@ internal abstract class SqlDialect
     /// </summary>
     public virtual IEnumerator<Backends.ModelListEntry>? ReadListEntries(DbConnection connection, string sql, Backends.ModelFilter filter) => null;
 
+    /// <summary>The cross-process lock of one model (<see cref="Backends.IModelRepository.LockModelAsync"/>).</summary>
+    public abstract Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken);
+
     /// <summary>Releases what the dialect holds (pools, data sources).</summary>
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 

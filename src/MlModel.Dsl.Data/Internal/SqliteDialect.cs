@@ -130,6 +130,41 @@ internal sealed class SqliteDialect : SqlDialect
 
     public override string Redact(string message) => RedactSecret(message, _password);
 
+    /// <summary>
+    /// An exclusive lock on a file per model in <c>&lt;database&gt;.locks/</c>: .NET takes
+    /// flock(LOCK_EX | LOCK_NB) for <see cref="FileShare.None"/> on Unix, which excludes every
+    /// other open of the file, in this process or another, and the kernel drops it when the
+    /// holder dies. The files stay (a few empty files, one per model ever changed): removing
+    /// a lock file while another process waits on it would let two holders in.
+    /// </summary>
+    public override async Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken)
+    {
+        var folder = DatabasePath + ".locks";
+        Directory.CreateDirectory(folder);
+        // Names are letters, digits, '_', '.' and '-' (spec B.2): safe as a file name as they are.
+        var path = Path.Combine(folder, user + "+" + name + ".lock");
+        var delay = 5;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                return new FileLock(new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None));
+            }
+            catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException && e.HResult is 11 or 35 or unchecked((int)0x80070020))
+            {
+                // EWOULDBLOCK/EAGAIN (Linux 11, macOS 35), or a sharing violation (Windows): held by another.
+                await Task.Delay(delay, cancellationToken);
+                delay = Math.Min(delay * 2, 50);
+            }
+        }
+    }
+
+    private sealed class FileLock(FileStream stream) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => stream.DisposeAsync();
+    }
+
     public override ValueTask DisposeAsync()
     {
         // Close this file's pooled handles, so the file (and its -wal, -shm) can be moved or removed.

@@ -72,6 +72,7 @@ internal sealed unsafe partial class SqliteListReader : IEnumerator<ModelListEnt
             Bind(statement, "@User", filter.User);
             Bind(statement, "@Name", filter.Name);
             Bind(statement, "@AnalysisTool", filter.AnalysisTool);
+            Bind(statement, "@Deleting", ModelStates.Deleting);
             var serving = raw.sqlite3_bind_parameter_index(statement, "@Serving");
             if (serving > 0)
             {

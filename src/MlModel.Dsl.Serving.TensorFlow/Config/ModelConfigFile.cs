@@ -79,6 +79,30 @@ internal sealed class ModelConfigFile
         return true;
     }
 
+    /// <summary>
+    /// Temporary files of config writes that did not finish (a process killed between writing the
+    /// temp file and renaming it), by file name; deleted when <paramref name="remove"/>. Taken under
+    /// the lock, so a write in progress is never among them.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> FindTemporaryFilesAsync(bool remove, CancellationToken cancellationToken = default)
+    {
+        var folder = System.IO.Path.GetDirectoryName(Path)!;
+        if (!Directory.Exists(folder))
+        {
+            return [];
+        }
+        await using var fileLock = await AcquireLockAsync(cancellationToken);
+        var found = Directory.EnumerateFiles(folder, $".{System.IO.Path.GetFileName(Path)}.*.tmp").Order(StringComparer.Ordinal).ToList();
+        if (remove)
+        {
+            foreach (var file in found)
+            {
+                TryDelete(file);
+            }
+        }
+        return found.Select(f => System.IO.Path.GetFileName(f)!).ToList();
+    }
+
     private async Task<string?> ReadTextAsync(CancellationToken cancellationToken)
     {
         try
@@ -146,6 +170,7 @@ internal sealed class ModelConfigFile
                 stream.Flush(flushToDisk: true);
             }
 
+            FaultPoints.Reach(FaultPoints.Points.ConfigTempWritten);
             // From here on the change is committed: a cancelled token must not leave it half-done.
             File.Move(temp, Path, overwrite: true);
             NativeFileSystem.TryFsyncDirectory(folder);

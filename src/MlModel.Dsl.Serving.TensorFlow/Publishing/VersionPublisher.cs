@@ -170,32 +170,44 @@ internal sealed class VersionPublisher(string servingRoot, PublishMode mode = Pu
     }
 
     /// <summary>Deletes temp folders of dead publishes and leftover unpublish folders of <paramref name="servingName"/>.</summary>
-    public int CleanLeftovers(string servingName)
+    public int CleanLeftovers(string servingName) => FindLeftovers(servingName, remove: true).Count;
+
+    /// <summary>
+    /// Temp folders of dead publishes (their owner lock can be taken) and leftover unpublish folders
+    /// of <paramref name="servingName"/>, as paths relative to the serving root; deleted when
+    /// <paramref name="remove"/>. A publish in progress holds its lock, so it is never listed.
+    /// </summary>
+    public IReadOnlyList<string> FindLeftovers(string servingName, bool remove)
     {
         var basePath = GetModelBasePath(servingName);
+        var found = new List<string>();
         if (!Directory.Exists(basePath))
         {
-            return 0;
+            return found;
         }
 
-        var cleaned = 0;
         foreach (var dir in Directory.EnumerateDirectories(basePath))
         {
             var name = Path.GetFileName(dir);
             if (name.StartsWith(UnpublishPrefix, StringComparison.Ordinal))
             {
-                TryDeleteDirectory(dir);
-                cleaned++;
+                found.Add(servingName + "/" + name);
+                if (remove)
+                {
+                    TryDeleteDirectory(dir);
+                }
             }
             else if (name.StartsWith(PublishPrefix, StringComparison.Ordinal) && TryTakeOwnerLock(dir + ".lock", out var stale))
             {
+                found.Add(servingName + "/" + name);
                 using (stale)
                 {
-                    TryDeleteDirectory(dir);
-                    TryDeleteFile(dir + ".lock");
+                    if (remove)
+                    {
+                        TryDeleteDirectory(dir);
+                        TryDeleteFile(dir + ".lock");
+                    }
                 }
-
-                cleaned++;
             }
         }
 
@@ -204,14 +216,18 @@ internal sealed class VersionPublisher(string servingRoot, PublishMode mode = Pu
         {
             if (!Directory.Exists(lockFile[..^".lock".Length]) && TryTakeOwnerLock(lockFile, out var stale))
             {
+                found.Add(servingName + "/" + Path.GetFileName(lockFile));
                 using (stale)
                 {
-                    TryDeleteFile(lockFile);
+                    if (remove)
+                    {
+                        TryDeleteFile(lockFile);
+                    }
                 }
             }
         }
 
-        return cleaned;
+        return found;
     }
 
     private static bool TryTakeOwnerLock(string lockPath, out IDisposable? handle)

@@ -33,7 +33,20 @@ public interface IModelRepository
     /// <summary>Inserts a version (whose number came from <see cref="AllocateVersionAsync"/>) and its file manifest; returns it with its id.</summary>
     Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default);
 
-    /// <summary>One version, or the latest when <paramref name="version"/> is null; null when absent.</summary>
+    /// <summary>
+    /// Takes the lock that serialises the changes of one model (deploy, stop, delete, repair),
+    /// held until the result is disposed. It must exclude other processes sharing the
+    /// repository (and, for a shared database, other hosts), and be released when its holder dies,
+    /// so a killed process never leaves a model locked. Waits until it is free or
+    /// <paramref name="cancellationToken"/> fires. The default excludes nobody outside the
+    /// process (the engine always serialises within it): a repository that several processes
+    /// share overrides it.
+    /// </summary>
+    Task<IAsyncDisposable> LockModelAsync(string user, string name, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IAsyncDisposable>(NoLock.Instance);
+
+    /// <summary>One version, or the latest when <paramref name="version"/> is null; null when absent.
+    /// The latest is the highest version not being deleted; an explicit version is returned in any state.</summary>
     Task<ModelVersion?> GetAsync(string user, string name, int? version, CancellationToken cancellationToken = default);
 
     /// <summary>Every version of a model, ascending.</summary>
@@ -78,4 +91,12 @@ public interface IModelRepository
 
     /// <summary>Removes a connector; false when it was not there.</summary>
     Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The lock of a repository that no other process shares.</summary>
+internal sealed class NoLock : IAsyncDisposable
+{
+    public static readonly NoLock Instance = new();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

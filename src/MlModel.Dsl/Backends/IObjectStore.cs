@@ -66,6 +66,18 @@ public interface IObjectStore
     /// keep working as they are.
     /// </remarks>
     IObjectWriteBatch BeginWriteBatch() => new PutEachWriteBatch(this);
+
+    /// <summary>
+    /// Temporary objects under <paramref name="prefix"/>: writes in progress, or left by a process
+    /// that died (a local store's <c>.mlmodel-tmp-*</c> files), with their last write time, for
+    /// <c>check</c> to report and, past the grace period, remove. The default has none: a store
+    /// whose writes leave nothing visible behind (an S3 PUT) need not override it.
+    /// </summary>
+    IAsyncEnumerable<ObjectInfo> ListTemporaryAsync(string prefix, CancellationToken cancellationToken = default) =>
+        AsyncEnumerable.Empty<ObjectInfo>();
+
+    /// <summary>Deletes a temporary object that <see cref="ListTemporaryAsync"/> returned.</summary>
+    Task DeleteTemporaryAsync(string key, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }
 
 /// <summary>

@@ -15,6 +15,13 @@ public sealed record ServingFile(string RelativePath, long Length, string? Local
 /// <param name="ServerMessage">The server's error message, if any.</param>
 public sealed record ServingVersionStatus(int Version, bool InConfig, IReadOnlyList<string> Labels, string? ServerState, string? ServerMessage);
 
+/// <summary>What the serving side holds for one serving name that this library manages.</summary>
+/// <param name="ServingName">The serving name.</param>
+/// <param name="Versions">Versions the serving config lists.</param>
+/// <param name="Labels">Labels in the serving config, with the version each points at.</param>
+/// <param name="Folders">Versions whose files are published for serving (listed by the config or not).</param>
+public sealed record ServingEntry(string ServingName, IReadOnlyList<int> Versions, IReadOnlyDictionary<string, int> Labels, IReadOnlyList<int> Folders);
+
 /// <summary>A model serving system (TensorFlow Serving in MlModel.Dsl.Serving.TensorFlow).</summary>
 public interface IServingBackend
 {
@@ -33,4 +40,31 @@ public interface IServingBackend
 
     /// <summary>Every serving name the config lists with its versions, for consistency checks.</summary>
     Task<IReadOnlyDictionary<string, IReadOnlyList<int>>> GetDeployedAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every serving name this library manages (in the config with the base path it gives, or with
+    /// published folders), with versions, labels and folders, for <c>check</c> to compare with the
+    /// registry. Entries the library does not manage are left out. The default knows only the
+    /// config's versions.
+    /// </summary>
+    async Task<IReadOnlyList<ServingEntry>> GetManagedAsync(CancellationToken cancellationToken = default) =>
+        (await GetDeployedAsync(cancellationToken))
+            .Select(kv => new ServingEntry(kv.Key, kv.Value, new Dictionary<string, int>(), kv.Value))
+            .ToList();
+
+    /// <summary>
+    /// Makes the labels of <paramref name="servingName"/> exactly <paramref name="labels"/> for the
+    /// versions the config lists (the registry's view, for <c>check repair=true</c>). The default
+    /// does nothing: a backend without labels has none to drift.
+    /// </summary>
+    Task SetLabelsAsync(string servingName, IReadOnlyDictionary<string, int> labels, CancellationToken cancellationToken = default) =>
+        Task.CompletedTask;
+
+    /// <summary>
+    /// What deploys, stops and config writes that did not finish left behind (temporary files and
+    /// folders), described for <c>check</c>; removed when <paramref name="remove"/>. Never lists what
+    /// a running deploy or stop still uses. The default has none.
+    /// </summary>
+    Task<IReadOnlyList<string>> FindLeftoversAsync(bool remove, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<string>>([]);
 }

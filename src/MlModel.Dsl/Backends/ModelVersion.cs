@@ -9,11 +9,17 @@ public static class ModelStates
     public const string Running = "RUNNING";
     /// <summary>Trained or imported: usable.</summary>
     public const string Done = "DONE";
-    /// <summary>Training failed.</summary>
+    /// <summary>Training failed, or <c>check</c> found its files missing or corrupt.</summary>
     public const string Error = "ERROR";
+    /// <summary>
+    /// Being deleted: set before the first file goes, so a delete cut short is never shown as
+    /// usable. Hidden from list, summary, export and deploy; running the delete again (or
+    /// <c>check repair=true</c>) finishes it.
+    /// </summary>
+    public const string Deleting = "DELETING";
 
     /// <summary>All states, in lifecycle order.</summary>
-    public static IReadOnlyList<string> All { get; } = [Ready, Running, Done, Error];
+    public static IReadOnlyList<string> All { get; } = [Ready, Running, Done, Error, Deleting];
 }
 
 /// <summary>
@@ -157,7 +163,11 @@ public sealed record ModelListEntry
 public sealed record ModelFile(string Path, long Size, string Sha256);
 
 /// <summary>Which versions <c>list</c> returns.</summary>
-public sealed record ModelFilter(string? User = null, string? Name = null, string? AnalysisTool = null, bool? Serving = null);
+public sealed record ModelFilter(string? User = null, string? Name = null, string? AnalysisTool = null, bool? Serving = null)
+{
+    /// <summary>Also versions being deleted (<see cref="ModelStates.Deleting"/>), which lists leave out: for consistency checks.</summary>
+    public bool IncludeDeleting { get; init; }
+}
 
 /// <summary>One entry of the audit trail.</summary>
 public sealed record AuditEntry

@@ -22,7 +22,7 @@ internal sealed partial class CommandExecutor
 
     private IObjectStore ExportStore(OperationSpec op) => _options.ExportStore ?? RequireModelStore(op);
 
-    private async Task<ResultSet> ImportAsync(ImportCommand c, MlModelCaller caller, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    private async Task<ResultSet> ImportAsync(ImportCommand c, MlModelCaller caller, Attempt attempt, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         var op = OperationTable.Get(MlModelOperation.Import);
         var owner = caller.User;
@@ -33,7 +33,6 @@ internal sealed partial class CommandExecutor
             throw Fail(ErrorCodes.PermissionDenied, op, $"user '{owner}' may import only from keys under {userFolder}, not '{c.Path}'");
         }
         var store = RequireModelStore(op);
-        return await AuditedAsync(caller, "import", owner, c.Name, (ResultSet r) => (int?)r.First()[2], null, c.ToString(), async () =>
         {
             var source = await ResolveConnectorAsync(op, c.ConnectorId, cancellationToken);
             // A connector's store is made for this import (an S3 client and its buffers): release it after.
@@ -53,17 +52,19 @@ internal sealed partial class CommandExecutor
             }
 
             var version = await _repository.AllocateVersionAsync(owner, c.Name, cancellationToken);
+            attempt.Version = version;
             var prefix = ModelPrefix(owner, c.Name, version);
             StoredModel stored;
             try
             {
                 await using var input = await source.OpenReadAsync(c.Path, cancellationToken);
-                await using var batch = store.BeginWriteBatch();
+                await using var batch = new FaultPointBatch(store.BeginWriteBatch());
                 var reader = new ModelArchiveReader(batch, prefix, c.Format, _options.ArchiveLimits);
                 stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
                 // Durable before the row exists: a row never points at files a crash could lose
                 // (unless the store was told not to sync: then the manifest is what tells).
                 await CommitAsync(op, batch, version, c.Name, cancellationToken);
+                FaultPoints.Reach(FaultPoints.Points.ImportFilesDurable);
             }
             catch (Exception e)
             {
@@ -99,6 +100,7 @@ internal sealed partial class CommandExecutor
                     Created = now,
                     Modified = now,
                 }, stored.Files, cancellationToken);
+                FaultPoints.Reach(FaultPoints.Points.ImportRowInserted);
                 return new ResultSet(ResultTables.Import, [["ok", model.Name, model.Version]]);
             }
             catch
@@ -106,7 +108,21 @@ internal sealed partial class CommandExecutor
                 await AbandonAsync(store, prefix, owner, c.Name, version);
                 throw;
             }
-        });
+        }
+    }
+
+    /// <summary>An import's write batch with a fault point after each file it is given.</summary>
+    private sealed class FaultPointBatch(IObjectWriteBatch inner) : IObjectWriteBatch
+    {
+        public async Task PutAsync(string key, Stream content, long? length, CancellationToken cancellationToken = default)
+        {
+            await inner.PutAsync(key, content, length, cancellationToken);
+            FaultPoints.Reach(FaultPoints.Points.ImportFileWritten);
+        }
+
+        public Task CommitAsync(CancellationToken cancellationToken = default) => inner.CommitAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
     private static string FormatLabel(ModelFormat format) => format switch
@@ -184,55 +200,82 @@ internal sealed partial class CommandExecutor
 
         try
         {
-            await exports.WriteAsync(key, async (output, ct) =>
+            try
             {
-                await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
-                // A sha256sum-style manifest first: `sha256sum -c MANIFEST.sha256` checks an unpacked export.
-                // Produced line by line: the whole text of 100,000 files would take about 20 MB.
-                var manifestEntry = new PaxTarEntry(TarEntryType.RegularFile, ModelLayout.ManifestFile)
+                await exports.WriteAsync(key, async (output, ct) =>
                 {
-                    DataStream = new ManifestStream(files),
-                    Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
-                    ModificationTime = model.Modified,
-                };
-                await tar.WriteEntryAsync(manifestEntry, ct);
-                // Checksums are computed on the pipeline's thread while this one reads and writes;
-                // a mismatch surfaces a few files later at most, and always before the tar is whole.
-                using var hashes = new Sha256Pipeline();
-                foreach (var file in files)
-                {
-                    var stream = local is null
-                        ? await store.OpenReadAsync(model.StorageKey + file.Path, ct)
-                        : await local.OpenReadAsync(model.StorageKey + file.Path, verifiedFolders, ct);
-                    await using var verifying = new HashingStream(
-                        stream, file.Size, file.Sha256,
-                        why => Fail(ErrorCodes.Integrity, op, $"file '{file.Path}' of version {model.Version} of '{model.Name}' is corrupt: {why}; run mlmodel check"),
-                        headCapacity: 0, hashes);
-                    var entry = new PaxTarEntry(TarEntryType.RegularFile, file.Path)
+                    FaultPoints.Reach(FaultPoints.Points.ExportArchiveWriting);
+                    await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+                    // A sha256sum-style manifest first: `sha256sum -c MANIFEST.sha256` checks an unpacked export.
+                    // Produced line by line: the whole text of 100,000 files would take about 20 MB.
+                    var manifestEntry = new PaxTarEntry(TarEntryType.RegularFile, ModelLayout.ManifestFile)
                     {
-                        DataStream = verifying,
+                        DataStream = new ManifestStream(files),
                         Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
                         ModificationTime = model.Modified,
                     };
-                    await tar.WriteEntryAsync(entry, ct);
-                    if (!verifying.IsComplete)
+                    await tar.WriteEntryAsync(manifestEntry, ct);
+                    // Checksums are computed on the pipeline's thread while this one reads and writes;
+                    // a mismatch surfaces a few files later at most, and always before the tar is whole.
+                    using var hashes = new Sha256Pipeline();
+                    foreach (var file in files)
                     {
-                        // The tar writer reads nothing of an empty file: check it all the same.
-                        await verifying.CopyToAsync(Stream.Null, ct);
+                        var stream = local is null
+                            ? await store.OpenReadAsync(model.StorageKey + file.Path, ct)
+                            : await local.OpenReadAsync(model.StorageKey + file.Path, verifiedFolders, ct);
+                        await using var verifying = new HashingStream(
+                            stream, file.Size, file.Sha256,
+                            why => Fail(ErrorCodes.Integrity, op, $"file '{file.Path}' of version {model.Version} of '{model.Name}' is corrupt: {why}; run mlmodel check"),
+                            headCapacity: 0, hashes);
+                        var entry = new PaxTarEntry(TarEntryType.RegularFile, file.Path)
+                        {
+                            DataStream = verifying,
+                            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                            ModificationTime = model.Modified,
+                        };
+                        await tar.WriteEntryAsync(entry, ct);
+                        if (!verifying.IsComplete)
+                        {
+                            // The tar writer reads nothing of an empty file: check it all the same.
+                            await verifying.CopyToAsync(Stream.Null, ct);
+                        }
+                        done += file.Size;
+                        progress?.Report(new TransferProgress("export", done, total, ++count));
                     }
-                    done += file.Size;
-                    progress?.Report(new TransferProgress("export", done, total, ++count));
-                }
-                await hashes.CompleteAsync(ct);
-            }, cancellationToken);
+                    await hashes.CompleteAsync(ct);
+                }, cancellationToken);
+            }
+            catch (MlModelException e) when (e.Code == ErrorCodes.NotFound)
+            {
+                throw Fail(ErrorCodes.Integrity, op, $"a file of version {model.Version} of '{model.Name}' is missing from the model store ({Strip(e.Message)}); run mlmodel check", e);
+            }
+            catch (MlModelException e) when (!e.Message.StartsWith("mlmodel export", StringComparison.Ordinal))
+            {
+                throw Fail(e.Code, op, Strip(e.Message), e);
+            }
         }
-        catch (MlModelException e) when (e.Code == ErrorCodes.NotFound)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            throw Fail(ErrorCodes.Integrity, op, $"a file of version {model.Version} of '{model.Name}' is missing from the model store ({Strip(e.Message)}); run mlmodel check", e);
+            if (await GoneAsync(owner, model, CancellationToken.None))
+            {
+                // A delete that ran meanwhile took the files (or the archive's folder) away: that is the answer.
+                await exports.DeleteAsync(key, CancellationToken.None);
+                throw Fail(ErrorCodes.NotFound, op, $"version {model.Version} of '{model.Name}' was deleted while it was being exported; the archive was removed", e);
+            }
+            throw;
         }
-        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel export", StringComparison.Ordinal))
+
+        FaultPoints.Reach(FaultPoints.Points.ExportArchiveWritten);
+        // A delete may have run while the archive was written (it removes the version's exports,
+        // but this one may have landed after it): under the model's lock, which a delete holds
+        // from its first change to its last, the version must still be there, or the archive goes.
+        await using (await LockModelAsync(op, owner, model.Name, cancellationToken))
         {
-            throw Fail(e.Code, op, Strip(e.Message), e);
+            if (await GoneAsync(owner, model, cancellationToken))
+            {
+                await exports.DeleteAsync(key, CancellationToken.None);
+                throw Fail(ErrorCodes.NotFound, op, $"version {model.Version} of '{model.Name}' was deleted while it was being exported; the archive was removed");
+            }
         }
 
         var expiry = _options.ExportUrlExpiry;
@@ -240,28 +283,53 @@ internal sealed partial class CommandExecutor
         return new ResultSet(ResultTables.Export, [["ok", url.AbsoluteUri, (int)expiry.TotalSeconds]]);
     }
 
-    private async Task<ResultSet> DeleteAsync(DeleteCommand c, MlModelCaller caller, CancellationToken cancellationToken)
+    /// <summary>Whether <paramref name="model"/> was deleted (or is being deleted) since it was read.</summary>
+    private async Task<bool> GoneAsync(string owner, ModelVersion model, CancellationToken cancellationToken)
+    {
+        var now = await _repository.GetAsync(owner, model.Name, model.Version, cancellationToken);
+        return now is null || now.Id != model.Id || now.State == ModelStates.Deleting;
+    }
+
+    private async Task<ResultSet> DeleteAsync(DeleteCommand c, MlModelCaller caller, Attempt attempt, CancellationToken cancellationToken)
     {
         var op = OperationTable.Get(MlModelOperation.Delete);
         var owner = Owner(op, c.User, caller);
-        var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
+        // Under the model's lock: a deploy of this version either finished before (and the
+        // version is served, so refused here) or starts after (and finds no version).
+        await using var held = await LockModelAsync(op, owner, c.Name, cancellationToken);
+        var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken, includeDeleting: true);
         if (model.Serving)
         {
             throw Fail(ErrorCodes.Conflict, op,
                 $"version {model.Version} of '{model.Name}' is being served as {ResultTables.ServingName(owner, model.Name)}; stop it first: mlmodel stop name={model.Name} version={model.Version}");
         }
-        return await AuditedAsync(caller, "delete", owner, c.Name, _ => (int?)c.Version, c.Version, c.ToString(), async () =>
+        await FinishDeleteAsync(op, model, cancellationToken);
+        return ResultSet.Scalar("result", "ok");
+    }
+
+    /// <summary>
+    /// Deletes a version the caller holds the lock of: the row goes to DELETING first (hidden from
+    /// list, summary, export and deploy), then the serving leftovers of a cut-short deploy, the files
+    /// and exports (temporary files included), and the row last. Cut short at any point, running it
+    /// again (delete, or <c>check repair=true</c>) finishes the job.
+    /// </summary>
+    private async Task FinishDeleteAsync(OperationSpec op, ModelVersion model, CancellationToken cancellationToken)
+    {
+        if (model.State != ModelStates.Deleting)
         {
-            // Files first, the row last: a delete that fails halfway leaves the row, so running
-            // it again finishes the job (spec B.8).
-            if (_options.ModelStore is { } store)
-            {
-                await store.DeletePrefixAsync(ModelPrefix(owner, model.Name, model.Version), cancellationToken);
-                await ExportStore(op).DeletePrefixAsync(ExportPrefix(owner, model.Name, model.Version), cancellationToken);
-            }
-            await _repository.DeleteAsync(owner, model.Name, model.Version, cancellationToken);
-            return ResultSet.Scalar("result", "ok");
-        });
+            model = await _repository.UpdateAsync(model with { State = ModelStates.Deleting }, cancellationToken);
+        }
+        FaultPoints.Reach(FaultPoints.Points.DeleteMarked);
+        // The registry says it is not served; a deploy killed before its registry commit may still
+        // have it in the serving config or its folder: nothing may serve a deleted version.
+        await StopUnregisteredAsync(op, model.User, model.Name, model.Version, cancellationToken);
+        if (_options.ModelStore is { } store)
+        {
+            await store.DeletePrefixAsync(ModelPrefix(model.User, model.Name, model.Version), cancellationToken);
+            await ExportStore(op).DeletePrefixAsync(ExportPrefix(model.User, model.Name, model.Version), cancellationToken);
+        }
+        FaultPoints.Reach(FaultPoints.Points.DeleteFilesRemoved);
+        await _repository.DeleteAsync(model.User, model.Name, model.Version, cancellationToken);
     }
 
     public async Task<ModelVersion> RegisterAsync(ModelRegistration r, MlModelCaller caller, string? filesFolder, CancellationToken cancellationToken)
@@ -345,11 +413,13 @@ internal sealed partial class CommandExecutor
     {
         var op = OperationTable.Get(MlModelOperation.Summary);
         var owner = Owner(op, user, caller);
-        if (!ModelStates.All.Contains(u.State))
+        if (!ModelStates.All.Contains(u.State) || u.State == ModelStates.Deleting)
         {
-            throw Fail(ErrorCodes.InvalidValue, op, $"invalid state '{u.State}'; expected one of {string.Join(", ", ModelStates.All)}");
+            throw Fail(ErrorCodes.InvalidValue, op, $"invalid state '{u.State}'; expected one of {string.Join(", ", ModelStates.All.Where(x => x != ModelStates.Deleting))}");
         }
         await EnsureInitializedAsync(cancellationToken);
+        // Under the lock, so that a delete's DELETING mark is never written over.
+        await using var held = await LockModelAsync(op, owner, name, cancellationToken);
         var model = await RequireModelAsync(op, owner, name, version, cancellationToken);
         return await AuditedAsync(caller, "state", owner, name, _ => (int?)version, version, $"state {model.State} -> {u.State}" + (u.Message is null ? "" : ": " + u.Message), async () =>
             await _repository.UpdateAsync(model with

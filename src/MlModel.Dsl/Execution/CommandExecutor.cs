@@ -44,40 +44,140 @@ internal sealed partial class CommandExecutor
         {
             throw Fail(ErrorCodes.PermissionDenied, op, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");
         }
+        // Every rule of the language holds whatever built the record: the parser, the dsl-object or a host.
+        CommandRules.Validate(command);
         await EnsureInitializedAsync(cancellationToken);
+        // Changing operations are recorded in the audit trail, refusals and failures included.
+        var attempt = Attempt.Of(command, caller);
         try
         {
-            return command switch
+            var result = command switch
             {
                 ListCommand c => List(c, caller),
                 SummaryCommand c => await SummaryAsync(c, caller, cancellationToken),
-                DeleteCommand c => await DeleteAsync(c, caller, cancellationToken),
-                ImportCommand c => await ImportAsync(c, caller, progress, cancellationToken),
+                DeleteCommand c => await DeleteAsync(c, caller, attempt!, cancellationToken),
+                ImportCommand c => await ImportAsync(c, caller, attempt!, progress, cancellationToken),
                 ExportCommand c => await ExportAsync(c, caller, progress, cancellationToken),
-                DeployCommand c => await DeployAsync(c, caller, cancellationToken),
-                StopCommand c => await StopAsync(c, caller, cancellationToken),
+                DeployCommand c => await DeployAsync(c, caller, attempt!, cancellationToken),
+                StopCommand c => await StopAsync(c, caller, attempt!, cancellationToken),
                 HistoryCommand c => await HistoryAsync(c, caller, cancellationToken),
                 StatusCommand c => await StatusAsync(c, caller, cancellationToken),
                 CheckCommand c => await CheckAsync(c, caller, cancellationToken),
                 _ => throw new ArgumentOutOfRangeException(nameof(command)),
             };
+            if (attempt is not null)
+            {
+                await AuditAsync(caller, attempt.Operation, attempt.User, attempt.Name, attempt.Version, attempt.Parameters, null);
+            }
+            return result;
         }
-        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        catch (Exception e)
         {
-            // A backend's own error: say which command it failed.
-            throw Fail(e.Code, op, e.Message, e);
+            var error = Map(op, e);
+            if (attempt is not null)
+            {
+                await AuditAsync(caller, attempt.Operation, attempt.User, attempt.Name, attempt.Version, attempt.Parameters, error);
+            }
+            if (ReferenceEquals(error, e))
+            {
+                throw;
+            }
+            throw error;
         }
-        catch (MlModelException)
+    }
+
+    /// <summary>What a failure of <paramref name="op"/> is reported as: one error that names the command.</summary>
+    private static Exception Map(OperationSpec op, Exception e) => e switch
+    {
+        // A backend's own error: say which command it failed.
+        MlModelException m when !m.Message.StartsWith("mlmodel", StringComparison.Ordinal) => Fail(m.Code, op, m.Message, m),
+        MlModelException or OperationCanceledException => e,
+        IOException or UnauthorizedAccessException or System.Net.Http.HttpRequestException or InvalidOperationException or TimeoutException
+            => Fail(ErrorCodes.Backend, op, "a backend failed: " + e.Message, e),
+        _ => e,
+    };
+
+    /// <summary>
+    /// One attempt at a changing operation, for the audit trail: who, on what, and the version once
+    /// the operation knows it (a deploy without <c>version=</c> learns it from the registry).
+    /// </summary>
+    private sealed class Attempt(string operation, string user, string name, int? version, string parameters)
+    {
+        public string Operation { get; } = operation;
+        public string User { get; } = user;
+        public string Name { get; } = name;
+        public int? Version { get; set; } = version;
+        public string Parameters { get; } = parameters;
+
+        public static Attempt? Of(MlModelCommand command, MlModelCaller caller) => command switch
         {
+            DeleteCommand c => new("delete", c.User ?? caller.User, c.Name, c.Version, c.ToString()),
+            ImportCommand c => new("import", caller.User, c.Name, null, c.ToString()),
+            DeployCommand c => new("deploy", c.User ?? caller.User, c.Name, c.Version, c.ToString()),
+            StopCommand c => new("stop", c.User ?? caller.User, c.Name, c.Version, c.ToString()),
+            _ => null,
+        };
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _modelGates = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Takes the lock of one model for a deploy, stop, delete or repair: within the process first
+    /// (the repository's lock may be a file or session lock that does not tell threads apart), then the
+    /// repository's, which spans processes and hosts and is released if this process dies. The caller
+    /// re-reads the rows it acts on once it holds the lock.
+    /// </summary>
+    private async Task<IAsyncDisposable> LockModelAsync(OperationSpec op, string user, string name, CancellationToken cancellationToken)
+    {
+        var timeout = _options.ModelLockTimeout;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var gate = _modelGates.GetOrAdd(user + "/" + name, _ => new SemaphoreSlim(1, 1));
+        var gated = false;
+        try
+        {
+            await gate.WaitAsync(deadline.Token);
+            gated = true;
+            var held = await _repository.LockModelAsync(user, name, deadline.Token);
+            return new ModelLock(held, gate);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (gated)
+            {
+                gate.Release();
+            }
+            throw Fail(ErrorCodes.Conflict, op,
+                $"model '{name}' of user '{user}' is being changed by another command (deploy, stop, delete or repair) and was still locked after {timeout.TotalSeconds:0.#} s; try again when it is done", e);
+        }
+        catch
+        {
+            if (gated)
+            {
+                gate.Release();
+            }
             throw;
         }
-        catch (OperationCanceledException)
+    }
+
+    private sealed class ModelLock(IAsyncDisposable held, SemaphoreSlim gate) : IAsyncDisposable
+    {
+        private int _released;
+
+        public async ValueTask DisposeAsync()
         {
-            throw;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Http.HttpRequestException or InvalidOperationException or TimeoutException)
-        {
-            throw Fail(ErrorCodes.Backend, op, "a backend failed: " + e.Message, e);
+            if (Interlocked.Exchange(ref _released, 1) != 0)
+            {
+                return;
+            }
+            try
+            {
+                await held.DisposeAsync();
+            }
+            finally
+            {
+                gate.Release();
+            }
         }
     }
 
@@ -107,18 +207,27 @@ internal sealed partial class CommandExecutor
     internal static MlModelException Fail(string code, OperationSpec op, string message, Exception? inner = null) =>
         new(new MlModelError(code, $"mlmodel {op.Name}: {message}"), inner);
 
-    private async Task<ModelVersion> RequireModelAsync(OperationSpec op, string owner, string name, int? version, CancellationToken cancellationToken)
+    /// <summary>
+    /// The version asked for (the latest when <paramref name="version"/> is null), or not_found. A
+    /// version being deleted counts as gone, except for <paramref name="includeDeleting"/> (delete
+    /// itself, which finishes the job).
+    /// </summary>
+    private async Task<ModelVersion> RequireModelAsync(OperationSpec op, string owner, string name, int? version, CancellationToken cancellationToken, bool includeDeleting = false)
     {
         var model = await _repository.GetAsync(owner, name, version, cancellationToken);
-        if (model is not null)
+        if (model is not null && (includeDeleting || model.State != ModelStates.Deleting))
         {
             return model;
+        }
+        if (model is not null)
+        {
+            throw Fail(ErrorCodes.NotFound, op, $"version {version} of model '{name}' of user '{owner}' is being deleted");
         }
         if (version is null)
         {
             throw Fail(ErrorCodes.NotFound, op, $"no model '{name}' of user '{owner}'");
         }
-        var versions = await _repository.GetVersionsAsync(owner, name, cancellationToken);
+        var versions = (await _repository.GetVersionsAsync(owner, name, cancellationToken)).Where(v => v.State != ModelStates.Deleting).ToList();
         throw Fail(ErrorCodes.NotFound, op, versions.Count == 0
             ? $"no model '{name}' of user '{owner}'"
             : $"no version {version} of model '{name}' of user '{owner}'; its versions are {string.Join(", ", versions.Select(v => v.Version))}");
@@ -141,7 +250,12 @@ internal sealed partial class CommandExecutor
                 Name = name,
                 Version = version,
                 Parameters = parameters,
-                Outcome = failure is null ? "ok" : "error",
+                Outcome = failure switch
+                {
+                    null => "ok",
+                    MlModelException { Code: ErrorCodes.PermissionDenied } => "denied",
+                    _ => "error",
+                },
                 Message = failure switch
                 {
                     null => null,

@@ -66,6 +66,13 @@ public sealed class MlModelOptions
     /// </summary>
     public TimeSpan OrphanGracePeriod { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How long a deploy, stop, delete or repair waits for another one of the same model to finish
+    /// before it fails with <c>conflict</c>; default 10 minutes (a deploy may wait for the server
+    /// to load a version, twice).
+    /// </summary>
+    public TimeSpan ModelLockTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The time zone of <c>create</c>/<c>modified</c>/<c>cdate</c>/<c>mdate</c>; default the machine's.</summary>
     public TimeZoneInfo DisplayTimeZone { get; set; } = TimeZoneInfo.Local;
 

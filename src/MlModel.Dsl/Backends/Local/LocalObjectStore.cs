@@ -298,7 +298,8 @@ public sealed partial class LocalObjectStore : IObjectStore
     public Task DeletePrefixAsync(string prefix, CancellationToken cancellationToken = default)
     {
         prefix ??= "";
-        var files = Enumerate(prefix, cancellationToken).ToList();
+        // Temporary files too: a version's folder goes whole, with what a killed write left in it.
+        var files = Enumerate(prefix, cancellationToken, Listing.All).ToList();
         foreach (var (key, file) in files)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -640,6 +641,49 @@ public sealed partial class LocalObjectStore : IObjectStore
 
     // ------------------------------------------------------------------ listing and deleting
 
+    private enum Listing
+    {
+        Objects,
+        Temporary,
+        All,
+    }
+
+    /// <inheritdoc/>
+    public IAsyncEnumerable<ObjectInfo> ListTemporaryAsync(string prefix, CancellationToken cancellationToken = default) =>
+        Enumerate(prefix ?? "", cancellationToken, Listing.Temporary)
+            .Select(f => new ObjectInfo(f.Key, f.File.Exists ? f.File.Length : 0, f.File.LastWriteTimeUtc))
+            .ToAsyncEnumerable();
+
+    /// <inheritdoc/>
+    public Task DeleteTemporaryAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var slash = key.LastIndexOf('/');
+        var name = key[(slash + 1)..];
+        if (!name.StartsWith(TempPrefix, StringComparison.Ordinal))
+        {
+            throw ObjectKeyRules.Invalid(key, $"not a temporary file (its name does not start with '{TempPrefix}')");
+        }
+        var folder = slash < 0 ? root : StartFolder(key[..(slash + 1)]);
+        var path = Path.Combine(folder, name);
+        try
+        {
+            if (new FileInfo(path).LinkTarget is null)
+            {
+                File.Delete(path);
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Already gone.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Failed("delete", key, e);
+        }
+        PruneEmptyFolders(folder);
+        return Task.CompletedTask;
+    }
+
     /// <summary>The folder under which every key starting with <paramref name="prefix"/> lives (prefix validated).</summary>
     private string StartFolder(string prefix)
     {
@@ -658,7 +702,7 @@ public sealed partial class LocalObjectStore : IObjectStore
     }
 
     /// <summary>Files whose keys start with <paramref name="prefix"/>, in ordinal key order.</summary>
-    private List<(string Key, FileInfo File)> Enumerate(string prefix, CancellationToken cancellationToken)
+    private List<(string Key, FileInfo File)> Enumerate(string prefix, CancellationToken cancellationToken, Listing listing = Listing.Objects)
     {
         var start = StartFolder(prefix);
         var found = new List<(string Key, FileInfo File)>();
@@ -698,7 +742,17 @@ public sealed partial class LocalObjectStore : IObjectStore
             foreach (var entry in entries)
             {
                 var name = entry.Name;
-                if (name.StartsWith(TempPrefix, StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal))
+                if (name.StartsWith(TempPrefix, StringComparison.Ordinal))
+                {
+                    // A write in progress, or one a crash cut short.
+                    if (listing != Listing.Objects && entry is FileInfo temp && entry.LinkTarget is null && (keyPrefix + name).StartsWith(prefix, StringComparison.Ordinal))
+                    {
+                        found.Add((keyPrefix + name, temp));
+                    }
+                    continue;
+                }
+
+                if (name.Contains('\\', StringComparison.Ordinal))
                 {
                     continue;
                 }
@@ -727,7 +781,7 @@ public sealed partial class LocalObjectStore : IObjectStore
                         pending.Push((entry.FullName, folderKey));
                     }
                 }
-                else if (entry is FileInfo file && key.StartsWith(prefix, StringComparison.Ordinal))
+                else if (entry is FileInfo file && listing != Listing.Temporary && key.StartsWith(prefix, StringComparison.Ordinal))
                 {
                     found.Add((key, file));
                 }
