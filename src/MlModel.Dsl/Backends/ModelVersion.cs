@@ -190,12 +190,19 @@ public sealed record AuditEntry
 /// <param name="Settings">Provider settings: root, endpoint, bucket, region, access_key, secret_key, access_key_env, ...</param>
 public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<string, string> Settings)
 {
-    /// <summary>Setting names whose values are secrets: never shown, logged or audited.</summary>
+    /// <summary>
+    /// Setting names whose values are secrets: never shown, logged or audited, and stored
+    /// encrypted. Names with <c>secret</c>, <c>password</c>, <c>token</c> or <c>key</c> in
+    /// them, but not those ending in <c>_env</c> (<c>secret_key_env</c>): they name the
+    /// environment variable that holds the secret, which is how secrets stay out of the
+    /// repository altogether.
+    /// </summary>
     public static bool IsSecretSetting(string key) =>
-        key.Contains("secret", StringComparison.OrdinalIgnoreCase)
-        || key.Contains("password", StringComparison.OrdinalIgnoreCase)
-        || key.Contains("token", StringComparison.OrdinalIgnoreCase)
-        || (key.Contains("key", StringComparison.OrdinalIgnoreCase) && !key.EndsWith("_env", StringComparison.OrdinalIgnoreCase));
+        !key.EndsWith("_env", StringComparison.OrdinalIgnoreCase)
+        && (key.Contains("secret", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("password", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("token", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("key", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// The settings with secret values replaced by <c>***</c>, and in URLs the user info and
