@@ -105,6 +105,7 @@ internal sealed partial class CommandExecutor
     public Task SaveConnectorAsync(ConnectorInfo connector, MlModelCaller caller, CancellationToken cancellationToken) =>
         ConnectorOperationAsync("add", async () =>
         {
+            ArgumentNullException.ThrowIfNull(connector);
             CheckCaller("add", caller);
             RequireConnectorAdministrator("add", caller);
             if (!Names.IsValid(connector.Id))

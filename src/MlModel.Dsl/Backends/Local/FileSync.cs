@@ -205,40 +205,44 @@ internal static class FileSync
     /// is. On Unix <c>link</c> (which never replaces) and then the unlink of
     /// <paramref name="source"/>; .NET's <see cref="File.Move(string, string, bool)"/> without
     /// overwrite checks first and then renames, and a concurrent creator can slip in between.
-    /// On Windows that Move, which is <c>MoveFileEx</c> without replace.
+    /// On Windows that Move, which is <c>MoveFileEx</c> without replace; on a file system
+    /// without hard links (<c>link</c> fails otherwise than EEXIST) that Move too, as .NET does.
     /// </summary>
     /// <exception cref="IOException">Any failure but an existing destination.</exception>
     public static bool TryPublishNew(string source, string destination)
     {
-        if (OperatingSystem.IsWindows())
+        if (!OperatingSystem.IsWindows())
         {
-            try
+            var from = Encoding.UTF8.GetBytes(source + "\0");
+            var to = Encoding.UTF8.GetBytes(destination + "\0");
+            int error;
+            do
             {
-                File.Move(source, destination, overwrite: false);
-                return true;
-            }
-            catch (IOException) when (Path.Exists(destination))
-            {
-                return false;
-            }
-        }
+                if (link(from, to) == 0)
+                {
+                    File.Delete(source);
+                    return true;
+                }
 
-        while (link(Encoding.UTF8.GetBytes(source + "\0"), Encoding.UTF8.GetBytes(destination + "\0")) != 0)
-        {
-            var error = Marshal.GetLastPInvokeError();
+                error = Marshal.GetLastPInvokeError();
+            }
+            while (error == Eintr);
+
             if (error == Eexist)
             {
                 return false;
             }
-
-            if (error != Eintr)
-            {
-                throw Error("link", error);
-            }
         }
 
-        File.Delete(source);
-        return true;
+        try
+        {
+            File.Move(source, destination, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (Path.Exists(destination))
+        {
+            return false;
+        }
     }
 
     private static IOException Error(string call, int errno) =>
