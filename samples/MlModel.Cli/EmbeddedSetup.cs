@@ -36,8 +36,8 @@ internal sealed class EmbeddedEngine(MlModelEngine engine, IReadOnlyList<object>
 }
 
 /// <summary>
-/// The embedded default, all under one home folder:
-/// <c>mlmodel.db</c> (SQLite), <c>objects/</c> (the <c>local</c> connector, where imports come from),
+/// The embedded default, all under one home folder (created 0700):
+/// <c>mlmodel.db</c> (SQLite, 0600), <c>secret.key</c> (the key of connector secrets, 0600), <c>objects/</c> (the <c>local</c> connector, where imports come from),
 /// <c>store/</c> (managed model files and exports), <c>serving/</c> (TensorFlow Serving's model
 /// base paths and <c>serving/models.config</c>, ready for <c>--model_config_file</c>).
 /// With <c>--store ID</c> (or <c>MLMODEL_STORE</c>) the model files and exports live in connector
@@ -54,11 +54,12 @@ internal static class EmbeddedSetup
     public static async Task<EmbeddedEngine> CreateAsync(CliOptions o, bool resolveStore, CancellationToken cancellationToken)
     {
         var home = Path.GetFullPath(o.Home);
-        Directory.CreateDirectory(home);
+        var repositoryOptions = new ModelRepositoryOptions { SecretKey = SecretKey(o, home) };
+        CreateHome(home);
         Directory.CreateDirectory(Path.Combine(home, "objects"));
         IModelRepository repository = o.Database is null
-            ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"))
-            : new PostgresModelRepository(o.Database);
+            ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"), repositoryOptions)
+            : new PostgresModelRepository(o.Database, repositoryOptions);
         var owned = new List<object>();
         var serving = new TensorFlowServingOptions
         {
@@ -100,6 +101,44 @@ internal static class EmbeddedSetup
         }
         owned.Add(repository);
         return new EmbeddedEngine(new MlModelEngine(options), owned);
+    }
+
+    /// <summary>The name of the connector secret key file in the home folder.</summary>
+    public const string SecretKeyFile = "secret.key";
+
+    /// <summary>
+    /// The key that encrypts connector secrets: <c>MLMODEL_SECRET_KEY</c> when set (what a
+    /// shared PostgreSQL repository needs: every machine gives the same key); else, for the
+    /// embedded SQLite file, <c>&lt;home&gt;/secret.key</c>, created (0600) when the first
+    /// secret is stored. PostgreSQL without the variable has no key: connectors with secrets
+    /// are refused, and <c>*_env</c> settings still work.
+    /// </summary>
+    /// <exception cref="UsageException">MLMODEL_SECRET_KEY is not the base64 of 32 bytes.</exception>
+    private static ConnectorSecretKey? SecretKey(CliOptions o, string home)
+    {
+        ConnectorSecretKey? fromEnvironment;
+        try
+        {
+            fromEnvironment = ConnectorSecretKey.FromEnvironment();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message, e);
+        }
+        return fromEnvironment ?? (o.Database is null ? ConnectorSecretKey.FromFile(Path.Combine(home, SecretKeyFile)) : null);
+    }
+
+    /// <summary>The home folder, created for its owner only (0700 on Unix); an existing one keeps its mode.</summary>
+    private static void CreateHome(string home)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(home);
+        }
+        else
+        {
+            Directory.CreateDirectory(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
     }
 
     /// <summary>The store of the connector <c>--store</c> names: host-defined (<c>local</c>) first, then those stored in the repository.</summary>

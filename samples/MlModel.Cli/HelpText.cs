@@ -74,8 +74,12 @@ internal static class HelpText
         mlmodel connector list
         mlmodel connector remove ID
 
-        Connectors are stored in the repository; administrators manage them. Secrets are never
-        printed: prefer access_key_env/secret_key_env, which name environment variables.
+        Connectors are stored in the repository; administrators manage them, and other users
+        see them without secrets or variable names. Secrets are never printed, and are stored
+        encrypted with the key in $MLMODEL_SECRET_KEY (base64 of 32 bytes: openssl rand -base64 32)
+        or, for the embedded database, <home>/secret.key (created 0600; back it up with the
+        database). With --database and no MLMODEL_SECRET_KEY, give access_key_env/secret_key_env,
+        which name environment variables. An endpoint must not carry user:password@.
         The embedded default always has the connector 'local', rooted at <home>/objects/.
         Any connector can also hold the model store: mlmodel --store ID ... (or MLMODEL_STORE=ID).
         """;

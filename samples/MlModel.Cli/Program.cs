@@ -317,7 +317,7 @@ namespace MlModel.Cli
                 switch (o.Words[1])
                 {
                     case "list":
-                        using (var list = await engine.Connectors.ListAsync(cancellationToken))
+                        using (var list = await engine.Connectors.ListAsync(caller, cancellationToken))
                         {
                             ResultWriter.WriteTable(list, stdout, maxCellWidth: 100);
                         }

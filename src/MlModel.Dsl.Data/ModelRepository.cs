@@ -15,7 +15,7 @@ public abstract class ModelRepository : IModelRepository, IDisposable, IAsyncDis
 
     private protected ModelRepository(SqlDialect dialect, ModelRepositoryOptions options)
     {
-        _core = new DapperModelRepository(dialect, options.TimeProvider);
+        _core = new DapperModelRepository(dialect, options.TimeProvider, options.SecretKey);
     }
 
     /// <inheritdoc/>

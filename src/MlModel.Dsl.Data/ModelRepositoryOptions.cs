@@ -20,4 +20,14 @@ public sealed class ModelRepositoryOptions
     /// the provider's default (30 seconds).
     /// </summary>
     public TimeSpan? CommandTimeout { get; init; }
+
+    /// <summary>
+    /// The key that encrypts the secret settings of connectors (secret_key, access_key, tokens,
+    /// passwords) in the database; see <see cref="ConnectorSecretKey"/>. Null (the default):
+    /// a connector with such settings is refused (settings such as <c>secret_key_env</c>, which
+    /// name environment variables, need no key), and one stored encrypted cannot be read.
+    /// With a key, secrets stored in plain text by an older release are encrypted when the
+    /// repository initialises.
+    /// </summary>
+    public ConnectorSecretKey? SecretKey { get; init; }
 }

@@ -67,6 +67,13 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                     $"{Subject()}: the endpoint must be an http:// or https:// URL, not '{SafeEndpoint(options.ServiceUrl)}'");
             }
 
+            if (serviceUri.UserInfo.Length > 0)
+            {
+                // Credentials go in AccessKey/SecretKey, which are never shown; a URL is.
+                throw new MlModelException(ErrorCodes.Connector,
+                    $"{Subject()}: the endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+            }
+
             endpoint = SafeEndpoint(options.ServiceUrl);
         }
 

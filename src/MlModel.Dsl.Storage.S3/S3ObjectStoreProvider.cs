@@ -9,7 +9,8 @@ namespace MlModel.Dsl.Storage.S3;
 /// <c>access_key</c>/<c>secret_key</c> or as <c>access_key_env</c>/<c>secret_key_env</c>, the names of
 /// environment variables that hold them (read when the store is created). Without any credentials
 /// the AWS SDK's default chain applies. <c>force_path_style</c> (true/false, default true) is optional.
-/// Unknown settings are refused, so that a misspelt one does not go unnoticed.
+/// Unknown settings are refused, so that a misspelt one does not go unnoticed, and so is an
+/// endpoint with user info (<c>http://user:password@host</c>): URLs are shown, keys never.
 /// </remarks>
 public sealed class S3ObjectStoreProvider : IObjectStoreProvider
 {
@@ -57,6 +58,13 @@ public sealed class S3ObjectStoreProvider : IObjectStoreProvider
 
         var bucket = Get("bucket")
             ?? throw new MlModelException(ErrorCodes.Connector, $"{subject} needs the setting 'bucket' (the S3 bucket that holds the objects)");
+
+        // Before the credentials are looked up: this is the more important of the two problems.
+        if (Get("endpoint") is { } endpoint && ConnectorInfo.HasUserInfo(endpoint))
+        {
+            throw new MlModelException(ErrorCodes.Connector,
+                $"{subject}: the endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+        }
 
         var forcePathStyle = true;
         if (Get("force_path_style") is { } style && !bool.TryParse(style, out forcePathStyle))

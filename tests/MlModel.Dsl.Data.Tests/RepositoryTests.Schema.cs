@@ -49,7 +49,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4);
         (await TableExistsAsync(old, "mlmodel_audit")).Should().BeTrue();
         var legacy = await repository.GetAsync("root", "legacy", null);
         legacy!.Created.Should().Be(T0);
@@ -67,7 +67,7 @@ public abstract partial class RepositoryTests
         await Repository.InitializeAsync();
         await Database.CreateRepository().InitializeAsync();
 
-        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3);
+        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4);
         (await Repository.GetAsync("root", "mnist_v1", 1)).Should().NotBeNull();
     }
 
@@ -79,7 +79,7 @@ public abstract partial class RepositoryTests
         fresh.CreateRepository().List(new ModelFilter()).Should().BeEmpty();
         (await fresh.CreateRepository().AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
 
-        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3);
+        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4);
     }
 
     [Test]
@@ -97,6 +97,6 @@ public abstract partial class RepositoryTests
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Backend);
-        error.Message.Should().Contain("schema is at version 99, newer than this library's 3");
+        error.Message.Should().Contain("schema is at version 99, newer than this library's 4");
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using MlModel.Dsl.Backends;
@@ -24,6 +25,60 @@ public sealed class SqliteRepositoryTests : RepositoryTests
         File.Exists(fresh.FilePath).Should().BeTrue();
         await using var connection = await fresh.OpenAsync();
         (await connection.ExecuteScalarAsync<string>("PRAGMA journal_mode")).Should().Be("wal");
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public async Task The_file_and_its_wal_and_shm_are_created_0600_in_a_folder_created_0700()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        var repository = fresh.CreateRepository();
+
+        await repository.InitializeAsync();
+        await repository.SaveConnectorAsync(new ConnectorInfo("c", "local", new Dictionary<string, string> { ["root"] = "/r" }));
+
+        File.GetUnixFileMode(Path.GetDirectoryName(fresh.FilePath)!).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        // The pooled connection keeps -wal and -shm open: they exist now.
+        foreach (var file in new[] { fresh.FilePath, fresh.FilePath + "-wal", fresh.FilePath + "-shm" })
+        {
+            File.Exists(file).Should().BeTrue(file);
+            File.GetUnixFileMode(file).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite, file);
+        }
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public async Task A_rollback_journal_takes_the_mode_of_the_file()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        await fresh.CreateRepository().InitializeAsync();
+        await fresh.ReleaseRepositoriesAsync();
+
+        // Out of WAL (which only another tool would do), SQLite writes a -journal; PERSIST keeps it.
+        await using (var connection = await fresh.OpenAsync())
+        {
+            (await connection.ExecuteScalarAsync<string>("PRAGMA journal_mode = PERSIST")).Should().Be("persist");
+            await connection.ExecuteAsync("INSERT INTO mlmodel_version_counters (user_name, name, last_version) VALUES ('root', 'm', 1)");
+        }
+
+        File.Exists(fresh.FilePath + "-journal").Should().BeTrue();
+        File.GetUnixFileMode(fresh.FilePath + "-journal").Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public async Task An_existing_file_keeps_its_mode()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        Directory.CreateDirectory(Path.GetDirectoryName(fresh.FilePath)!);
+        await File.WriteAllBytesAsync(fresh.FilePath, []);
+        var shared = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite;
+        File.SetUnixFileMode(fresh.FilePath, shared);
+
+        await fresh.CreateRepository().InitializeAsync();
+
+        File.GetUnixFileMode(fresh.FilePath).Should().Be(shared, "a file someone made group-writable on purpose is theirs to set");
+        File.GetUnixFileMode(fresh.FilePath + "-wal").Should().Be(shared);
     }
 
     [Test]

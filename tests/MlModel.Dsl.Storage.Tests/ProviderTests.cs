@@ -148,6 +148,20 @@ public sealed class ProviderTests
         ConnectorError(() => provider.Create(Connector("s3", [.. basics, ("force_path_style", "maybe")])));
         ConnectorError(() => provider.Create(Connector("local", basics)));
     }
+
+    [Test]
+    public void S3_with_user_info_in_the_endpoint_is_refused_without_echoing_it()
+    {
+        var connector = Connector("s3", ("endpoint", "http://minio:pa55w0rd@127.0.0.1:9"), ("bucket", "b"));
+
+        var error = ConnectorError(() => new S3ObjectStoreProvider().Create(connector));
+
+        error.Message.Should().Be("connector 'conn-1' (s3): the endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+        connector.ToString().Should().Be("conn-1 (s3: endpoint=http://***@127.0.0.1:9/, bucket=b)");
+        FluentActions.Invoking(() => new S3ObjectStore(new S3StoreOptions { ServiceUrl = "http://minio:pa55w0rd@127.0.0.1:9", Bucket = "b" }))
+            .Should().Throw<MlModelException>().Which.Message
+            .Should().Be("the S3 store: the endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+    }
 }
 
 internal static class TapExtensions

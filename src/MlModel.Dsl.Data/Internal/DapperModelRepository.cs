@@ -14,13 +14,15 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
 {
     private readonly SqlDialect _dialect;
     private readonly TimeProvider _clock;
+    private readonly ConnectorSecrets _secrets;
     private readonly Lock _initGate = new();
     private Task? _initialization;
 
-    public DapperModelRepository(SqlDialect dialect, TimeProvider clock)
+    public DapperModelRepository(SqlDialect dialect, TimeProvider clock, ConnectorSecretKey? secretKey = null)
     {
         _dialect = dialect;
         _clock = clock;
+        _secrets = new ConnectorSecrets(secretKey);
     }
 
     public SqlDialect Dialect => _dialect;
@@ -84,9 +86,34 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
                 var applied = _dialect.Time(Now());
                 await connection.ExecuteAsync(Command(Sql.RecordMigration, new { migration.Version, Applied = applied }, transaction, ct));
             }
+            if (goal >= Migrations.SealedSecrets && _secrets.Key is not null)
+            {
+                await SealPlainSecretsAsync(connection, transaction, ct);
+            }
             await transaction.CommitAsync(ct);
             return 0;
         }, cancellationToken, initialize: false);
+    }
+
+    /// <summary>
+    /// Encrypts the secret settings stored in plain text (by a release before secrets were
+    /// encrypted, or by a repository that had no key then), inside the migration transaction.
+    /// Runs at every initialisation with a key; it reads the few connector rows and writes only
+    /// the ones that need it, so a key given later still seals what was stored before.
+    /// </summary>
+    private async Task SealPlainSecretsAsync(DbConnection connection, DbTransaction transaction, CancellationToken ct)
+    {
+        var rows = await connection.QueryAsync<ConnectorRow>(Command(Sql.ListConnectors, null, transaction, ct));
+        foreach (var row in rows)
+        {
+            var settings = row.ParseSettings();
+            if (settings.Any(ConnectorSecrets.IsPlainSecret))
+            {
+                var sealedSettings = _secrets.Seal(row.Id, settings, Describe("initialize"), ConnectorSecrets.IsPlainSecret);
+                await connection.ExecuteAsync(Command(Sql.UpdateConnectorSettings,
+                    new { row.Id, Settings = ConnectorRow.SerializeSettings(sealedSettings) }, transaction, ct));
+            }
+        }
     }
 
     // ------------------------------------------------------------------ versions
@@ -415,7 +442,9 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(id);
         return RunAsync("get connector", async (connection, ct) =>
-            (await connection.QueryFirstOrDefaultAsync<ConnectorRow>(Command(Sql.GetConnector, new { Id = id }, null, ct)))?.ToConnector(),
+            await connection.QueryFirstOrDefaultAsync<ConnectorRow>(Command(Sql.GetConnector, new { Id = id }, null, ct)) is { } row
+                ? _secrets.Open(row.Id, row.Type, row.ParseSettings(), Describe("get connector"))
+                : null,
             cancellationToken);
     }
 
@@ -423,19 +452,17 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         RunAsync<IReadOnlyList<ConnectorInfo>>("list connectors", async (connection, ct) =>
         {
             var rows = await connection.QueryAsync<ConnectorRow>(Command(Sql.ListConnectors, null, null, ct));
-            return rows.Select(r => r.ToConnector()).ToList();
+            return rows.Select(r => _secrets.Open(r.Id, r.Type, r.ParseSettings(), Describe("list connectors"))).ToList();
         }, cancellationToken);
 
-    public Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
+    public async Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connector);
-        return RunAsync("save connector", (connection, ct) =>
-            connection.ExecuteAsync(Command(Sql.SaveConnector, new
-            {
-                connector.Id,
-                connector.Type,
-                Settings = ConnectorRow.SerializeSettings(connector.Settings),
-            }, null, ct)), cancellationToken);
+        // Sealed before anything is written: without a key, a connector with secrets is refused whole.
+        var settings = ConnectorRow.SerializeSettings(_secrets.Seal(connector.Id, connector.Settings, Describe("save connector")));
+        await RunAsync("save connector", (connection, ct) =>
+            connection.ExecuteAsync(Command(Sql.SaveConnector, new { connector.Id, connector.Type, Settings = settings }, null, ct)),
+            cancellationToken);
     }
 
     public Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default)

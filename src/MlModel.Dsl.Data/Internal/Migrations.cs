@@ -196,7 +196,18 @@ internal static class Migrations
                 )
                 """,
             ]),
+
+        // No DDL: the step marks the format, so that a library from before it refuses the
+        // database ("newer than this library") instead of taking "enc:v1:..." for a secret key.
+        // The plain secrets already stored are sealed by the repository after the migrations
+        // run, whenever it has a key (DapperModelRepository.SealPlainSecretsAsync).
+        new(SealedSecrets, "connector secrets stored encrypted (enc:v1:...), see ConnectorSecrets",
+            Sqlite: [],
+            Postgres: []),
     ];
+
+    /// <summary>The step from which secret settings are stored sealed.</summary>
+    public const int SealedSecrets = 4;
 
     /// <summary>The version a database has once every migration ran.</summary>
     public static int Latest => All[^1].Version;

@@ -153,8 +153,9 @@ internal sealed class ConnectorRow
     public string Type { get; set; } = "";
     public string Settings { get; set; } = "{}";
 
-    public ConnectorInfo ToConnector() =>
-        new(Id, Type, JsonSerializer.Deserialize<Dictionary<string, string>>(Settings) ?? []);
+    /// <summary>The settings as stored (secret values sealed; see <see cref="ConnectorSecrets"/>).</summary>
+    public Dictionary<string, string> ParseSettings() =>
+        JsonSerializer.Deserialize<Dictionary<string, string>>(Settings) ?? [];
 
     public static string SerializeSettings(IReadOnlyDictionary<string, string> settings) =>
         JsonSerializer.Serialize(settings);

@@ -118,6 +118,8 @@ internal static class Sql
 
     public const string DeleteConnector = "DELETE FROM mlmodel_connectors WHERE id = @Id";
 
+    public const string UpdateConnectorSettings = "UPDATE mlmodel_connectors SET settings = @Settings WHERE id = @Id";
+
     public const string SchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM mlmodel_schema";
 
     public const string RecordMigration = "INSERT INTO mlmodel_schema (version, applied) VALUES (@Version, @Applied)";

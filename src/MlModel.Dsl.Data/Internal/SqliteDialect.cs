@@ -9,6 +9,7 @@ internal sealed class SqliteDialect : SqlDialect
     private readonly string _connectionString;
     private readonly string? _password;
     private readonly int _busyMilliseconds;
+    private readonly SqliteOpenMode _mode;
     private volatile bool _folderReady;
 
     /// <summary>
@@ -33,6 +34,7 @@ internal sealed class SqliteDialect : SqlDialect
         // that in step with busy_timeout.
         builder.DefaultTimeout = (int)Math.Clamp(Math.Ceiling(busyTimeout.TotalSeconds), 1, int.MaxValue);
         DatabasePath = builder.DataSource;
+        _mode = builder.Mode;
         _password = builder.Password;
         _connectionString = builder.ConnectionString;
         _busyMilliseconds = (int)Math.Clamp(busyTimeout.TotalMilliseconds, 0, int.MaxValue);
@@ -48,12 +50,7 @@ internal sealed class SqliteDialect : SqlDialect
     {
         if (!_folderReady)
         {
-            // SQLite creates the file but not the folders above it.
-            var folder = Path.GetDirectoryName(DatabasePath);
-            if (!string.IsNullOrEmpty(folder))
-            {
-                Directory.CreateDirectory(folder);
-            }
+            PrepareFile();
             _folderReady = true;
         }
         var connection = new SqliteConnection(_connectionString);
@@ -72,6 +69,46 @@ internal sealed class SqliteDialect : SqlDialect
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// SQLite creates the file but not the folders above it; they are created here, on Unix
+    /// for the owner only (0700). The file is created here too, empty (which SQLite takes as a
+    /// new database) and 0600, because SQLite would create it 0644 less the umask, and gives
+    /// its -wal, -shm and -journal files the mode of the database file: so they are 0600 too.
+    /// Existing folders and files keep their modes.
+    /// </summary>
+    private void PrepareFile()
+    {
+        var folder = Path.GetDirectoryName(DatabasePath);
+        if (!string.IsNullOrEmpty(folder))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(folder);
+            }
+            else
+            {
+                Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+        if (_mode != SqliteOpenMode.ReadWriteCreate || OperatingSystem.IsWindows() || File.Exists(DatabasePath))
+        {
+            return;
+        }
+        try
+        {
+            using var created = new FileStream(DatabasePath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(DatabasePath))
+        {
+            // Another connection or process created it meanwhile.
         }
     }
 

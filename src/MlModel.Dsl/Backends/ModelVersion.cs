@@ -200,16 +200,59 @@ public sealed record AuditEntry
 /// <param name="Settings">Provider settings: root, endpoint, bucket, region, access_key, secret_key, access_key_env, ...</param>
 public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<string, string> Settings)
 {
-    /// <summary>Setting names whose values are secrets: never shown, logged or audited.</summary>
+    /// <summary>
+    /// Setting names whose values are secrets: never shown, logged or audited, and stored
+    /// encrypted. Names with <c>secret</c>, <c>password</c>, <c>token</c> or <c>key</c> in
+    /// them, but not those ending in <c>_env</c> (<c>secret_key_env</c>): they name the
+    /// environment variable that holds the secret, which is how secrets stay out of the
+    /// repository altogether.
+    /// </summary>
     public static bool IsSecretSetting(string key) =>
-        key.Contains("secret", StringComparison.OrdinalIgnoreCase)
-        || key.Contains("password", StringComparison.OrdinalIgnoreCase)
-        || key.Contains("token", StringComparison.OrdinalIgnoreCase)
-        || (key.Contains("key", StringComparison.OrdinalIgnoreCase) && !key.EndsWith("_env", StringComparison.OrdinalIgnoreCase));
+        !key.EndsWith("_env", StringComparison.OrdinalIgnoreCase)
+        && (key.Contains("secret", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("password", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("token", StringComparison.OrdinalIgnoreCase)
+            || key.Contains("key", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>The settings with secret values replaced by <c>***</c>.</summary>
+    /// <summary>
+    /// The settings with secret values replaced by <c>***</c>, and in URLs the user info and
+    /// query too (<c>http://***@host:9000/?***</c>): what administrators see.
+    /// </summary>
     public IReadOnlyDictionary<string, string> RedactedSettings() =>
-        Settings.ToDictionary(kv => kv.Key, kv => IsSecretSetting(kv.Key) ? "***" : kv.Value);
+        Settings.ToDictionary(kv => kv.Key, kv => IsSecretSetting(kv.Key) ? "***" : WithoutUrlSecrets(kv.Value, mark: true));
+
+    /// <summary>
+    /// What users who are not administrators see: no secret settings and no <c>*_env</c> names
+    /// at all, and URLs without user info or query (<c>http://host:9000/</c>).
+    /// </summary>
+    internal IReadOnlyDictionary<string, string> PublicSettings() =>
+        Settings
+            .Where(kv => !IsSecretSetting(kv.Key) && !kv.Key.EndsWith("_env", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(kv => kv.Key, kv => WithoutUrlSecrets(kv.Value, mark: false));
+
+    /// <summary>Whether <paramref name="value"/> is a URL with user info (<c>user:password@</c>).</summary>
+    internal static bool HasUserInfo(string value) => AsUrl(value) is { UserInfo.Length: > 0 };
+
+    /// <summary>
+    /// <paramref name="value"/> as it is, or, when it is a URL with user info, a query or a
+    /// fragment, the URL without them (<paramref name="mark"/>: with <c>***</c> where they were).
+    /// </summary>
+    private static string WithoutUrlSecrets(string value, bool mark)
+    {
+        if (AsUrl(value) is not { } uri || (uri.UserInfo.Length == 0 && uri.Query.Length == 0 && uri.Fragment.Length == 0))
+        {
+            return value;
+        }
+        var user = mark && uri.UserInfo.Length > 0 ? "***@" : "";
+        var query = mark && uri.Query.Length > 0 ? "?***" : "";
+        return $"{uri.Scheme}://{user}{uri.Authority}{uri.AbsolutePath}{query}";
+    }
+
+    // Only text written as scheme://host...: a path such as /data/models is an absolute file URI to Uri.
+    private static Uri? AsUrl(string value) =>
+        value.Contains("://", StringComparison.Ordinal) && Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri) && uri.Host.Length > 0
+            ? uri
+            : null;
 
     /// <summary>Never prints secrets.</summary>
     public override string ToString() =>

@@ -76,39 +76,99 @@ internal sealed partial class CommandExecutor
     private IServingBackend RequireServing(OperationSpec op) =>
         _options.Serving ?? throw Fail(ErrorCodes.Backend, op, "no serving backend is configured (MlModelOptions.Serving)");
 
-    public async Task<ResultSet> ListConnectorsAsync(CancellationToken cancellationToken)
-    {
-        await EnsureInitializedAsync(cancellationToken);
-        var stored = await _repository.ListConnectorsAsync(cancellationToken);
-        var all = _options.Connectors.Concat(stored.Where(s => _options.Connectors.All(h => h.Id != s.Id)));
-        return new ResultSet(
-            [new ResultField("id", FieldType.String), new ResultField("type", FieldType.String), new ResultField("settings", FieldType.String), new ResultField("source", FieldType.String)],
-            all.Select(c => new object?[]
-            {
-                c.Id, c.Type,
-                string.Join(" ", c.RedactedSettings().OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value)),
-                _options.Connectors.Contains(c) ? "host" : "stored",
-            }).ToList());
-    }
-
-    public async Task SaveConnectorAsync(ConnectorInfo connector, MlModelCaller caller, CancellationToken cancellationToken)
-    {
-        var op = OperationTable.Get(MlModelOperation.Import);
-        RequireAdministrator(op, caller, "manage connectors");
-        if (!Names.IsValid(connector.Id))
+    /// <summary>
+    /// Every connector, host-defined and stored. Administrators see the settings redacted
+    /// (<see cref="ConnectorInfo.RedactedSettings"/>); other users, who may use any connector
+    /// for imports under <c>USERS/&lt;user&gt;/</c> but manage none, see only what is not a
+    /// secret (<see cref="ConnectorInfo.PublicSettings"/>): no keys, no variable names, URLs
+    /// without user info or query.
+    /// </summary>
+    public Task<ResultSet> ListConnectorsAsync(MlModelCaller caller, CancellationToken cancellationToken) =>
+        ConnectorOperationAsync("list", async () =>
         {
-            throw new MlModelException(ErrorCodes.InvalidValue, $"mlmodel: invalid connector id '{connector.Id}'; {Names.Rule}");
+            CheckCaller("list", caller);
+            var administrator = IsAdministrator(caller);
+            await EnsureInitializedAsync(cancellationToken);
+            var stored = await _repository.ListConnectorsAsync(cancellationToken);
+            var all = _options.Connectors.Concat(stored.Where(s => _options.Connectors.All(h => h.Id != s.Id)));
+            return new ResultSet(
+                [new ResultField("id", FieldType.String), new ResultField("type", FieldType.String), new ResultField("settings", FieldType.String), new ResultField("source", FieldType.String)],
+                all.Select(c => new object?[]
+                {
+                    c.Id, c.Type,
+                    string.Join(" ", (administrator ? c.RedactedSettings() : c.PublicSettings())
+                        .OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key + "=" + kv.Value)),
+                    _options.Connectors.Contains(c) ? "host" : "stored",
+                }).ToList());
+        });
+
+    public Task SaveConnectorAsync(ConnectorInfo connector, MlModelCaller caller, CancellationToken cancellationToken) =>
+        ConnectorOperationAsync("add", async () =>
+        {
+            ArgumentNullException.ThrowIfNull(connector);
+            CheckCaller("add", caller);
+            RequireConnectorAdministrator("add", caller);
+            if (!Names.IsValid(connector.Id))
+            {
+                throw ConnectorFail(ErrorCodes.InvalidValue, "add", $"invalid connector id '{connector.Id}'; {Names.Rule}");
+            }
+            // Credentials in a URL would be stored, listed and logged as part of a non-secret
+            // setting; the message names the setting, never its value.
+            if (connector.Settings.FirstOrDefault(kv => ConnectorInfo.HasUserInfo(kv.Value)).Key is { } withUserInfo)
+            {
+                throw ConnectorFail(ErrorCodes.InvalidValue, "add",
+                    $"{withUserInfo} must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+            }
+            // The provider checks the settings; the store itself (an S3 client) is not needed.
+            (CreateStore(connector) as IDisposable)?.Dispose();
+            await EnsureInitializedAsync(cancellationToken);
+            await _repository.SaveConnectorAsync(connector, cancellationToken);
+            return 0;
+        });
+
+    public Task<bool> DeleteConnectorAsync(string id, MlModelCaller caller, CancellationToken cancellationToken) =>
+        ConnectorOperationAsync("remove", async () =>
+        {
+            CheckCaller("remove", caller);
+            RequireConnectorAdministrator("remove", caller);
+            await EnsureInitializedAsync(cancellationToken);
+            return await _repository.DeleteConnectorAsync(id, cancellationToken);
+        });
+
+    /// <summary>
+    /// Runs a connector operation; a backend's or provider's own error is prefixed with
+    /// <c>mlmodel connector &lt;verb&gt;:</c>, as <see cref="ExecuteAsync"/> does for commands.
+    /// </summary>
+    private static async Task<T> ConnectorOperationAsync<T>(string verb, Func<Task<T>> body)
+    {
+        try
+        {
+            return await body();
         }
-        _ = CreateStore(connector); // validates the settings with the provider
-        await EnsureInitializedAsync(cancellationToken);
-        await _repository.SaveConnectorAsync(connector, cancellationToken);
+        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        {
+            throw ConnectorFail(e.Code, verb, e.Message, e);
+        }
     }
 
-    public async Task<bool> DeleteConnectorAsync(string id, MlModelCaller caller, CancellationToken cancellationToken)
+    private static MlModelException ConnectorFail(string code, string verb, string message, Exception? inner = null) =>
+        new(new MlModelError(code, $"mlmodel connector {verb}: {message}"), inner);
+
+    private static void CheckCaller(string verb, MlModelCaller caller)
     {
-        RequireAdministrator(OperationTable.Get(MlModelOperation.Import), caller, "manage connectors");
-        await EnsureInitializedAsync(cancellationToken);
-        return await _repository.DeleteConnectorAsync(id, cancellationToken);
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!Names.IsValid(caller.User))
+        {
+            throw ConnectorFail(ErrorCodes.PermissionDenied, verb, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");
+        }
+    }
+
+    private void RequireConnectorAdministrator(string verb, MlModelCaller caller)
+    {
+        if (!IsAdministrator(caller))
+        {
+            throw ConnectorFail(ErrorCodes.PermissionDenied, verb, $"only administrators may manage connectors; '{caller.User}' is not one");
+        }
     }
 
     private IObjectStore CreateStore(ConnectorInfo connector)

@@ -80,7 +80,10 @@ public sealed class ModelRegistry
         _executor.ExecuteAsync(new CheckCommand(Repair: repair), caller, null, cancellationToken);
 }
 
-/// <summary>The stored object-storage connections. Secrets are stored but never shown.</summary>
+/// <summary>
+/// The stored object-storage connections. Secrets are never shown; the repositories of
+/// MlModel.Dsl.Data store them encrypted.
+/// </summary>
 public sealed class ConnectorRegistry
 {
     private readonly CommandExecutor _executor;
@@ -95,6 +98,13 @@ public sealed class ConnectorRegistry
     public Task<bool> DeleteAsync(string id, MlModelCaller caller, CancellationToken cancellationToken = default) =>
         _executor.DeleteConnectorAsync(id, caller, cancellationToken);
 
-    /// <summary>Every connector, host-defined and stored, with secrets redacted: id, type, settings.</summary>
-    public Task<ResultSet> ListAsync(CancellationToken cancellationToken = default) => _executor.ListConnectorsAsync(cancellationToken);
+    /// <summary>
+    /// Every connector, host-defined and stored: id, type, settings, source (<c>host</c> or
+    /// <c>stored</c>). Secrets are never shown: administrators see them as <c>***</c> (and URLs
+    /// with <c>***</c> for user info and query); other users, who may use every connector for
+    /// imports but manage none, see only the settings that are not secrets (no keys, no
+    /// <c>*_env</c> variable names, URLs without user info or query).
+    /// </summary>
+    public Task<ResultSet> ListAsync(MlModelCaller caller, CancellationToken cancellationToken = default) =>
+        _executor.ListConnectorsAsync(caller, cancellationToken);
 }

@@ -16,10 +16,13 @@ public abstract class TestDatabase : IAsyncDisposable
     /// <summary>"SQLite" or "PostgreSQL", as the repository names itself in errors.</summary>
     public abstract string Kind { get; }
 
-    /// <summary>A new repository instance (its own connections) on this database.</summary>
+    /// <summary>
+    /// A new repository instance (its own connections) on this database; without
+    /// <paramref name="options"/>, with the defaults and <see cref="Key"/>.
+    /// </summary>
     public IModelRepository CreateRepository(ModelRepositoryOptions? options = null)
     {
-        var repository = NewRepository(options);
+        var repository = NewRepository(options ?? new ModelRepositoryOptions { SecretKey = Key });
         lock (_repositories)
         {
             _repositories.Add((IAsyncDisposable)repository);
@@ -31,6 +34,9 @@ public abstract class TestDatabase : IAsyncDisposable
 
     /// <summary>A repository whose database cannot be reached; its connection string holds <see cref="Secret"/>.</summary>
     public abstract IModelRepository CreateUnreachableRepository();
+
+    /// <summary>The connector secret key of the repositories made without options.</summary>
+    public static ConnectorSecretKey Key { get; } = ConnectorSecretKey.FromBytes([.. Enumerable.Range(1, ConnectorSecretKey.Size).Select(i => (byte)i)]);
 
     /// <summary>The password of the unreachable repository, which no message may show.</summary>
     public const string Secret = "hunter2-Sup3rSecret";

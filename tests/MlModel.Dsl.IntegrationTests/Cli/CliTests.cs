@@ -1,3 +1,4 @@
+using System.Runtime.Versioning;
 using System.Text.Json;
 using MlModel.Cli;
 using MlModel.Dsl.IntegrationTests.Support;
@@ -178,15 +179,88 @@ public class CliTests
     }
 
     [Test]
+    [UnsupportedOSPlatform("windows")]
     public async Task Connectors_are_added_listed_without_secrets_and_removed()
     {
-        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models", "access_key=AK", "secret_key=very-secret");
+        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models", "access_key=AKIAVISIBLENOT", "secret_key=very-secret");
         error.Should().BeEmpty();
         code.Should().Be(0);
         var (_, list, _) = await RunAsync("connector", "list");
         list.Should().Contain("minio").And.Contain("secret_key=***").And.NotContain("very-secret");
+
+        // At rest: the database and its WAL hold neither key; the key that seals them is the owner's.
+        var files = Directory.GetFiles(_home.Path, "mlmodel.db*");
+        files.Should().Contain(Path.Combine(_home.Path, "mlmodel.db"));
+        foreach (var file in files)
+        {
+            System.Text.Encoding.Latin1.GetString(await File.ReadAllBytesAsync(file)).Should().NotContain("very-secret").And.NotContain("AKIAVISIBLENOT", file);
+        }
+        File.GetUnixFileMode(Path.Combine(_home.Path, "secret.key")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        // A user who is not an administrator sees the connector, not how it signs in.
+        var (userCode, userList, _) = await RunAsync("--user", "alice", "connector", "list");
+        userCode.Should().Be(0);
+        userList.Should().Contain("minio").And.Contain("bucket=models").And.NotContain("access_key").And.NotContain("secret_key").And.NotContain("***");
+
         (await RunAsync("connector", "remove", "minio")).Code.Should().Be(0);
         (await RunAsync("connector", "list")).Out.Should().NotContain("minio");
+    }
+
+    [Test]
+    [UnsupportedOSPlatform("windows")]
+    public async Task The_home_is_created_for_its_owner_and_the_database_0600()
+    {
+        var home = Path.Combine(_home.Path, "fresh");
+
+        (await RunAsync("--home", home, "-c", "mlmodel list")).Code.Should().Be(0);
+
+        File.GetUnixFileMode(home).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.GetUnixFileMode(Path.Combine(home, "mlmodel.db")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Exists(Path.Combine(home, "secret.key")).Should().BeFalse("no secret has been stored");
+    }
+
+    [Test]
+    public async Task A_connector_endpoint_with_user_info_is_refused_without_the_password()
+    {
+        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://minio:pa55w0rd@127.0.0.1:9", "bucket=models");
+
+        code.Should().Be(1);
+        error.Trim().Should().Be("mlmodel connector add: endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
+        (await RunAsync("connector", "list")).Out.Should().NotContain("minio");
+    }
+
+    [Test]
+    public async Task MLMODEL_SECRET_KEY_stands_in_for_the_key_file()
+    {
+        var before = Environment.GetEnvironmentVariable("MLMODEL_SECRET_KEY");
+        var home = Path.Combine(_home.Path, "fresh");
+        try
+        {
+            Environment.SetEnvironmentVariable("MLMODEL_SECRET_KEY", "bm90IGEga2V5");
+            var (code, _, error) = await RunAsync("--home", home, "connector", "list");
+            code.Should().Be(2);
+            error.Should().StartWith("mlmodel: MLMODEL_SECRET_KEY must be the base64 of 32 random bytes (e.g. the output of: openssl rand -base64 32).")
+                .And.NotContain("bm90IGEga2V5");
+            Directory.Exists(home).Should().BeFalse("a usage error changes nothing");
+
+            Environment.SetEnvironmentVariable("MLMODEL_SECRET_KEY", Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+            (await RunAsync("--home", home, "connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models",
+                "access_key=AK", "secret_key=very-secret")).Code.Should().Be(0);
+            (await RunAsync("--home", home, "connector", "list")).Out.Should().Contain("secret_key=***");
+            File.Exists(Path.Combine(home, "secret.key")).Should().BeFalse("the key came from the variable");
+
+            // Without the variable the home's key file is the key, and there is none.
+            Environment.SetEnvironmentVariable("MLMODEL_SECRET_KEY", null);
+            (code, _, error) = await RunAsync("--home", home, "connector", "list");
+            code.Should().Be(1);
+            error.Trim().Should().StartWith("mlmodel connector list: SQLite model repository at ")
+                .And.EndWith($": list connectors: the key file '{Path.Combine(home, "secret.key")}' does not exist; the stored secrets were encrypted with it " +
+                    "(restore it from a backup, or add the connectors that hold secrets again)");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("MLMODEL_SECRET_KEY", before);
+        }
     }
 
     [Test]

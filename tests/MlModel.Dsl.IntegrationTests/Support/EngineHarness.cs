@@ -22,7 +22,8 @@ internal sealed class EngineHarness : IDisposable
         Directory.CreateDirectory(Objects);
         Options = new MlModelOptions
         {
-            Repository = repository ?? new SqliteModelRepository(Path.Combine(Home, "mlmodel.db")),
+            Repository = repository ?? new SqliteModelRepository(Path.Combine(Home, "mlmodel.db"),
+                new ModelRepositoryOptions { SecretKey = ConnectorSecretKey.FromFile(Path.Combine(Home, "secret.key")) }),
             ModelStore = new LocalObjectStore(Store),
             Serving = new TensorFlowServingBackend(new TensorFlowServingOptions
             {

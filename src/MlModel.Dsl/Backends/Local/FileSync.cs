@@ -199,6 +199,52 @@ internal static class FileSync
         };
     }
 
+    /// <summary>
+    /// Gives the file <paramref name="source"/> the name <paramref name="destination"/>, unless
+    /// something has that name already: false then, and <paramref name="source"/> stays where it
+    /// is. On Unix <c>link</c> (which never replaces) and then the unlink of
+    /// <paramref name="source"/>; .NET's <see cref="File.Move(string, string, bool)"/> without
+    /// overwrite checks first and then renames, and a concurrent creator can slip in between.
+    /// On Windows that Move, which is <c>MoveFileEx</c> without replace; on a file system
+    /// without hard links (<c>link</c> fails otherwise than EEXIST) that Move too, as .NET does.
+    /// </summary>
+    /// <exception cref="IOException">Any failure but an existing destination.</exception>
+    public static bool TryPublishNew(string source, string destination)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            var from = Encoding.UTF8.GetBytes(source + "\0");
+            var to = Encoding.UTF8.GetBytes(destination + "\0");
+            int error;
+            do
+            {
+                if (link(from, to) == 0)
+                {
+                    File.Delete(source);
+                    return true;
+                }
+
+                error = Marshal.GetLastPInvokeError();
+            }
+            while (error == Eintr);
+
+            if (error == Eexist)
+            {
+                return false;
+            }
+        }
+
+        try
+        {
+            File.Move(source, destination, overwrite: false);
+            return true;
+        }
+        catch (IOException) when (Path.Exists(destination))
+        {
+            return false;
+        }
+    }
+
     private static IOException Error(string call, int errno) =>
         new($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
 
@@ -222,6 +268,10 @@ internal static class FileSync
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int fsync(int fd);
+
+    [DllImport("libc", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int link(byte[] oldPath, byte[] newPath);
 
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
