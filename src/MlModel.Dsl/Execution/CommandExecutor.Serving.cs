@@ -38,6 +38,8 @@ internal sealed partial class CommandExecutor
 
         try
         {
+            using var publish = MlModelTelemetry.Child("mlmodel.publish");
+            publish?.SetTag(MlModelTelemetry.Tags.Operation, "deploy");
             await serving.DeployAsync(servingName, model.Version, c.Label, servingFiles, cancellationToken);
         }
         catch (MlModelException e)
@@ -136,6 +138,8 @@ internal sealed partial class CommandExecutor
             // only the registry's side.
             if (await ServingHoldsAsync(serving, servingName, model.Version, cancellationToken))
             {
+                using var publish = MlModelTelemetry.Child("mlmodel.publish");
+                publish?.SetTag(MlModelTelemetry.Tags.Operation, "stop");
                 await serving.StopAsync(servingName, model.Version, cancellationToken);
             }
         }

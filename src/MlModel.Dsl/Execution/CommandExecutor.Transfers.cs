@@ -60,7 +60,13 @@ internal sealed partial class CommandExecutor
                 await using var input = await source.OpenReadAsync(c.Path, cancellationToken);
                 await using var batch = new FaultPointBatch(store.BeginWriteBatch());
                 var reader = new ModelArchiveReader(batch, prefix, c.Format, _options.ArchiveLimits);
-                stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
+                using (var transfer = MlModelTelemetry.Child("mlmodel.transfer"))
+                {
+                    transfer?.SetTag(MlModelTelemetry.Tags.Operation, "import");
+                    stored = await reader.ReadArchiveAsync(input, info.Size, progress, cancellationToken);
+                    transfer?.SetTag("mlmodel.transfer.bytes", stored.TotalBytes);
+                }
+                MlModelTelemetry.Bytes.Add(stored.TotalBytes, new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Operation, "import"));
                 // Durable before the row exists: a row never points at files a crash could lose
                 // (unless the store was told not to sync: then the manifest is what tells).
                 await CommitAsync(op, batch, version, c.Name, cancellationToken);
@@ -198,6 +204,8 @@ internal sealed partial class CommandExecutor
         var local = store as LocalObjectStore;
         var verifiedFolders = local is null ? null : new HashSet<string>(StringComparer.Ordinal);
 
+        using var transfer = MlModelTelemetry.Child("mlmodel.transfer");
+        transfer?.SetTag(MlModelTelemetry.Tags.Operation, "export");
         try
         {
             try
@@ -265,6 +273,9 @@ internal sealed partial class CommandExecutor
             throw;
         }
 
+        transfer?.SetTag("mlmodel.transfer.bytes", total);
+        transfer?.Dispose();
+        MlModelTelemetry.Bytes.Add(total, new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Operation, "export"));
         FaultPoints.Reach(FaultPoints.Points.ExportArchiveWritten);
         // A delete may have run while the archive was written (it removes the version's exports,
         // but this one may have landed after it): under the model's lock, which a delete holds

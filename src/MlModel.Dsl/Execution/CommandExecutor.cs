@@ -17,7 +17,7 @@ internal sealed partial class CommandExecutor
     public CommandExecutor(MlModelOptions options)
     {
         _options = options;
-        _repository = options.Repository!;
+        _repository = new TracedRepository(options.Repository!);
     }
 
     private TimeZoneInfo Zone => _options.DisplayTimeZone;
@@ -49,6 +49,16 @@ internal sealed partial class CommandExecutor
         await EnsureInitializedAsync(cancellationToken);
         // Changing operations are recorded in the audit trail, refusals and failures included.
         var attempt = Attempt.Of(command, caller);
+        using var activity = MlModelTelemetry.Source.StartActivity("mlmodel " + op.Name, System.Diagnostics.ActivityKind.Internal);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (activity is not null)
+        {
+            var (user, name, version) = Subject(command, caller);
+            activity.SetTag(MlModelTelemetry.Tags.Operation, op.Name);
+            activity.SetTag(MlModelTelemetry.Tags.User, user);
+            activity.SetTag(MlModelTelemetry.Tags.Model, name);
+            activity.SetTag(MlModelTelemetry.Tags.Version, version);
+        }
         try
         {
             var result = command switch
@@ -69,6 +79,7 @@ internal sealed partial class CommandExecutor
             {
                 await AuditAsync(caller, attempt.Operation, attempt.User, attempt.Name, attempt.Version, attempt.Parameters, null);
             }
+            Record(activity, op, attempt, started, null);
             return result;
         }
         catch (Exception e)
@@ -78,11 +89,54 @@ internal sealed partial class CommandExecutor
             {
                 await AuditAsync(caller, attempt.Operation, attempt.User, attempt.Name, attempt.Version, attempt.Parameters, error);
             }
+            Record(activity, op, attempt, started, error);
             if (ReferenceEquals(error, e))
             {
                 throw;
             }
             throw error;
+        }
+    }
+
+    /// <summary>The user, model and version a command is about, for its span.</summary>
+    private static (string? User, string? Name, int? Version) Subject(MlModelCommand command, MlModelCaller caller) => command switch
+    {
+        ListCommand c => (c.User, c.Name, null),
+        SummaryCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        DeleteCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        ImportCommand c => (caller.User, c.Name, null),
+        ExportCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        DeployCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        StopCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        HistoryCommand c => (c.User ?? caller.User, c.Name, c.Version),
+        StatusCommand c => (c.User ?? caller.User, c.Name, null),
+        CheckCommand c => (c.User, c.Name, null),
+        _ => (null, null, null),
+    };
+
+    /// <summary>The command's outcome on its span and in the metrics.</summary>
+    private static void Record(System.Diagnostics.Activity? activity, OperationSpec op, Attempt? attempt, long started, Exception? failure)
+    {
+        var outcome = MlModelTelemetry.Outcome(failure);
+        var operation = new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Operation, op.Name);
+        var result = new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Outcome, outcome);
+        MlModelTelemetry.Commands.Add(1, operation, result);
+        MlModelTelemetry.Duration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, operation, result);
+        if (activity is null)
+        {
+            return;
+        }
+        if (attempt?.Version is int version)
+        {
+            activity.SetTag(MlModelTelemetry.Tags.Version, version);
+        }
+        activity.SetTag(MlModelTelemetry.Tags.Outcome, outcome);
+        if (failure is not null)
+        {
+            // The code, not the message: messages may quote values the user typed.
+            var code = failure is MlModelException m ? m.Code : failure is OperationCanceledException ? ErrorCodes.Cancelled : failure.GetType().Name;
+            activity.SetTag(MlModelTelemetry.Tags.ErrorCode, code);
+            activity.SetStatus(System.Diagnostics.ActivityStatusCode.Error, code);
         }
     }
 

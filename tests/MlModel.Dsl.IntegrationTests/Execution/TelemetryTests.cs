@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using MlModel.Dsl.IntegrationTests.Support;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace MlModel.Dsl.IntegrationTests.Execution;
+
+/// <summary>What an operator's host sees through OpenTelemetry: a span per command, child spans, metrics, and no secrets.</summary>
+[NonParallelizable] // the listeners are process-wide
+public class TelemetryTests
+{
+    [Test]
+    public async Task Commands_are_spans_with_child_spans_and_metrics_and_carry_no_description_or_path()
+    {
+        var spans = new List<Activity>();
+        var metrics = new List<Metric>();
+        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource(MlModelTelemetry.Name).AddInMemoryExporter(spans).Build();
+        using var meter = Sdk.CreateMeterProviderBuilder().AddMeter(MlModelTelemetry.Name).AddInMemoryExporter(metrics).Build();
+        using var h = new EngineHarness();
+        var model = "otel_" + Guid.NewGuid().ToString("N")[..8];
+        var key = h.PutObject($"USERS/root/{model}.tar", Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "half_plus_two"));
+
+        await h.RunAsync($"mlmodel import name={model} analysis_tool=tf kind=regression algorithm=deep format=saved_model connector_id=local path={key} description='secret plans'");
+        await h.RunAsync($"mlmodel deploy name={model}");
+        var refused = () => h.RunAsync($"mlmodel delete name={model} version=1");
+        await refused.Should().ThrowAsync<MlModelException>();
+        await h.RunAsync($"mlmodel export name={model}");
+        tracer!.ForceFlush();
+        meter!.ForceFlush();
+
+        var mine = spans.Where(s => Equals(s.GetTagItem(MlModelTelemetry.Tags.Model), model)).ToList();
+        mine.Select(s => s.DisplayName).Should().Equal("mlmodel import", "mlmodel deploy", "mlmodel delete", "mlmodel export");
+        var import = mine[0];
+        import.GetTagItem(MlModelTelemetry.Tags.User).Should().Be("root");
+        import.GetTagItem(MlModelTelemetry.Tags.Version).Should().Be(1);
+        import.GetTagItem(MlModelTelemetry.Tags.Outcome).Should().Be("ok");
+        var children = spans.Where(s => s.ParentSpanId == import.SpanId).Select(s => s.DisplayName).ToList();
+        children.Should().Contain("mlmodel.transfer").And.Contain("mlmodel.db");
+        spans.Single(s => s.ParentSpanId == import.SpanId && s.DisplayName == "mlmodel.transfer").GetTagItem("mlmodel.transfer.bytes").Should().BeOfType<long>().Which.Should().BeGreaterThan(0);
+        spans.Where(s => s.ParentSpanId == mine[1].SpanId).Select(s => s.DisplayName).Should().Contain("mlmodel.publish");
+        spans.Where(s => s.ParentSpanId == mine[3].SpanId).Select(s => s.DisplayName).Should().Contain("mlmodel.transfer");
+
+        var delete = mine[2];
+        delete.Status.Should().Be(ActivityStatusCode.Error);
+        delete.GetTagItem(MlModelTelemetry.Tags.Outcome).Should().Be("error");
+        delete.GetTagItem(MlModelTelemetry.Tags.ErrorCode).Should().Be(ErrorCodes.Conflict);
+
+        // Nothing the user wrote beyond names: no description, no path, no message.
+        var values = spans.SelectMany(s => s.TagObjects.Select(t => t.Value?.ToString() ?? "").Append(s.StatusDescription ?? "")).ToList();
+        values.Should().NotContain(v => v.Contains("secret plans") || v.Contains(".tar") || v.Contains("being served") || v.Contains(h.Home));
+
+        var commands = metrics.Where(m => m.Name == "mlmodel.commands").SelectMany(Points).ToList();
+        commands.Should().Contain(p => Equals(p.Tags["mlmodel.operation"], "delete") && Equals(p.Tags["mlmodel.outcome"], "error") && p.Sum >= 1);
+        commands.Should().Contain(p => Equals(p.Tags["mlmodel.operation"], "import") && Equals(p.Tags["mlmodel.outcome"], "ok") && p.Sum >= 1);
+        metrics.Where(m => m.Name == "mlmodel.transfer.bytes").SelectMany(Points)
+            .Should().Contain(p => Equals(p.Tags["mlmodel.operation"], "export") && p.Sum > 0);
+        metrics.Should().Contain(m => m.Name == "mlmodel.command.duration");
+    }
+
+    private static List<(Dictionary<string, object?> Tags, long Sum)> Points(Metric metric)
+    {
+        var points = new List<(Dictionary<string, object?>, long)>();
+        foreach (ref readonly var point in metric.GetMetricPoints())
+        {
+            var tags = new Dictionary<string, object?>();
+            foreach (var tag in point.Tags)
+            {
+                tags[tag.Key] = tag.Value;
+            }
+            points.Add((tags, metric.MetricType == MetricType.LongSum ? point.GetSumLong() : 0));
+        }
+        return points;
+    }
+}
