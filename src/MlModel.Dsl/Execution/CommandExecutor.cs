@@ -31,7 +31,7 @@ internal sealed partial class CommandExecutor
         {
             if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
             {
-                _initialization = _repository.InitializeAsync(cancellationToken);
+                _initialization = InitializeRepositoryAsync(cancellationToken);
             }
             return _initialization;
         }
@@ -44,7 +44,7 @@ internal sealed partial class CommandExecutor
         {
             throw Fail(ErrorCodes.PermissionDenied, op, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");
         }
-        await EnsureInitializedAsync(cancellationToken);
+        await EnsureInitializedAsync(op, cancellationToken);
         try
         {
             return command switch
