@@ -379,7 +379,10 @@ namespace MlModel.Cli
             }
             catch (MlModelException e)
             {
-                await Cli.WriteErrorAsync(o, stderr, e.Error);
+                // The registry passes the repository's own errors on as they are: say whose they are.
+                await Cli.WriteErrorAsync(o, stderr, e.Message.StartsWith("mlmodel", StringComparison.Ordinal)
+                    ? e.Error
+                    : e.Error with { Message = "mlmodel connector: " + e.Message });
                 return 1;
             }
         }

@@ -137,6 +137,21 @@ public class EnvironmentTests
         error.Message.Should().EndWith($"Cannot open the lock file {h.ConfigFile}.lock: {h.ConfigFile}.lock is a folder, not a file.");
     }
 
+    // The shapes .NET gives these failures on Unix: an IOException whose HResult is the errno, an
+    // UnauthorizedAccessException with such an inner exception, a DirectoryNotFoundException for ENOENT/ENOTDIR.
+    [TestCase(28, "no space left on device")]
+    [TestCase(30, "the file system is read-only")]
+    [TestCase(13, "permission denied")]
+    [TestCase(1, "permission denied")]
+    [TestCase(20, "a part of the path is a file, not a folder")]
+    [TestCase(21, "it is a folder, not a file")]
+    [TestCase(5, "input/output error: the disk or the file system failed")]
+    public void Error_numbers_are_put_in_words_wherever_dotnet_keeps_them(int errno, string words)
+    {
+        FileSystemErrors.Reason(new IOException("Some .NET text : '/tmp/x/.mlmodel-tmp-1'", errno)).Should().Be(words);
+        FileSystemErrors.Reason(new UnauthorizedAccessException("Access to the path is denied.", new IOException("x", errno))).Should().Be(words);
+    }
+
     [Test]
     public void The_errors_of_a_full_device_and_of_a_file_in_the_way_are_put_in_words()
     {
