@@ -37,11 +37,10 @@ internal static class FileSystemErrors
     private static readonly int Eloop = OperatingSystem.IsLinux() ? 40 : 62;
 
     // Windows: HRESULT_FROM_WIN32 of ERROR_WRITE_PROTECT, ERROR_HANDLE_DISK_FULL, ERROR_DISK_FULL,
-    // ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION.
+    // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION.
     private const int WindowsWriteProtect = unchecked((int)0x80070013);
     private const int WindowsHandleDiskFull = unchecked((int)0x80070027);
     private const int WindowsDiskFull = unchecked((int)0x80070070);
-    private const int WindowsAccessDenied = unchecked((int)0x80070005);
     private const int WindowsSharingViolation = unchecked((int)0x80070020);
     private const int WindowsLockViolation = unchecked((int)0x80070021);
 
@@ -83,7 +82,7 @@ internal static class FileSystemErrors
         Enotdir => "a part of the path is a file, not a folder",
         Eisdir => "it is a folder, not a file",
         Eexist => "something else already exists there",
-        Enoent => "a folder on the path does not exist",
+        Enoent => "no such file or folder",
         Eio => "input/output error: the disk or the file system failed",
         Enfile or Emfile => "too many open files",
         _ when errno == Edquot => "disk quota exceeded",
