@@ -51,12 +51,23 @@ internal static class EmbeddedSetup
     /// before the store's connector is added).
     /// </summary>
     /// <exception cref="UsageException"><c>--store</c> names no connector, or one whose store cannot be created.</exception>
+    /// <exception cref="MlModelException">Something other than a folder stands where the home or one of its folders belongs.</exception>
     public static async Task<EmbeddedEngine> CreateAsync(CliOptions o, bool resolveStore, CancellationToken cancellationToken)
     {
         var home = Path.GetFullPath(o.Home);
         var repositoryOptions = new ModelRepositoryOptions { SecretKey = SecretKey(o, home) };
-        CreateHome(home);
-        Directory.CreateDirectory(Path.Combine(home, "objects"));
+        CheckHome(home, o);
+        try
+        {
+            // The home for its owner only; objects/ is a convenience (where the local connector reads
+            // archives from), not a requirement: on a read-only or full disk the parts that need to
+            // write say why.
+            CreateHome(home);
+            Directory.CreateDirectory(Path.Combine(home, "objects"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
         IModelRepository repository = o.Database is null
             ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"), repositoryOptions)
             : new PostgresModelRepository(o.Database, repositoryOptions);
@@ -138,6 +149,41 @@ internal static class EmbeddedSetup
         else
         {
             Directory.CreateDirectory(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    /// <summary>What lives in the home's folders, for the message when a plain file has taken one's place.</summary>
+    private static readonly (string Name, string Holds)[] HomeFolders =
+    [
+        ("store", "model files and exports"),
+        ("serving", "the versions TensorFlow Serving loads and models.config"),
+        ("objects", "the archives the 'local' connector imports from"),
+    ];
+
+    /// <summary>
+    /// Refuses a home whose folders are plain files (a mistaken copy, a file saved under the
+    /// wrong name): every command would otherwise fail later, with an error about a file
+    /// somewhere under it. Stats only; creates nothing. Folders that options replace
+    /// (<c>--store</c>, <c>--database</c>) are not looked at.
+    /// </summary>
+    private static void CheckHome(string home, CliOptions o)
+    {
+        if (File.Exists(home))
+        {
+            throw new MlModelException(ErrorCodes.Backend, $"the home {home} is a file, not a folder; give another with --home or MLMODEL_HOME");
+        }
+        foreach (var (name, holds) in HomeFolders)
+        {
+            if (!(name == "store" && o.Store is not null) && File.Exists(Path.Combine(home, name)))
+            {
+                throw new MlModelException(ErrorCodes.Backend,
+                    $"'{name}' in the home {home} is a file, not a folder; mlmodel keeps {holds} there: move the file away");
+            }
+        }
+        if (o.Database is null && Directory.Exists(Path.Combine(home, "mlmodel.db")))
+        {
+            throw new MlModelException(ErrorCodes.Backend,
+                $"'mlmodel.db' in the home {home} is a folder, not a file; mlmodel keeps its SQLite database there: move the folder away");
         }
     }
 

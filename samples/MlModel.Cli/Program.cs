@@ -79,33 +79,42 @@ namespace MlModel.Cli
                 return await Repl.RunAsync(o, stdout, stderr, cancellationToken);
             }
 
+            // Parsed first: a mistake in the command is reported before anything is opened, and
+            // a failure to open the home names the command ("mlmodel import: ...").
+            MlModelCommand command;
+            try
+            {
+                command = MlModelParser.ParseAny(text);
+            }
+            catch (MlModelException e)
+            {
+                await WriteErrorAsync(o, stderr, e.Error);
+                return 1;
+            }
             if (o.Parse)
             {
-                try
-                {
-                    await stdout.WriteLineAsync(MlModelParser.ParseAny(text).ToJson());
-                    return 0;
-                }
-                catch (MlModelException e)
-                {
-                    await WriteErrorAsync(o, stderr, e.Error);
-                    return 1;
-                }
+                await stdout.WriteLineAsync(command.ToJson());
+                return 0;
             }
 
-            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, stderr, cancellationToken);
+            var prefix = "mlmodel " + command.Operation.ToString().ToLowerInvariant();
+            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, prefix, stderr, cancellationToken);
             if (embedded is null)
             {
                 return code;
             }
             await using (embedded)
             {
-                return await ExecuteAsync(embedded.Engine, o, text, stdout, stderr, cancellationToken);
+                return await ExecuteAsync(embedded.Engine, o, command, stdout, stderr, cancellationToken);
             }
         }
 
-        /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
-        internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, TextWriter stderr, CancellationToken cancellationToken)
+        /// <summary>
+        /// The engine, or null and the exit code after writing the error (2 for usage errors such as
+        /// an unknown --store connector, 1 for a home that cannot be used). <paramref name="prefix"/>
+        /// begins the messages of the latter: <c>mlmodel import</c>, <c>mlmodel connector</c>.
+        /// </summary>
+        internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string prefix, TextWriter stderr, CancellationToken cancellationToken)
         {
             try
             {
@@ -118,13 +127,16 @@ namespace MlModel.Cli
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                await stderr.WriteLineAsync($"mlmodel: cannot open the home folder '{o.Home}': {e.Message}");
-                return (null, 2);
+                await stderr.WriteLineAsync($"{prefix}: cannot open the home folder {Path.GetFullPath(o.Home)}: {e.Message}");
+                return (null, 1);
             }
             catch (MlModelException e)
             {
-                // The repository could not be read while looking up the --store connector.
-                await WriteErrorAsync(o, stderr, e.Error);
+                // A home that cannot be used (EmbeddedSetup.CheckHome), or a repository that could
+                // not be read while looking up the --store connector.
+                await WriteErrorAsync(o, stderr, e.Message.StartsWith("mlmodel", StringComparison.Ordinal)
+                    ? e.Error
+                    : e.Error with { Message = $"{prefix}: {e.Message}" });
                 return (null, 1);
             }
             catch (OperationCanceledException)
@@ -136,9 +148,23 @@ namespace MlModel.Cli
 
         public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, string text, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
+            MlModelCommand command;
             try
             {
-                var command = MlModelParser.ParseAny(text);
+                command = MlModelParser.ParseAny(text);
+            }
+            catch (MlModelException e)
+            {
+                await WriteErrorAsync(o, stderr, e.Error);
+                return 1;
+            }
+            return await ExecuteAsync(engine, o, command, stdout, stderr, cancellationToken);
+        }
+
+        public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, MlModelCommand command, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            try
+            {
                 var caller = new MlModelCaller(o.User, o.Admin);
                 using var bar = !o.NoProgress && !Console.IsErrorRedirected && command.Operation is MlModelOperation.Import or MlModelOperation.Export
                     ? new ProgressBar()
@@ -242,7 +268,7 @@ namespace MlModel.Cli
     {
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, stderr, cancellationToken);
+            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, "mlmodel", stderr, cancellationToken);
             if (embedded is null)
             {
                 return code;
@@ -304,7 +330,7 @@ namespace MlModel.Cli
             }
             // Connectors need no model store: --store is not resolved here, so that the connector
             // it names can be added with MLMODEL_STORE already set.
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, stderr, cancellationToken);
+            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "mlmodel connector", stderr, cancellationToken);
             if (embedded is null)
             {
                 return code;
@@ -353,7 +379,10 @@ namespace MlModel.Cli
             }
             catch (MlModelException e)
             {
-                await Cli.WriteErrorAsync(o, stderr, e.Error);
+                // The registry passes the repository's own errors on as they are: say whose they are.
+                await Cli.WriteErrorAsync(o, stderr, e.Message.StartsWith("mlmodel", StringComparison.Ordinal)
+                    ? e.Error
+                    : e.Error with { Message = "mlmodel connector: " + e.Message });
                 return 1;
             }
         }

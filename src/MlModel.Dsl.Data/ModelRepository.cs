@@ -22,6 +22,9 @@ public abstract class ModelRepository : IModelRepository, IDisposable, IAsyncDis
     public Task InitializeAsync(CancellationToken cancellationToken = default) => _core.InitializeAsync(cancellationToken);
 
     /// <inheritdoc/>
+    public Task<string?> DescribeIfNewAsync(CancellationToken cancellationToken = default) => _core.DescribeIfNewAsync(cancellationToken);
+
+    /// <inheritdoc/>
     public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default) =>
         _core.AllocateVersionAsync(user, name, cancellationToken);
 

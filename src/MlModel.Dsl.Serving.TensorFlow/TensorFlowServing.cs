@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using MlModel.Dsl.Backends.Local;
 using MlModel.Dsl.Serving.TensorFlow.Config;
 using MlModel.Dsl.Serving.TensorFlow.Publishing;
 using MlModel.Dsl.Serving.TensorFlow.Rest;
@@ -437,7 +438,7 @@ public sealed partial class TensorFlowServing : IDisposable
         {
             throw new TensorFlowServingException(
                 TensorFlowServingErrorKind.Io,
-                $"{cause.Message} Undoing the deploy also failed, the config may still list version {version} of {servingName}: {e.Message}",
+                $"{cause.Message} Undoing the deploy also failed, the config may still list version {version} of {servingName}: {(e is TensorFlowServingException ? e.Message : FileSystemErrors.Reason(e))}",
                 new AggregateException(cause, e))
             {
                 ServerMessage = (cause as TensorFlowServingException)?.ServerMessage,

@@ -176,4 +176,64 @@ public sealed class SqliteRepositoryTests : RepositoryTests
         error.Code.Should().Be(ErrorCodes.Backend);
         error.Message.Should().Contain("allocate version failed").And.Contain("database is locked");
     }
+
+    [Test]
+    public async Task A_missing_database_file_is_reported_as_new_and_not_created()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+
+        (await fresh.CreateRepository().DescribeIfNewAsync()).Should().Be($"the SQLite database {fresh.FilePath} does not exist");
+
+        File.Exists(fresh.FilePath).Should().BeFalse();
+        Directory.Exists(Path.GetDirectoryName(fresh.FilePath)).Should().BeFalse();
+    }
+
+    [Test]
+    public async Task An_empty_database_file_is_reported_as_new_and_left_empty()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        Directory.CreateDirectory(Path.GetDirectoryName(fresh.FilePath)!);
+        await File.WriteAllBytesAsync(fresh.FilePath, []);
+
+        (await fresh.CreateRepository().DescribeIfNewAsync()).Should().Be($"the SQLite database {fresh.FilePath} is empty (0 bytes)");
+
+        new FileInfo(fresh.FilePath).Length.Should().Be(0);
+    }
+
+    [Test]
+    public async Task A_repository_that_created_its_database_remembers_what_it_found()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        Directory.CreateDirectory(Path.GetDirectoryName(fresh.FilePath)!);
+        await File.WriteAllBytesAsync(fresh.FilePath, []);
+        var repository = fresh.CreateRepository();
+        await repository.InitializeAsync();
+
+        (await repository.DescribeIfNewAsync()).Should().Be($"the SQLite database {fresh.FilePath} was empty (0 bytes) when this process opened it");
+        (await fresh.CreateRepository().DescribeIfNewAsync()).Should().Be($"the SQLite database {fresh.FilePath} holds no model and has never allocated a version");
+    }
+
+    [Test]
+    public async Task A_folder_where_the_database_file_belongs_is_named()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        Directory.CreateDirectory(fresh.FilePath);
+
+        var error = (await FluentActions.Awaiting(() => fresh.CreateRepository().InitializeAsync()).Should().ThrowAsync<MlModelException>()).Which;
+
+        error.Code.Should().Be(ErrorCodes.Backend);
+        error.Message.Should().Be($"SQLite model repository at {fresh.FilePath}: initialize failed: {fresh.FilePath} is a folder, not a file.");
+    }
+
+    [Test]
+    public async Task A_file_where_the_database_folder_belongs_is_named()
+    {
+        await using var fresh = (SqliteTestDatabase)await Database.CreateSiblingAsync();
+        var folder = Path.GetDirectoryName(fresh.FilePath)!;
+        await File.WriteAllTextAsync(folder, "not a folder");
+
+        var error = (await FluentActions.Awaiting(() => fresh.CreateRepository().InitializeAsync()).Should().ThrowAsync<MlModelException>()).Which;
+
+        error.Message.Should().Be($"SQLite model repository at {fresh.FilePath}: initialize failed: {folder} is a file, not a folder.");
+    }
 }

@@ -116,6 +116,24 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Null when the repository has been used (a version was allocated, even if every model was
+    /// deleted since); otherwise what was found, for the engine's refusal to start a brand-new
+    /// repository next to a model store that holds models. A SQLite file that is missing or
+    /// empty is reported as such without being created (the engine may refuse, and a refusal
+    /// changes nothing); otherwise the schema is brought up to date first.
+    /// </summary>
+    public async Task<string?> DescribeIfNewAsync(CancellationToken cancellationToken = default)
+    {
+        if (_initialization is null && _dialect.DescribeNewBeforeOpening() is { } unopened)
+        {
+            return unopened;
+        }
+        var used = await RunAsync("look for models", async (connection, ct) =>
+            await connection.ExecuteScalarAsync<int>(Command(Sql.HasBeenUsed, null, null, ct)) != 0, cancellationToken);
+        return used ? null : _dialect.DescribeUnused();
+    }
+
     // ------------------------------------------------------------------ versions
 
     public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default)
@@ -528,10 +546,12 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
             // A provider that reports a cancelled command in its own terms.
             return new OperationCanceledException($"{Describe(operation)} was cancelled.", exception, cancellationToken);
         }
-        // The provider's message and the first inner one ("Failed to connect to 127.0.0.1:1:
-        // Connection refused"); the password, if it were ever echoed, is masked.
-        var detail = exception.Message.TrimEnd('.');
-        if (exception.InnerException is { } inner && !detail.Contains(inner.Message, StringComparison.Ordinal))
+        // The machine's part when the dialect can tell it ("no space left on device" rather than
+        // SQLite's "disk I/O error"); else the provider's message and the first inner one
+        // ("Failed to connect to 127.0.0.1:1: Connection refused"). The password, if it were
+        // ever echoed, is masked.
+        var detail = _dialect.Explain(exception) ?? exception.Message.TrimEnd('.');
+        if (detail == exception.Message.TrimEnd('.') && exception.InnerException is { } inner && !detail.Contains(inner.Message, StringComparison.Ordinal))
         {
             detail += ": " + inner.Message.TrimEnd('.');
         }

@@ -122,6 +122,12 @@ internal static class Sql
 
     public const string SchemaVersion = "SELECT COALESCE(MAX(version), 0) FROM mlmodel_schema";
 
+    // A counter row stays when its versions are deleted (numbers are never reused) and when a
+    // failed import gives its number back (last_version goes down to 0): it marks a repository
+    // that has been used. Rows without a counter come only from seeding (InsertManyAsync).
+    public const string HasBeenUsed =
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM mlmodel_version_counters) OR EXISTS (SELECT 1 FROM mlmodel_models) THEN 1 ELSE 0 END";
+
     public const string RecordMigration = "INSERT INTO mlmodel_schema (version, applied) VALUES (@Version, @Applied)";
 
     private const string ListOrder = " ORDER BY user_name, name, version";

@@ -48,6 +48,22 @@ internal abstract class SqlDialect
     /// <summary>Whether <paramref name="exception"/> is a unique-constraint violation.</summary>
     public abstract bool IsUniqueViolation(Exception exception);
 
+    /// <summary>
+    /// For <see cref="DapperModelRepository.DescribeIfNewAsync"/>: when the database has not been
+    /// opened yet and can be seen to be new without opening it (SQLite: no file, or an empty
+    /// one), what was found; null otherwise. Creates nothing.
+    /// </summary>
+    public virtual string? DescribeNewBeforeOpening() => null;
+
+    /// <summary>What to call a database that is open but has never been used (no version ever allocated).</summary>
+    public virtual string DescribeUnused() => $"the {Kind} database {Location} holds no model and has never allocated a version";
+
+    /// <summary>
+    /// The cause of a failure, in words, when it lies in the machine rather than in the database
+    /// (SQLite's "disk I/O error" on a full disk); null to report the provider's own message.
+    /// </summary>
+    public virtual string? Explain(Exception exception) => null;
+
     /// <summary>Removes anything secret (the password) from a message that goes to the caller.</summary>
     public abstract string Redact(string message);
 

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using MlModel.Dsl.Backends.Local;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -11,6 +12,16 @@ internal sealed class SqliteDialect : SqlDialect
     private readonly int _busyMilliseconds;
     private readonly SqliteOpenMode _mode;
     private volatile bool _folderReady;
+
+    // What the file was when this dialect first opened it.
+    private FileFound _foundAtFirstOpen;
+
+    private enum FileFound
+    {
+        Existing,
+        Missing,
+        Empty,
+    }
 
     /// <summary>
     /// <paramref name="pathOrConnectionString"/> is a connection string when it parses as one
@@ -50,6 +61,11 @@ internal sealed class SqliteDialect : SqlDialect
     {
         if (!_folderReady)
         {
+            if (_foundAtFirstOpen == FileFound.Existing)
+            {
+                _foundAtFirstOpen = FileState();
+            }
+            // The folders above the file, and the file itself for its owner only (0600).
             PrepareFile();
             _folderReady = true;
         }
@@ -128,6 +144,70 @@ internal sealed class SqliteDialect : SqlDialect
     {
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Open());
+    }
+
+    public override string? DescribeNewBeforeOpening() => _folderReady
+        ? null
+        : FileState() switch
+        {
+            FileFound.Missing => $"the SQLite database {DatabasePath} does not exist",
+            FileFound.Empty => $"the SQLite database {DatabasePath} is empty (0 bytes)",
+            _ => null,
+        };
+
+    public override string DescribeUnused() => _foundAtFirstOpen switch
+    {
+        FileFound.Missing => $"the SQLite database {DatabasePath} did not exist when this process opened it",
+        FileFound.Empty => $"the SQLite database {DatabasePath} was empty (0 bytes) when this process opened it",
+        _ => base.DescribeUnused(),
+    };
+
+    /// <summary>
+    /// Missing or empty when SQLite would make a new database of the file (an empty one with an
+    /// empty or no write-ahead log).
+    /// </summary>
+    private FileFound FileState()
+    {
+        var file = new FileInfo(DatabasePath);
+        if (!file.Exists)
+        {
+            return Directory.Exists(DatabasePath) ? FileFound.Existing : FileFound.Missing;
+        }
+        var wal = new FileInfo(DatabasePath + "-wal");
+        return file.Length == 0 && (!wal.Exists || wal.Length == 0) ? FileFound.Empty : FileFound.Existing;
+    }
+
+    // SQLite's primary result codes for failures that may lie in the file system.
+    private const int SqlitePerm = 3;
+    private const int SqliteReadOnly = 8;
+    private const int SqliteIoError = 10;
+    private const int SqliteFull = 13;
+    private const int SqliteCantOpen = 14;
+
+    /// <summary>
+    /// SQLite reports no error number ("disk I/O error", "unable to open database file"): the
+    /// database's folder is looked at, and written to, to find the cause (read-only, full, a file
+    /// in the way), which is what the user needs to know.
+    /// </summary>
+    public override string? Explain(Exception exception)
+    {
+        var folder = Path.GetDirectoryName(DatabasePath)!;
+        switch (exception)
+        {
+            case SqliteException { SqliteErrorCode: SqliteFull }:
+                return FileSystemErrors.Describe(FileSystemErrors.Enospc);
+            case SqliteException { SqliteErrorCode: SqlitePerm or SqliteReadOnly or SqliteIoError or SqliteCantOpen }:
+                if (Directory.Exists(DatabasePath))
+                {
+                    return $"{DatabasePath} is a folder, not a file";
+                }
+                return FileSystemErrors.ProbeWrite(folder);
+            case IOException or UnauthorizedAccessException:
+                // Creating the database's folder.
+                return FileSystemErrors.Reason(exception, folder);
+            default:
+                return null;
+        }
     }
 
     public override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using MlModel.Dsl.Backends.Local;
 
 namespace MlModel.Dsl.Serving.TensorFlow.Config;
 
@@ -113,20 +114,34 @@ internal sealed class ModelConfigFile
         {
             return null;
         }
-        catch (DirectoryNotFoundException)
+        catch (DirectoryNotFoundException) when (FileSystemErrors.FileInTheWay(Folder) is null)
         {
             return null;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TensorFlowServingException(TensorFlowServingErrorKind.Io, $"Cannot read the TensorFlow Serving model config {Path}: {e.Message}", e);
+            throw Io($"Cannot read the TensorFlow Serving model config {Path}", e, Path);
         }
     }
 
+    private string Folder => System.IO.Path.GetDirectoryName(Path)!;
+
+    /// <summary>A failure of the file system on <paramref name="file"/>, its cause in words (FileSystemErrors).</summary>
+    private static TensorFlowServingException Io(string what, Exception e, string file) =>
+        new(TensorFlowServingErrorKind.Io, $"{what}: {FileSystemErrors.ReasonForFile(e, file)}.", e);
+
     private async Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken)
     {
-        var folder = System.IO.Path.GetDirectoryName(Path)!;
-        Directory.CreateDirectory(folder);
+        var folder = Folder;
+        try
+        {
+            Directory.CreateDirectory(folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Io($"Cannot create the folder of the TensorFlow Serving model config {folder}", e, folder);
+        }
+
         var clock = Stopwatch.StartNew();
         var delay = TimeSpan.FromMilliseconds(5);
         while (true)
@@ -138,28 +153,29 @@ internal sealed class ModelConfigFile
                 // conflicts with every other open description of the file, in this or another process.
                 return new FileStream(LockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
             }
-            catch (IOException) when (clock.Elapsed < LockTimeout)
+            catch (IOException e) when (FileSystemErrors.IsLockConflict(e) && clock.Elapsed < LockTimeout)
             {
                 await Task.Delay(delay, cancellationToken);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 100));
             }
-            catch (IOException e)
+            catch (IOException e) when (FileSystemErrors.IsLockConflict(e))
             {
                 throw new TensorFlowServingException(
                     TensorFlowServingErrorKind.LockTimeout,
                     $"Timed out after {LockTimeout.TotalSeconds:0.###} s waiting for the lock {LockPath} on the TensorFlow Serving model config; another deploy or stop is holding it.",
                     e);
             }
-            catch (UnauthorizedAccessException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new TensorFlowServingException(TensorFlowServingErrorKind.Io, $"Cannot open the lock file {LockPath}: {e.Message}", e);
+                // Not another holder (a read-only or full file system, a folder in the way): waiting would not help.
+                throw Io($"Cannot open the lock file {LockPath}", e, LockPath);
             }
         }
     }
 
     private async Task WriteAtomicallyAsync(string text, CancellationToken cancellationToken)
     {
-        var folder = System.IO.Path.GetDirectoryName(Path)!;
+        var folder = Folder;
         var temp = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.tmp");
         try
         {
@@ -178,7 +194,7 @@ internal sealed class ModelConfigFile
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             TryDelete(temp);
-            throw new TensorFlowServingException(TensorFlowServingErrorKind.Io, $"Cannot write the TensorFlow Serving model config {Path}: {e.Message}", e);
+            throw Io($"Cannot write the TensorFlow Serving model config {Path}", e, Path);
         }
         catch
         {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using MlModel.Dsl.Backends.Local;
 
 namespace MlModel.Dsl.Serving.TensorFlow.Publishing;
 
@@ -137,7 +138,7 @@ internal sealed class VersionPublisher(string servingRoot, PublishMode mode = Pu
         {
             throw new TensorFlowServingException(
                 TensorFlowServingErrorKind.Io,
-                $"Cannot publish version {version} of {servingName} under {basePath}: {e.Message}",
+                $"Cannot publish version {version} of {servingName} under {basePath}: {FileSystemErrors.Reason(e, basePath)}.",
                 e);
         }
     }
@@ -162,7 +163,7 @@ internal sealed class VersionPublisher(string servingRoot, PublishMode mode = Pu
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new TensorFlowServingException(TensorFlowServingErrorKind.Io, $"Cannot remove {versionPath}: {e.Message}", e);
+            throw new TensorFlowServingException(TensorFlowServingErrorKind.Io, $"Cannot remove {versionPath}: {FileSystemErrors.Reason(e, versionPath)}.", e);
         }
 
         TryDeleteDirectory(doomed);

@@ -15,6 +15,19 @@ public interface IModelRepository
     Task InitializeAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Whether the repository is brand new: null when it has been used (it has allocated a
+    /// version, even if every model has been deleted since); otherwise what was found, in words
+    /// for an error message, without secrets: <c>the SQLite database /srv/mlmodel.db is empty (0 bytes)</c>.
+    /// The engine asks before it initialises the repository and refuses to start a brand-new one
+    /// next to a model store that already holds model files: a lost or emptied database would
+    /// otherwise show no model, and <c>mlmodel check repair=true</c> would delete their files as
+    /// orphans. An implementation that can see the database is new without creating it (a missing
+    /// file) should not create it here. The default answers null: a repository that cannot tell is
+    /// taken as used, and never refused.
+    /// </summary>
+    Task<string?> DescribeIfNewAsync(CancellationToken cancellationToken = default) => Task.FromResult<string?>(null);
+
+    /// <summary>
     /// Allocates the next version of (user, name) atomically: two callers at once get two
     /// different numbers, and a number is never handed out again, even after a delete (spec B.4).
     /// </summary>

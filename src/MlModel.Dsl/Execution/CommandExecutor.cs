@@ -31,7 +31,7 @@ internal sealed partial class CommandExecutor
         {
             if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
             {
-                _initialization = _repository.InitializeAsync(cancellationToken);
+                _initialization = InitializeRepositoryAsync(cancellationToken);
             }
             return _initialization;
         }
@@ -46,7 +46,7 @@ internal sealed partial class CommandExecutor
         }
         // Every rule of the language holds whatever built the record: the parser, the dsl-object or a host.
         CommandRules.Validate(command);
-        await EnsureInitializedAsync(cancellationToken);
+        await EnsureInitializedAsync(op, cancellationToken);
         // Changing operations are recorded in the audit trail, refusals and failures included.
         var attempt = Attempt.Of(command, caller);
         using var activity = MlModelTelemetry.Source.StartActivity("mlmodel " + op.Name, System.Diagnostics.ActivityKind.Internal);

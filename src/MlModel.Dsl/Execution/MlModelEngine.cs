@@ -35,8 +35,12 @@ public sealed class MlModelEngine
     /// <summary>The stored object-storage connections (the spec's <c>connector_id</c>).</summary>
     public ConnectorRegistry Connectors { get; }
 
-    /// <summary>Creates or upgrades the repository's schema. Called on first use; call it early to fail fast.</summary>
-    public Task InitializeAsync(CancellationToken cancellationToken = default) => _executor.EnsureInitializedAsync(cancellationToken);
+    /// <summary>
+    /// Creates or upgrades the repository's schema. Called on first use; call it early to fail fast.
+    /// Refuses (<see cref="ErrorCodes.Backend"/>) a brand-new repository next to a model store that
+    /// already holds models: a lost or emptied database (see <see cref="IModelRepository.DescribeIfNewAsync"/>).
+    /// </summary>
+    public Task InitializeAsync(CancellationToken cancellationToken = default) => _executor.EnsureInitializedAsync(null, cancellationToken);
 
     /// <summary>Parses and runs command text or a dsl-object JSON.</summary>
     /// <exception cref="MlModelException">The command is invalid, not permitted, or failed; nothing was changed by a failed command.</exception>

@@ -49,6 +49,9 @@ internal sealed class TracedRepository(IModelRepository inner) : IModelRepositor
 
     public Task InitializeAsync(CancellationToken cancellationToken = default) => Traced("initialize", () => inner.InitializeAsync(cancellationToken));
 
+    public Task<string?> DescribeIfNewAsync(CancellationToken cancellationToken = default) =>
+        Traced("describe_if_new", () => inner.DescribeIfNewAsync(cancellationToken));
+
     public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default) =>
         Traced("allocate_version", () => inner.AllocateVersionAsync(user, name, cancellationToken));
 

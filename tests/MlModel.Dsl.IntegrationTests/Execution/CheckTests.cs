@@ -59,6 +59,9 @@ public class CheckTests
     public async Task Young_orphans_are_kept_because_an_import_may_be_running()
     {
         using var h = new EngineHarness(o => o.OrphanGracePeriod = TimeSpan.FromHours(1));
+        // An import allocates its version before it writes a file (and a brand-new repository
+        // beside files under models/ would be refused as a lost database).
+        (await h.Options.Repository!.AllocateVersionAsync("root", "busy")).Should().Be(1);
         var orphan = Path.Combine(h.Store, "models", "root", "busy", "1", "saved_model.pb");
         Directory.CreateDirectory(Path.GetDirectoryName(orphan)!);
         await File.WriteAllTextAsync(orphan, "x");

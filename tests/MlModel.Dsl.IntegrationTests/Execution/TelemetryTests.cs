@@ -58,6 +58,15 @@ public class TelemetryTests
         metrics.Should().Contain(m => m.Name == "mlmodel.command.duration");
     }
 
+    [Test]
+    public void The_traced_repository_forwards_every_member_including_defaults()
+    {
+        // A default interface member it did not forward would silently take the default (as
+        // DescribeIfNewAsync, the lost-database check, would have).
+        var map = typeof(MlModel.Dsl.Execution.TracedRepository).GetInterfaceMap(typeof(MlModel.Dsl.Backends.IModelRepository));
+        map.TargetMethods.Where(m => m.DeclaringType != typeof(MlModel.Dsl.Execution.TracedRepository)).Select(m => m.Name).Should().BeEmpty();
+    }
+
     private static List<(Dictionary<string, object?> Tags, long Sum)> Points(Metric metric)
     {
         var points = new List<(Dictionary<string, object?>, long)>();

@@ -194,7 +194,8 @@ internal static class FileSync
         throw error switch
         {
             Enoent => new DirectoryNotFoundException(message),
-            Eacces or Eperm => new UnauthorizedAccessException(message),
+            // The inner exception carries the errno, as .NET's own do (FileSystemErrors reads it).
+            Eacces or Eperm => new UnauthorizedAccessException(message, new IOException(message, error)),
             _ => new IOException(message, error),
         };
     }

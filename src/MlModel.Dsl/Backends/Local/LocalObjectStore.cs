@@ -126,7 +126,13 @@ public sealed partial class LocalObjectStore : IObjectStore
         try
         {
             var info = new FileInfo(path);
-            return Task.FromResult(info.Exists ? new ObjectInfo(key, info.Length, info.LastWriteTimeUtc) : null);
+            if (info.Exists)
+            {
+                return Task.FromResult<ObjectInfo?>(new ObjectInfo(key, info.Length, info.LastWriteTimeUtc));
+            }
+
+            ThrowIfRootIsNotAFolder($"stat object '{ObjectKeyRules.Printable(key)}'");
+            return Task.FromResult<ObjectInfo?>(null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -708,6 +714,7 @@ public sealed partial class LocalObjectStore : IObjectStore
         var found = new List<(string Key, FileInfo File)>();
         if (!Directory.Exists(start))
         {
+            ThrowIfRootIsNotAFolder($"list '{ObjectKeyRules.Printable(prefix)}'");
             return found;
         }
 
@@ -1024,11 +1031,38 @@ public sealed partial class LocalObjectStore : IObjectStore
 
     // ------------------------------------------------------------------ errors
 
+    /// <summary>Not found, unless the reason is that the root itself is not a folder: then that error.</summary>
     private MlModelException NotFound(string key) =>
-        new(ErrorCodes.NotFound, $"object '{ObjectKeyRules.Printable(key)}' not found in {Description}");
+        RootIsNotAFolder($"read object '{ObjectKeyRules.Printable(key)}'") ?? new(ErrorCodes.NotFound, $"object '{ObjectKeyRules.Printable(key)}' not found in {Description}");
 
+    /// <summary>
+    /// A plain file where the root folder (or a folder above it) should be makes every key look
+    /// absent: reads, listings and stats say so instead, rather than "not found" or nothing.
+    /// </summary>
+    private void ThrowIfRootIsNotAFolder(string what)
+    {
+        if (RootIsNotAFolder(what) is { } error)
+        {
+            throw error;
+        }
+    }
+
+    /// <param name="what">What could not be done: <c>read object 'k'</c>, <c>list 'models/'</c>.</param>
+    private MlModelException? RootIsNotAFolder(string what) =>
+        Directory.Exists(root) || FileSystemErrors.FileInTheWay(root) is not { } file
+            ? null
+            : new(ErrorCodes.Backend, $"could not {what} in {Description}: {file} is a file, not a folder");
+
+    /// <summary>A failure of the file system on <paramref name="key"/>, with its cause in words (<see cref="FileSystemErrors"/>).</summary>
     internal MlModelException Failed(string operation, string key, Exception e) =>
-        new(ErrorCodes.Backend, $"could not {operation} object '{ObjectKeyRules.Printable(key)}' in {Description}: {e.Message}", e);
+        new(ErrorCodes.Backend, $"could not {operation} object '{ObjectKeyRules.Printable(key)}' in {Description}: {FileSystemErrors.Reason(e, FolderOf(key))}", e);
+
+    /// <summary>The folder an object of <paramref name="key"/> (validated) lives in, or that a prefix names.</summary>
+    private string FolderOf(string key)
+    {
+        var slash = key.LastIndexOf('/');
+        return slash <= 0 ? root : Path.Combine(root, key[..slash].Replace('/', Path.DirectorySeparatorChar));
+    }
 
     internal static MlModelException LengthMismatch(string key, long expected, long actual) =>
         new(ErrorCodes.InvalidValue, actual > expected
