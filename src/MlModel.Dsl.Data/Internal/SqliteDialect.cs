@@ -109,8 +109,9 @@ internal sealed class SqliteDialect : SqlDialect
                 Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
         }
-        if (_mode != SqliteOpenMode.ReadWriteCreate || OperatingSystem.IsWindows() || File.Exists(DatabasePath))
+        if (_mode != SqliteOpenMode.ReadWriteCreate || OperatingSystem.IsWindows() || File.Exists(DatabasePath) || Directory.Exists(DatabasePath))
         {
+            // (A folder in the file's place is left for the open to fail on, with its explanation.)
             return;
         }
         try

@@ -471,7 +471,7 @@ internal static class Binder
             case MlModelOperation.Status:
                 return new StatusCommand((string)v[1]!, (string?)v[0]);
             case MlModelOperation.Check:
-                return new CheckCommand((string?)v[0], (string?)v[1], (bool?)v[2] ?? false);
+                return new CheckCommand((string?)v[0], (string?)v[1], (bool?)v[3] ?? false, (int?)v[2]);
             default:
                 throw new InvalidOperationException("unreachable");
         }

@@ -28,7 +28,7 @@ internal static class CommandRenderer
             StopCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
             HistoryCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
             StatusCommand c => [("user", c.User), ("name", c.Name)],
-            CheckCommand c => [("user", c.User), ("name", c.Name), ("repair", c.Repair ? true : null)],
+            CheckCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version), ("repair", c.Repair ? true : null)],
             _ => throw new ArgumentOutOfRangeException(nameof(command)),
         };
         foreach (var (key, value) in all)

@@ -136,12 +136,13 @@ internal static class OperationTable
         new(MlModelOperation.Status, "status", "mlmodel status (user=)? name=",
             "Per version: what the registry, the serving config and the server say, so drift shows.",
             [User(), Name()]),
-        new(MlModelOperation.Check, "check", "mlmodel check (user=)? (name=)? (repair=true)?",
-            "Administrators: finds versions whose files are missing or corrupt and files with no version; repair=true fixes what it can.",
+        new(MlModelOperation.Check, "check", "mlmodel check (user=)? (name=)? (version=)? (repair=true)?",
+            "Administrators: finds versions whose files are missing or corrupt, files with no version, and serving drift; repair=true fixes what it can.",
             [
                 User("only this owner's models"),
-                Name(required: false) with { Help = "only this model" },
-                new("repair", ParamKind.Flag, false, "delete orphaned files and mark broken versions"),
+                Name(required: false) with { Help = "only this model (of every user, unless user= is given)" },
+                Version(false, "only this version (with name=)"),
+                new("repair", ParamKind.Flag, false, "finish deletes, delete orphaned and temporary files, mark broken versions, bring serving back to the registry"),
             ]),
     ];
 

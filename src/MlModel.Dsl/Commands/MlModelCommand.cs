@@ -132,8 +132,8 @@ public sealed record StatusCommand(string Name, string? User = null) : MlModelCo
     public override MlModelOperation Operation => MlModelOperation.Status;
 }
 
-/// <summary><c>mlmodel check (user=)? (name=)? (repair=true)?</c>: metadata against stored files.</summary>
-public sealed record CheckCommand(string? User = null, string? Name = null, bool Repair = false) : MlModelCommand
+/// <summary><c>mlmodel check (user=)? (name=)? (version=)? (repair=true)?</c>: metadata against stored files and the serving config.</summary>
+public sealed record CheckCommand(string? User = null, string? Name = null, bool Repair = false, int? Version = null) : MlModelCommand
 {
     /// <inheritdoc/>
     public override MlModelOperation Operation => MlModelOperation.Check;

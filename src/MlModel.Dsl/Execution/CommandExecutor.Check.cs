@@ -21,8 +21,13 @@ internal sealed partial class CommandExecutor
         var op = OperationTable.Get(MlModelOperation.Check);
         RequireAdministrator(op, caller, "run the consistency check");
         var problems = new List<object?[]>();
-        var scope = new CheckScope(c.User, c.Name);
-        var models = _repository.List(new ModelFilter(c.User, c.Name) { IncludeDeleting = true }).ToList();
+        if (c.Version is not null && c.Name is null)
+        {
+            throw Fail(ErrorCodes.MissingParameter, op, "version= needs name=: a version is one model's");
+        }
+        var scope = new CheckScope(c.User, c.Name, c.Version);
+        var models = _repository.List(new ModelFilter(c.User, c.Name) { IncludeDeleting = true })
+            .Where(m => c.Version is null || m.Version == c.Version).ToList();
         var store = _options.ModelStore;
 
         // Deletes cut short: finish them (the row says DELETING, so nothing uses the version any more).
@@ -108,12 +113,15 @@ internal sealed partial class CommandExecutor
     }
 
     /// <summary>Which models a check covers: keys are models/&lt;user&gt;/&lt;name&gt;/&lt;version&gt;/...</summary>
-    private sealed record CheckScope(string? User, string? Name)
+    private sealed record CheckScope(string? User, string? Name, int? Version)
     {
         /// <summary>The narrowest prefix that holds the whole scope under <paramref name="root"/> ("models/").</summary>
-        public string Prefix(string root) => User is null ? root : root + User + "/" + (Name is null ? "" : Name + "/");
+        public string Prefix(string root) => User is null ? root
+            : root + User + "/" + (Name is null ? "" : Name + "/" + (Version is int v ? v.ToString(CultureInfo.InvariantCulture) + "/" : ""));
 
-        public bool Covers(string user, string name) => (User is null || User == user) && (Name is null || Name == name);
+        public bool Covers(string user, string name, string? version = null) =>
+            (User is null || User == user) && (Name is null || Name == name)
+            && (Version is null || version is null || version == Version.Value.ToString(CultureInfo.InvariantCulture));
 
         public bool CoversServingName(string servingName) =>
             (User is null || servingName.StartsWith(User + "_", StringComparison.Ordinal))
@@ -179,7 +187,7 @@ internal sealed partial class CommandExecutor
         {
             // <kind>/<user>/<name>/<version>/...
             var parts = obj.Key.Split('/');
-            if (parts.Length < 5 || !scope.Covers(parts[1], parts[2]))
+            if (parts.Length < 5 || !scope.Covers(parts[1], parts[2], parts[3]))
             {
                 continue;
             }
@@ -228,7 +236,7 @@ internal sealed partial class CommandExecutor
         await foreach (var obj in store.ListTemporaryAsync(scope.Prefix(root), cancellationToken))
         {
             var parts = obj.Key.Split('/');
-            if (parts.Length >= 3 && !scope.Covers(parts[1], parts[2]))
+            if (parts.Length >= 3 && !scope.Covers(parts[1], parts[2], parts.Length >= 5 ? parts[3] : null))
             {
                 continue;
             }
@@ -286,7 +294,7 @@ internal sealed partial class CommandExecutor
             problems.Add(["serving_config", null, null, null, Strip(e.Message), "none: fix or replace the serving config; nothing was changed"]);
             return;
         }
-        var scope = new CheckScope(c.User, c.Name);
+        var scope = new CheckScope(c.User, c.Name, c.Version);
         if (c.User is null && c.Name is null)
         {
             // Leftovers of writes that did not finish: the serving side's own temporary files.
@@ -317,6 +325,7 @@ internal sealed partial class CommandExecutor
                 continue;
             }
             var stale = entry.Versions.Union(entry.Folders).Distinct().Order()
+                .Where(v => c.Version is null || v == c.Version)
                 .Where(v => rows is null || !rows.Any(r => r.Version == v && r.Serving)).ToList();
             foreach (var v in stale)
             {
@@ -364,9 +373,9 @@ internal sealed partial class CommandExecutor
                 problems.Add(["serving_drift", owner?.User, owner?.Name, v, detail, action]);
             }
 
-            if (rows is null)
+            if (rows is null || c.Version is not null)
             {
-                continue;
+                continue; // labels are the model's, not one version's
             }
             // Labels: the registry's (one per served version) against the config's.
             var registryLabels = rows.Where(r => r.Serving && r.ServingLabel is not null && entry.Versions.Contains(r.Version))

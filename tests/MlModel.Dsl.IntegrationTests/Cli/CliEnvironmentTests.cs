@@ -82,7 +82,7 @@ public class CliEnvironmentTests
         (await RunAsync("--format", "json", "list")).Err.Should().Contain("\"code\":\"backend\"");
         (code, _, error) = await RunAsync("connector", "list");
         code.Should().Be(1);
-        error.Should().Be("mlmodel connector: " + refusal);
+        error.Should().Be("mlmodel connector list: " + refusal);
 
         new FileInfo(Database).Length.Should().Be(0, "a refusal changes nothing");
         ModelFiles().Should().Equal(files, "check repair=true must not take the models for orphans");

@@ -64,6 +64,24 @@ public class IntegrityTests
         File.Exists(Path.Combine(ModelFolder("root", "b", 7), "x.bin")).Should().BeTrue("model b is out of the scope");
     }
 
+    [Test]
+    public async Task A_check_of_one_version_looks_at_that_version_only()
+    {
+        await _h.ImportHalfPlusTwoAsync("a");
+        await _h.ImportHalfPlusTwoAsync("a");
+        File.Delete(Path.Combine(ModelFolder("root", "a", 1), "half_plus_two", "saved_model.pb"));
+        var orphan = Path.Combine(ModelFolder("root", "a", 7), "x.bin");
+        Directory.CreateDirectory(Path.GetDirectoryName(orphan)!);
+        await File.WriteAllTextAsync(orphan, "x");
+
+        (await _h.RunAsync("mlmodel check name=a version=2 repair=true")).Should().BeEmpty();
+        File.Exists(orphan).Should().BeTrue("version 7 is out of the scope");
+        (await _h.RunAsync("mlmodel check name=a version=1")).Select(r => r[0]).Should().Equal("missing_file");
+        (await _h.RunAsync("mlmodel check name=a version=7 repair=true")).Select(r => (r[0], r[5])).Should().Equal(((object?)"orphan_files", (object?)"deleted"));
+        var error = await FailsAsync(() => _h.RunAsync("mlmodel check version=1"));
+        error.Message.Should().Be("mlmodel check: version= needs name=: a version is one model's");
+    }
+
     // ------------------------------------------------------------ 2, 15. deploy and delete serialised
 
     [Test]
