@@ -423,6 +423,77 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         while (!string.IsNullOrEmpty(token));
     }
 
+    /// <summary>Marks an unfinished upload's id in the keys <see cref="ListTemporaryAsync"/> gives.</summary>
+    private const string UploadMarker = "#upload=";
+
+    /// <summary>
+    /// Multipart uploads under <paramref name="prefix"/> that were started and neither completed nor
+    /// aborted: an export or import killed mid-write leaves one, invisible to listings but holding
+    /// its parts' storage. Each is given as <c>&lt;key&gt;#upload=&lt;upload id&gt;</c> with the time
+    /// it was started, so that <see cref="DeleteTemporaryAsync"/> aborts exactly that upload.
+    /// </summary>
+    public async IAsyncEnumerable<ObjectInfo> ListTemporaryAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        prefix ??= "";
+        ObjectKeyRules.ValidatePrefix(prefix);
+        string? keyMarker = null, uploadMarker = null;
+        while (true)
+        {
+            ListMultipartUploadsResponse page;
+            try
+            {
+                page = await client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+                {
+                    BucketName = bucket,
+                    Prefix = this.prefix + prefix,
+                    KeyMarker = keyMarker,
+                    UploadIdMarker = uploadMarker,
+                }, cancellationToken);
+            }
+            catch (Exception e) when (Translate(e, prefix, "list uploads", cancellationToken) is { } mapped)
+            {
+                throw mapped;
+            }
+            foreach (var upload in page.MultipartUploads ?? [])
+            {
+                yield return new ObjectInfo(upload.Key[this.prefix.Length..] + UploadMarker + upload.UploadId, 0, Utc(upload.Initiated));
+            }
+            if (page.IsTruncated != true)
+            {
+                break;
+            }
+            (keyMarker, uploadMarker) = (page.NextKeyMarker, page.NextUploadIdMarker);
+        }
+    }
+
+    /// <summary>Aborts an unfinished multipart upload that <see cref="ListTemporaryAsync"/> gave.</summary>
+    public async Task DeleteTemporaryAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var marker = key.LastIndexOf(UploadMarker, StringComparison.Ordinal);
+        if (marker < 0)
+        {
+            throw ObjectKeyRules.Invalid(key, "not an unfinished upload (it has no upload id)");
+        }
+        var objectKey = ObjectKey(key[..marker]);
+        try
+        {
+            await client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+            {
+                BucketName = bucket,
+                Key = objectKey,
+                UploadId = key[(marker + UploadMarker.Length)..],
+            }, cancellationToken);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            // Completed or aborted meanwhile.
+        }
+        catch (Exception e) when (Translate(e, key, "abort upload", cancellationToken) is { } mapped)
+        {
+            throw mapped;
+        }
+    }
+
     /// <inheritdoc />
     public async Task DeleteAsync(string key, CancellationToken cancellationToken = default)
     {
@@ -460,6 +531,12 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
         while (!string.IsNullOrEmpty(token));
+
+        // Unfinished uploads too: a version's prefix goes whole, with what a killed write left in it.
+        await foreach (var upload in ListTemporaryAsync(prefix, cancellationToken))
+        {
+            await DeleteTemporaryAsync(upload.Key, cancellationToken);
+        }
     }
 
     /// <inheritdoc />

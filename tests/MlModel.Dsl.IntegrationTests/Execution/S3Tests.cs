@@ -52,6 +52,32 @@ public class S3Tests
     }
 
     [Test]
+    public async Task Unfinished_uploads_of_killed_writes_are_reported_aborted_by_repair_and_by_delete()
+    {
+        await PutAsync("USERS/root/m.tar", await File.ReadAllBytesAsync(Path.Combine(TestPaths.RepoRoot, "samples", "models", "half_plus_two.tar")));
+        await _h.RunAsync("mlmodel import name=m analysis_tool=tf kind=regression algorithm=deep format=saved_model connector_id=minio path=USERS/root/m.tar");
+        await _h.RunAsync("mlmodel import name=m analysis_tool=tf kind=regression algorithm=deep format=saved_model connector_id=minio path=USERS/root/m.tar");
+        using var client = TestServices.RawClient();
+        // What an export killed mid-write leaves on S3: a multipart upload never completed.
+        async Task<string> Start(string key) => (await client.InitiateMultipartUploadAsync(_bucket, key)).UploadId;
+        var exportUpload = await Start("store/exports/root/m/1/m_v1_export.tar");
+        await Start("store/exports/root/m/2/m_v2_export.tar");
+        async Task<List<string>> Pending() =>
+            ((await client.ListMultipartUploadsAsync(new Amazon.S3.Model.ListMultipartUploadsRequest { BucketName = _bucket })).MultipartUploads ?? []).Select(u => u.Key).ToList();
+
+        var report = await _h.RunAsync("mlmodel check name=m version=1");
+        report.Single().Should().Equal(new object?[] { "temp_files", "root", "m", 1, "1 temporary file(s), 0 bytes under exports/root/m/1/ left by writes that did not finish", "none" });
+
+        (await _h.RunAsync("mlmodel check name=m version=1 repair=true")).Single()[5].Should().Be("deleted");
+        (await Pending()).Should().Equal("store/exports/root/m/2/m_v2_export.tar");
+        exportUpload.Should().NotBeNullOrEmpty();
+
+        await _h.RunAsync("mlmodel delete name=m version=2");
+        (await Pending()).Should().BeEmpty("a version's unfinished uploads go with it");
+        (await _h.RunAsync("mlmodel check")).Should().BeEmpty();
+    }
+
+    [Test]
     public async Task A_real_saved_model_imports_from_s3_exports_to_a_presigned_url_and_is_deleted()
     {
         await PutAsync("USERS/root/clothes/model.tar", await File.ReadAllBytesAsync(Path.Combine(TestPaths.RepoRoot, "samples", "models", "half_plus_two.tar")));
