@@ -19,6 +19,9 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     private readonly TensorFlowServing _serving;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
+    /// <summary>TensorFlow Serving loads SavedModel directories (tensorflow_serving/g3doc/serving_basic.md), nothing else.</summary>
+    public ServingCapabilities Capabilities { get; } = new("TensorFlow Serving", ["tf"], ["saved_model"], "tf SavedModels", "SavedModels");
+
     /// <summary>A backend for the model root and config file in <paramref name="options"/>.</summary>
     public TensorFlowServingBackend(TensorFlowServingOptions options) => _serving = new TensorFlowServing(options);
 

@@ -572,13 +572,6 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
-    /// <inheritdoc />
-    public string? GetLocalPath(string key)
-    {
-        ObjectKeyRules.ValidateKey(key);
-        return null;
-    }
-
     // ------------------------------------------------------------------ requests
 
     private async Task PutSmallAsync(string key, string objectKey, Stream content, long length, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using MlModel.Dsl.Backends;
 using System.Text;
 using MlModel.Dsl.Backends.Local;
 
@@ -45,7 +46,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
     {
         await Store.PutAsync("models/u_m/1/saved_model.pb", Text("pb"), 2);
 
-        var path = Store.GetLocalPath("models/u_m/1/saved_model.pb");
+        var path = ((ILocalFileStore)Store).GetLocalPath("models/u_m/1/saved_model.pb");
 
         path.Should().Be(Path.Combine(root, "models", "u_m", "1", "saved_model.pb"));
         File.ReadAllText(path!).Should().Be("pb");

@@ -52,8 +52,6 @@ public interface IObjectStore
     /// <summary>A URL from which the object can be downloaded until <paramref name="expiry"/> passes (presigned on S3, file:// locally).</summary>
     Task<Uri> GetDownloadUrlAsync(string key, TimeSpan expiry, CancellationToken cancellationToken = default);
 
-    /// <summary>The local file behind a key, when the store is a local folder; null otherwise.</summary>
-    string? GetLocalPath(string key);
 
     /// <summary>
     /// Starts a batch of writes that are made durable together, by <see cref="IObjectWriteBatch.CommitAsync"/>,
@@ -134,6 +132,25 @@ internal sealed class PutEachWriteBatch(IObjectStore store) : IObjectWriteBatch
         _finished = true;
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>
+/// What a store whose objects are files on this machine can do besides <see cref="IObjectStore"/>:
+/// hand out a file's path (so serving can hard-link a version instead of copying it) and read
+/// many objects of one folder with one check of that folder's links. A store says so by
+/// implementing it; the engine asks with a type test, never by the store's concrete type.
+/// </summary>
+public interface ILocalFileStore : IObjectStore
+{
+    /// <summary>The file behind <paramref name="key"/> (which need not exist yet); the key is validated as for any call.</summary>
+    string GetLocalPath(string key);
+
+    /// <summary>
+    /// <see cref="IObjectStore.OpenReadAsync"/> for a caller that reads many objects: folders in
+    /// <paramref name="verifiedFolders"/> are not checked for links again, and the folders checked
+    /// are added to it.
+    /// </summary>
+    Task<Stream> OpenReadAsync(string key, ISet<string>? verifiedFolders, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Creates object stores for connectors of one type (<c>local</c>, <c>s3</c>).</summary>

@@ -22,9 +22,24 @@ public sealed record ServingVersionStatus(int Version, bool InConfig, IReadOnlyL
 /// <param name="Folders">Versions whose files are published for serving (listed by the config or not).</param>
 public sealed record ServingEntry(string ServingName, IReadOnlyList<int> Versions, IReadOnlyDictionary<string, int> Labels, IReadOnlyList<int> Folders);
 
+/// <summary>What a serving system can load, for the engine to refuse the rest before anything is written (spec B.3).</summary>
+/// <param name="System">Its name in messages: <c>TensorFlow Serving</c>.</param>
+/// <param name="AnalysisTools">The analysis tools whose models it loads (<c>tf</c>); empty for any.</param>
+/// <param name="Formats">The formats it loads (<c>saved_model</c>), the one to suggest first; empty for any.</param>
+/// <param name="Loads">What it loads, in words: <c>tf SavedModels</c>.</param>
+/// <param name="LoadsFormats">The formats it loads, in words: <c>SavedModels</c>.</param>
+public sealed record ServingCapabilities(string System, IReadOnlyList<string> AnalysisTools, IReadOnlyList<string> Formats, string Loads, string LoadsFormats)
+{
+    /// <summary>A serving system that says nothing of what it loads: the engine refuses nothing for it.</summary>
+    public static ServingCapabilities Any { get; } = new("the serving system", [], [], "any model", "any format");
+}
+
 /// <summary>A model serving system (TensorFlow Serving in MlModel.Dsl.Serving.TensorFlow).</summary>
 public interface IServingBackend
 {
+    /// <summary>What it can load; the default loads anything.</summary>
+    ServingCapabilities Capabilities => ServingCapabilities.Any;
+
     /// <summary>
     /// Publishes a version and adds it to the serving config, with <paramref name="label"/>
     /// pointing at it when given. Either it is served afterwards, or the config is as it was

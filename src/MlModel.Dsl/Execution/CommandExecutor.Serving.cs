@@ -33,7 +33,7 @@ internal sealed partial class CommandExecutor
         var servingFiles = files.Select(f =>
         {
             var key = model.StorageKey + f.Path;
-            return new ServingFile(f.Path, f.Size, store.GetLocalPath(key), ct => store.OpenReadAsync(key, ct));
+            return new ServingFile(f.Path, f.Size, (store as ILocalFileStore)?.GetLocalPath(key), ct => store.OpenReadAsync(key, ct));
         }).ToList();
 
         try
@@ -188,20 +188,22 @@ internal sealed partial class CommandExecutor
     }
 
     /// <summary>
-    /// Spec B.3: deploy and stop refuse what TensorFlow Serving cannot load (it loads SavedModel
-    /// directories only), saying why, rather than answering "not served" for a model that never could be.
+    /// Spec B.3: deploy and stop refuse what the serving system cannot load (TensorFlow Serving
+    /// loads SavedModel directories only), saying why, rather than answering "not served" for a model
+    /// that never could be. What it can load is the backend's to say (<see cref="IServingBackend.Capabilities"/>).
     /// </summary>
-    private static void RequireServable(OperationSpec op, ModelVersion model)
+    private void RequireServable(OperationSpec op, ModelVersion model)
     {
-        if (!string.Equals(model.AnalysisTool, "tf", StringComparison.OrdinalIgnoreCase))
+        var can = RequireServing(op).Capabilities;
+        if (can.AnalysisTools.Count > 0 && !can.AnalysisTools.Contains(model.AnalysisTool, StringComparer.OrdinalIgnoreCase))
         {
             throw Fail(ErrorCodes.Unsupported, op,
-                $"version {model.Version} of '{model.Name}' is a {model.AnalysisTool} model; TensorFlow Serving loads tf SavedModels only");
+                $"version {model.Version} of '{model.Name}' is a {model.AnalysisTool} model; {can.System} loads {can.Loads} only");
         }
-        if (model.Format != "saved_model")
+        if (can.Formats.Count > 0 && !can.Formats.Contains(model.Format ?? ""))
         {
             throw Fail(ErrorCodes.Unsupported, op,
-                $"version {model.Version} of '{model.Name}' is an {model.Format} model; TensorFlow Serving loads SavedModels only (import it with format=saved_model)");
+                $"version {model.Version} of '{model.Name}' is an {model.Format} model; {can.System} loads {can.LoadsFormats} only (import it with format={can.Formats[0]})");
         }
     }
 

@@ -201,7 +201,7 @@ internal sealed partial class CommandExecutor
         long done = 0;
         var count = 0;
         // The local store checks each folder of the model for links once per export, not per file.
-        var local = store as LocalObjectStore;
+        var local = store as ILocalFileStore;
         var verifiedFolders = local is null ? null : new HashSet<string>(StringComparer.Ordinal);
 
         using var transfer = MlModelTelemetry.Child("mlmodel.transfer");

@@ -8,6 +8,12 @@ namespace MlModel.Dsl;
 /// one engine from <see cref="MlModelOptions"/> (or with <c>services.AddMlModel(...)</c>) and
 /// shares it: it is thread-safe.
 /// </summary>
+/// <remarks>
+/// The engine does not own the backends in its options: the host that made the repository, the
+/// stores and the serving backend disposes them (after the engine's last command), as it may
+/// share them with other engines. Stores the engine makes itself, for a connector's import, it
+/// disposes after that command.
+/// </remarks>
 public sealed class MlModelEngine
 {
     private readonly CommandExecutor _executor;

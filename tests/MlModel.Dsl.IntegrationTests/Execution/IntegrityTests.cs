@@ -286,7 +286,7 @@ public class IntegrityTests
         using var tf = Tf();
         await tf.DeployAsync($"root_{name}", version, label, files.Select(f =>
         {
-            var path = _h.Options.ModelStore!.GetLocalPath(model.StorageKey + f.Path)!;
+            var path = ((ILocalFileStore)_h.Options.ModelStore!).GetLocalPath(model.StorageKey + f.Path)!;
             return new Serving.TensorFlow.ServingFile(f.Path, f.Size, path, _ => Task.FromResult<Stream>(File.OpenRead(path)));
         }).ToList());
     }

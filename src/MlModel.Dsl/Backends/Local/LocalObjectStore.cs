@@ -23,7 +23,7 @@ namespace MlModel.Dsl.Backends.Local;
 /// syncs every file it wrote and every folder it changed; it writes new objects in place, so a
 /// reader may see one half written before its put returns (a failed put deletes it).</para>
 /// </remarks>
-public sealed partial class LocalObjectStore : IObjectStore
+public sealed partial class LocalObjectStore : ILocalFileStore
 {
     /// <summary>Prefix of the temporary files of writes in progress; never listed, reserved in keys.</summary>
     internal const string TempPrefix = ".mlmodel-tmp-";
@@ -83,7 +83,7 @@ public sealed partial class LocalObjectStore : IObjectStore
     /// than once per file. A link swapped in meanwhile is no more a risk than one swapped in between
     /// a check and the open that follows it, which a path-based check cannot exclude either.
     /// </summary>
-    internal Task<Stream> OpenReadAsync(string key, HashSet<string>? verifiedFolders, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, ISet<string>? verifiedFolders, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var path = Resolve(key, verifiedFolders);
@@ -347,7 +347,7 @@ public sealed partial class LocalObjectStore : IObjectStore
     }
 
     /// <inheritdoc />
-    public string? GetLocalPath(string key) => Resolve(key);
+    public string GetLocalPath(string key) => Resolve(key);
 
     /// <summary>A file:// URI for an absolute path, with every character that URIs reserve escaped.</summary>
     internal static Uri FileUri(string path)
@@ -877,7 +877,7 @@ public sealed partial class LocalObjectStore : IObjectStore
     /// <see cref="Resolve(string)"/>, checking the key's folder only when <paramref name="verifiedFolders"/>
     /// does not hold it yet, and adding it once it is known to exist: the last segment is checked every time.
     /// </summary>
-    private string Resolve(string key, HashSet<string>? verifiedFolders)
+    private string Resolve(string key, ISet<string>? verifiedFolders)
     {
         if (verifiedFolders is null)
         {
