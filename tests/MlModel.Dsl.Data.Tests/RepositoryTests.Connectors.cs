@@ -42,3 +42,81 @@ public abstract partial class RepositoryTests
         (await Repository.ListConnectorsAsync()).Select(c => c.Id).Should().Equal("aqef32-asdf23-sadf", "empty");
     }
 }
+
+// Owners and the shared flag (spec B.5): stored, read back, and the owner-only save and delete.
+public abstract partial class RepositoryTests
+{
+    private static ConnectorInfo Owned(string id, string? owner, bool shared = false, string bucket = "models") =>
+        new(id, "s3", new Dictionary<string, string> { ["bucket"] = bucket, ["access_key"] = AccessValue, ["secret_key"] = SecretValue })
+        {
+            Owner = owner,
+            Shared = shared,
+        };
+
+    [Test]
+    public async Task A_connector_s_owner_and_shared_flag_are_stored_and_read_back()
+    {
+        await Repository.SaveConnectorAsync(Owned("179", "demo"));
+        await Repository.SaveConnectorAsync(Owned("team", "root", shared: true));
+        await Repository.SaveConnectorAsync(Owned("nobody", null, shared: true));
+
+        var demo = await Repository.GetConnectorAsync("179");
+        demo!.Owner.Should().Be("demo");
+        demo.Shared.Should().BeFalse();
+        demo.Settings["secret_key"].Should().Be(SecretValue, "the owner does not change how secrets open");
+        (await Repository.ListConnectorsAsync()).Select(c => (c.Id, c.Owner, c.Shared))
+            .Should().Equal(("179", "demo", false), ("nobody", null, true), ("team", "root", true));
+        (await Database.CreateRepository().GetConnectorAsync("team"))!.Should().Match<ConnectorInfo>(c => c.Owner == "root" && c.Shared);
+
+        // An administrator's save replaces the owner and the flag with the rest.
+        await Repository.SaveConnectorAsync(Owned("179", "alice", shared: true, bucket: "other"));
+        var replaced = await Repository.GetConnectorAsync("179");
+        (replaced!.Owner, replaced.Shared, replaced.Settings["bucket"]).Should().Be(("alice", true, "other"));
+    }
+
+    [Test]
+    public async Task SaveOwnConnectorAsync_adds_and_replaces_its_owner_s_connector_and_leaves_anyone_else_s()
+    {
+        (await Repository.SaveOwnConnectorAsync(Owned("179", "demo"))).Should().BeTrue("a new id is added");
+        (await Repository.SaveOwnConnectorAsync(Owned("179", "demo", bucket: "mine"))).Should().BeTrue("the owner replaces their own");
+        (await Repository.GetConnectorAsync("179"))!.Settings["bucket"].Should().Be("mine");
+
+        (await Repository.SaveOwnConnectorAsync(Owned("179", "alice", bucket: "hers"))).Should().BeFalse("another owner's id is taken");
+        var kept = await Repository.GetConnectorAsync("179");
+        (kept!.Owner, kept.Settings["bucket"]).Should().Be(("demo", "mine"), "nothing changed");
+
+        await Repository.SaveConnectorAsync(Owned("legacy", null, shared: true));
+        (await Repository.SaveOwnConnectorAsync(Owned("legacy", "demo"))).Should().BeFalse("a connector owned by no one is no user's to replace");
+        (await Repository.GetConnectorAsync("legacy"))!.Should().Match<ConnectorInfo>(c => c.Owner == null && c.Shared);
+
+        var act = () => Repository.SaveOwnConnectorAsync(Owned("x", null));
+        await act.Should().ThrowAsync<ArgumentNullException>();
+        (await Repository.GetConnectorAsync("x")).Should().BeNull();
+    }
+
+    [Test]
+    public async Task DeleteOwnConnectorAsync_removes_only_its_owner_s_connector()
+    {
+        await Repository.SaveConnectorAsync(Owned("179", "demo"));
+        await Repository.SaveConnectorAsync(Owned("legacy", null, shared: true));
+
+        (await Repository.DeleteOwnConnectorAsync("179", "alice")).Should().BeFalse();
+        (await Repository.DeleteOwnConnectorAsync("legacy", "demo")).Should().BeFalse();
+        (await Repository.DeleteOwnConnectorAsync("missing", "demo")).Should().BeFalse();
+        (await Repository.ListConnectorsAsync()).Select(c => c.Id).Should().Equal("179", "legacy");
+
+        (await Repository.DeleteOwnConnectorAsync("179", "demo")).Should().BeTrue();
+        (await Repository.GetConnectorAsync("179")).Should().BeNull();
+    }
+
+    [Test]
+    public async Task Users_adding_the_same_id_at_once_never_replace_each_other_s()
+    {
+        var saved = await RunConcurrentlyAsync(8, (repository, i) => repository.SaveOwnConnectorAsync(Owned("179", $"user{i}", bucket: $"bucket{i}")));
+
+        saved.Count(s => s).Should().Be(1, "one user gets the id");
+        var winner = Array.IndexOf(saved, true);
+        var stored = await Repository.GetConnectorAsync("179");
+        (stored!.Owner, stored.Settings["bucket"]).Should().Be(($"user{winner}", $"bucket{winner}"), "the row is the winner's, whole");
+    }
+}
