@@ -137,6 +137,29 @@ public class ConnectorOwnershipTests
     }
 
     [Test]
+    public async Task A_host_defined_connector_is_shared_whatever_it_says_and_its_owner_imports_any_key()
+    {
+        var root = Folder("host-bucket", TutorialKey);
+        using var h = new EngineHarness(o => o.Connectors.Add(Local("179", root, owner: "demo", shared: false)));
+
+        (await h.RunAsync(Import("179", TutorialKey), Demo)).Single()[0].Should().Be("ok");
+        (await FailsAsync(() => h.RunAsync(Import("179", TutorialKey), EngineHarness.Bob))).Message
+            .Should().Be($"mlmodel import: user 'bob' may import through the shared connector '179' only from keys under USERS/bob/, not '{TutorialKey}'");
+        using var list = (await h.Engine.Connectors.ListAsync(EngineHarness.Bob)).ToBuffered();
+        list.Single(r => (string)r[0]! == "179").Should().Equal("179", "local", "demo", "true", "host", "root=" + root);
+    }
+
+    [Test]
+    public async Task An_invalid_owner_is_refused()
+    {
+        var error = await FailsAsync(() => _h.Engine.Connectors.SaveAsync(Local("x", Folder("x")) with { Owner = "../bob" }, EngineHarness.Root));
+
+        error.Code.Should().Be(ErrorCodes.InvalidValue);
+        error.Message.Should().StartWith("mlmodel connector add: invalid owner '../bob'; a name is 1 to 128 letters");
+        (await IdsAsync(EngineHarness.Root)).Should().Equal("local");
+    }
+
+    [Test]
     public async Task An_administrator_adds_a_connector_for_another_user()
     {
         await _h.Engine.Connectors.SaveAsync(S3("179") with { Owner = "demo" }, EngineHarness.Root);
