@@ -120,3 +120,48 @@ public abstract partial class RepositoryTests
         (stored!.Owner, stored.Settings["bucket"]).Should().Be(($"user{winner}", $"bucket{winner}"), "the row is the winner's, whole");
     }
 }
+
+// The interface's default SaveOwnConnectorAsync/DeleteOwnConnectorAsync, as a host's own
+// repository that implements only the required members gets them.
+public abstract partial class RepositoryTests
+{
+    [Test]
+    public async Task The_interface_s_default_owner_only_save_and_delete_follow_the_same_rules()
+    {
+        IModelRepository minimal = new RequiredMembersOnly(Repository);
+        await Repository.SaveConnectorAsync(Owned("legacy", null, shared: true));
+
+        (await minimal.SaveOwnConnectorAsync(Owned("179", "demo"))).Should().BeTrue();
+        (await minimal.SaveOwnConnectorAsync(Owned("179", "demo", bucket: "mine"))).Should().BeTrue();
+        (await minimal.SaveOwnConnectorAsync(Owned("179", "alice", bucket: "hers"))).Should().BeFalse();
+        (await minimal.SaveOwnConnectorAsync(Owned("legacy", "demo"))).Should().BeFalse();
+        var kept = await Repository.GetConnectorAsync("179");
+        (kept!.Owner, kept.Settings["bucket"]).Should().Be(("demo", "mine"));
+        (await Repository.GetConnectorAsync("legacy"))!.Owner.Should().BeNull();
+
+        (await minimal.DeleteOwnConnectorAsync("179", "alice")).Should().BeFalse();
+        (await minimal.DeleteOwnConnectorAsync("legacy", "demo")).Should().BeFalse();
+        (await minimal.DeleteOwnConnectorAsync("179", "demo")).Should().BeTrue();
+        (await Repository.ListConnectorsAsync()).Select(c => c.Id).Should().Equal("legacy");
+    }
+
+    /// <summary>A repository with only the members <see cref="IModelRepository"/> requires, forwarded.</summary>
+    private sealed class RequiredMembersOnly(IModelRepository inner) : IModelRepository
+    {
+        public Task InitializeAsync(CancellationToken cancellationToken = default) => inner.InitializeAsync(cancellationToken);
+        public Task<int> AllocateVersionAsync(string user, string name, CancellationToken cancellationToken = default) => inner.AllocateVersionAsync(user, name, cancellationToken);
+        public Task<ModelVersion> InsertAsync(ModelVersion model, IReadOnlyList<ModelFile> files, CancellationToken cancellationToken = default) => inner.InsertAsync(model, files, cancellationToken);
+        public Task<ModelVersion?> GetAsync(string user, string name, int? version, CancellationToken cancellationToken = default) => inner.GetAsync(user, name, version, cancellationToken);
+        public Task<IReadOnlyList<ModelVersion>> GetVersionsAsync(string user, string name, CancellationToken cancellationToken = default) => inner.GetVersionsAsync(user, name, cancellationToken);
+        public IEnumerable<ModelVersion> List(ModelFilter filter) => inner.List(filter);
+        public Task<IReadOnlyList<ModelFile>> GetFilesAsync(long modelId, CancellationToken cancellationToken = default) => inner.GetFilesAsync(modelId, cancellationToken);
+        public Task<ModelVersion> UpdateAsync(ModelVersion model, CancellationToken cancellationToken = default) => inner.UpdateAsync(model, cancellationToken);
+        public Task<bool> DeleteAsync(string user, string name, int version, CancellationToken cancellationToken = default) => inner.DeleteAsync(user, name, version, cancellationToken);
+        public Task AppendAuditAsync(AuditEntry entry, CancellationToken cancellationToken = default) => inner.AppendAuditAsync(entry, cancellationToken);
+        public Task<IReadOnlyList<AuditEntry>> GetHistoryAsync(string user, string name, int? version, CancellationToken cancellationToken = default) => inner.GetHistoryAsync(user, name, version, cancellationToken);
+        public Task<ConnectorInfo?> GetConnectorAsync(string id, CancellationToken cancellationToken = default) => inner.GetConnectorAsync(id, cancellationToken);
+        public Task<IReadOnlyList<ConnectorInfo>> ListConnectorsAsync(CancellationToken cancellationToken = default) => inner.ListConnectorsAsync(cancellationToken);
+        public Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default) => inner.SaveConnectorAsync(connector, cancellationToken);
+        public Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default) => inner.DeleteConnectorAsync(id, cancellationToken);
+    }
+}
