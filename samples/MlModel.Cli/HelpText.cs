@@ -68,18 +68,29 @@ internal static class HelpText
     }
 
     public const string Connector = """
-        mlmodel connector add id=ID type=local root=DIR
         mlmodel connector add id=ID type=s3 endpoint=URL bucket=B [region=R] [prefix=P]
                               (access_key=K secret_key=S | access_key_env=VAR secret_key_env=VAR)
+                              [owner=USER] [shared=true|false]
+        mlmodel connector add id=ID type=local root=DIR [owner=USER] [shared=true|false]
         mlmodel connector list
         mlmodel connector remove ID
 
-        Connectors are stored in the repository; administrators manage them, and other users
-        see them without secrets or variable names. Secrets are never printed, and are stored
-        encrypted with the key in $MLMODEL_SECRET_KEY (base64 of 32 bytes: openssl rand -base64 32)
-        or, for the embedded database, <home>/secret.key (created 0600; back it up with the
-        database). With --database and no MLMODEL_SECRET_KEY, give access_key_env/secret_key_env,
-        which name environment variables. An endpoint must not carry user:password@.
+        A connector belongs to the user who adds it (an administrator may give owner=USER) and
+        may be shared (shared=true, administrators only). A user sees and uses their own and the
+        shared connectors; administrators see all. Through a connector of your own you import
+        any key of its bucket; through a shared one (the embedded 'local' one included), keys
+        under USERS/<user>/ only. Users who are not administrators add their own s3 connectors,
+        with access_key and secret_key (not *_env, which reads the host's environment), and
+        remove their own; only administrators add local connectors, which reach the host's folders.
+        Connectors stored before connectors had owners are owned by no one and shared.
+
+        list shows id, type, owner, shared, source and settings; --format json|csv applies to
+        every subcommand. Secrets are never printed: administrators see them as ***, owners too,
+        other users see no secrets and no variable names. They are stored encrypted with the key
+        in $MLMODEL_SECRET_KEY (base64 of 32 bytes: openssl rand -base64 32) or, for the embedded
+        database, <home>/secret.key (created 0600; back it up with the database). With --database
+        and no MLMODEL_SECRET_KEY, give access_key_env/secret_key_env, which name environment
+        variables. An endpoint must not carry user:password@.
         The embedded default always has the connector 'local', rooted at <home>/objects/.
         Any connector can also hold the model store: mlmodel --store ID ... (or MLMODEL_STORE=ID).
         """;

@@ -186,7 +186,7 @@ namespace MlModel.Cli
             }
         }
 
-        private static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result)
+        internal static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result, int maxCellWidth = 48)
         {
             switch (o.Format)
             {
@@ -201,7 +201,7 @@ namespace MlModel.Cli
                     ResultWriter.WriteCsv(result, stdout);
                     break;
                 default:
-                    ResultWriter.WriteTable(result, stdout);
+                    ResultWriter.WriteTable(result, stdout, maxCellWidth);
                     break;
             }
             await stdout.FlushAsync();
@@ -318,9 +318,16 @@ namespace MlModel.Cli
         }
     }
 
-    /// <summary><c>mlmodel connector add|list|remove</c>.</summary>
+    /// <summary>
+    /// <c>mlmodel connector add|list|remove</c>. Results are tables like the commands' (so
+    /// <c>--format json|csv</c> applies); errors name the subcommand (<c>mlmodel connector add: ...</c>),
+    /// usage errors exit with 2, refusals with 1.
+    /// </summary>
     internal static class ConnectorCommand
     {
+        /// <summary>The words of <c>add</c> that are the connector's own, not provider settings.</summary>
+        private static readonly string[] Reserved = ["id", "type", "owner", "shared"];
+
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
             if (o.Help || o.Words.Count < 2)
@@ -328,6 +335,30 @@ namespace MlModel.Cli
                 await stdout.WriteAsync(HelpText.Connector);
                 return o.Help ? 0 : 2;
             }
+            var verb = o.Words[1];
+            if (verb is not ("add" or "list" or "remove"))
+            {
+                return await UsageAsync(o, stderr, ErrorCodes.UnknownOperation, "mlmodel connector",
+                    $"unknown subcommand '{verb}'; allowed: add, list, remove (see: mlmodel connector --help)");
+            }
+            ConnectorInfo? connector = null;
+            if (verb == "add")
+            {
+                (connector, var usage) = ParseAdd(o.Words.Skip(2), o.User);
+                if (usage is not null)
+                {
+                    return await UsageAsync(o, stderr, usage.Code, "mlmodel connector add", usage.Message);
+                }
+            }
+            else if (verb == "list" && o.Words.Count != 2)
+            {
+                return await UsageAsync(o, stderr, ErrorCodes.Syntax, "mlmodel connector list", $"takes no arguments, not '{o.Words[2]}'");
+            }
+            else if (verb == "remove" && o.Words.Count != 3)
+            {
+                return await UsageAsync(o, stderr, ErrorCodes.MissingParameter, "mlmodel connector remove", "give one connector id: mlmodel connector remove ID");
+            }
+
             // Connectors need no model store: --store is not resolved here, so that the connector
             // it names can be added with MLMODEL_STORE already set.
             var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "mlmodel connector", stderr, cancellationToken);
@@ -340,41 +371,40 @@ namespace MlModel.Cli
             var caller = new MlModelCaller(o.User, o.Admin);
             try
             {
-                switch (o.Words[1])
+                switch (verb)
                 {
                     case "list":
                         using (var list = await engine.Connectors.ListAsync(caller, cancellationToken))
                         {
-                            ResultWriter.WriteTable(list, stdout, maxCellWidth: 100);
+                            await Cli.WriteResultAsync(o, stdout, list, maxCellWidth: 100);
                         }
                         return 0;
-                    case "remove" when o.Words.Count == 3:
-                        var removed = await engine.Connectors.DeleteAsync(o.Words[2], caller, cancellationToken);
-                        await (removed ? stdout.WriteLineAsync($"connector '{o.Words[2]}' removed") : stderr.WriteLineAsync($"mlmodel connector: no stored connector '{o.Words[2]}'"));
-                        return removed ? 0 : 1;
-                    case "add":
-                        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
-                        foreach (var word in o.Words.Skip(2))
+                    case "remove":
+                        var id = o.Words[2];
+                        if (!await engine.Connectors.DeleteAsync(id, caller, cancellationToken))
                         {
-                            var eq = word.IndexOf('=', StringComparison.Ordinal);
-                            if (eq <= 0)
-                            {
-                                await stderr.WriteLineAsync($"mlmodel connector: expected key=value, not '{word}'");
-                                return 2;
-                            }
-                            settings[word[..eq]] = word[(eq + 1)..];
+                            // A connector of another user is as unknown as a missing one.
+                            await Cli.WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.NotFound,
+                                $"mlmodel connector remove: unknown connector '{id}'; see: mlmodel connector list"));
+                            return 1;
                         }
-                        if (!settings.Remove("id", out var id) || !settings.Remove("type", out var type))
+                        using (var removed = new ResultSet([new ResultField("result", FieldType.String), new ResultField("id", FieldType.String)], [["removed", id]]))
                         {
-                            await stderr.WriteLineAsync("mlmodel connector add: id= and type= are required");
-                            return 2;
+                            await Cli.WriteResultAsync(o, stdout, removed);
                         }
-                        await engine.Connectors.SaveAsync(new ConnectorInfo(id, type, settings), caller, cancellationToken);
-                        await stdout.WriteLineAsync($"connector '{id}' saved ({type})");
                         return 0;
                     default:
-                        await stdout.WriteAsync(HelpText.Connector);
-                        return 2;
+                        await engine.Connectors.SaveAsync(connector!, caller, cancellationToken);
+                        using (var saved = new ResultSet(
+                            [
+                                new ResultField("result", FieldType.String), new ResultField("id", FieldType.String), new ResultField("type", FieldType.String),
+                                new ResultField("owner", FieldType.String), new ResultField("shared", FieldType.String),
+                            ],
+                            [["saved", connector!.Id, connector.Type, connector.Owner, connector.Shared ? "true" : "false"]]))
+                        {
+                            await Cli.WriteResultAsync(o, stdout, saved);
+                        }
+                        return 0;
                 }
             }
             catch (MlModelException e)
@@ -385,6 +415,46 @@ namespace MlModel.Cli
                     : e.Error with { Message = "mlmodel connector: " + e.Message });
                 return 1;
             }
+        }
+
+        /// <summary>
+        /// The connector <c>add</c>'s words describe: id=, type=, owner= (default the user),
+        /// shared=true|false (default false), and the provider's settings; or what is wrong with them.
+        /// </summary>
+        internal static (ConnectorInfo? Connector, MlModelError? Usage) ParseAdd(IEnumerable<string> words, string user)
+        {
+            var own = new Dictionary<string, string>(StringComparer.Ordinal);
+            var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var word in words)
+            {
+                var eq = word.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    return (null, new MlModelError(ErrorCodes.Syntax, $"expected key=value, not '{word}'"));
+                }
+                var key = word[..eq];
+                var target = Reserved.Contains(key) ? own : settings;
+                if (!target.TryAdd(key, word[(eq + 1)..]))
+                {
+                    return (null, new MlModelError(ErrorCodes.DuplicateParameter, $"'{key}' is given twice"));
+                }
+            }
+            if (!own.TryGetValue("id", out var id) || !own.TryGetValue("type", out var type))
+            {
+                return (null, new MlModelError(ErrorCodes.MissingParameter, "id= and type= are required"));
+            }
+            var shared = false;
+            if (own.TryGetValue("shared", out var sharedText) && !bool.TryParse(sharedText, out shared))
+            {
+                return (null, new MlModelError(ErrorCodes.InvalidValue, $"invalid value for 'shared': '{sharedText}'; expected true or false"));
+            }
+            return (new ConnectorInfo(id, type, settings) { Owner = own.GetValueOrDefault("owner", user), Shared = shared }, null);
+        }
+
+        private static async Task<int> UsageAsync(CliOptions o, TextWriter stderr, string code, string command, string message)
+        {
+            await Cli.WriteErrorAsync(o, stderr, new MlModelError(code, $"{command}: {message}"));
+            return 2;
         }
     }
 }

@@ -90,6 +90,14 @@ public abstract class ModelRepository : IModelRepository, IDisposable, IAsyncDis
     public Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default) =>
         _core.DeleteConnectorAsync(id, cancellationToken);
 
+    /// <inheritdoc/>
+    public Task<bool> SaveOwnConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default) =>
+        _core.SaveOwnConnectorAsync(connector, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task<bool> DeleteOwnConnectorAsync(string id, string owner, CancellationToken cancellationToken = default) =>
+        _core.DeleteOwnConnectorAsync(id, owner, cancellationToken);
+
     /// <summary>Closes the repository's pooled connections.</summary>
     public void Dispose()
     {

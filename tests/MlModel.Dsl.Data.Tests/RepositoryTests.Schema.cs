@@ -49,7 +49,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
         (await TableExistsAsync(old, "mlmodel_audit")).Should().BeTrue();
         var legacy = await repository.GetAsync("root", "legacy", null);
         legacy!.Created.Should().Be(T0);
@@ -60,6 +60,34 @@ public abstract partial class RepositoryTests
     }
 
     [Test]
+    public async Task Connectors_stored_before_owners_existed_are_owned_by_no_one_and_shared_after_the_upgrade()
+    {
+        await using var old = await Database.CreateSiblingAsync();
+        var oldRepository = TestDatabase.Core(old.CreateRepository());
+        await oldRepository.MigrateAsync(target: 4, CancellationToken.None);
+        // Rows as the release before owners wrote them (migration 3's columns only).
+        await using (var connection = await old.OpenAsync())
+        {
+            await connection.ExecuteAsync("INSERT INTO mlmodel_connectors (id, type, settings) VALUES ('179', 's3', '{\"bucket\":\"models\"}')");
+            await connection.ExecuteAsync("INSERT INTO mlmodel_connectors (id, type, settings) VALUES ('files', 'local', '{\"root\":\"/data\"}')");
+        }
+
+        var repository = old.CreateRepository();
+        await repository.InitializeAsync();
+
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
+        (await repository.ListConnectorsAsync()).Select(c => (c.Id, c.Owner, c.Shared, c.Settings.Count))
+            .Should().Equal(("179", null, true, 1), ("files", null, true, 1));
+        // The column's default is for the rows that were there: a new connector is shared only when saved so.
+        await repository.SaveConnectorAsync(new ConnectorInfo("new", "local", new Dictionary<string, string> { ["root"] = "/r" }) { Owner = "demo" });
+        (await repository.GetConnectorAsync("new"))!.Should().Match<ConnectorInfo>(c => c.Owner == "demo" && !c.Shared);
+        await using (var connection = await old.OpenAsync())
+        {
+            (await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM mlmodel_connectors WHERE owner_name IS NULL")).Should().Be(2);
+        }
+    }
+
+    [Test]
     public async Task Initialising_again_changes_nothing()
     {
         await ImportAsync(Samples.Model());
@@ -67,7 +95,7 @@ public abstract partial class RepositoryTests
         await Repository.InitializeAsync();
         await Database.CreateRepository().InitializeAsync();
 
-        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4);
+        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4, 5);
         (await Repository.GetAsync("root", "mnist_v1", 1)).Should().NotBeNull();
     }
 
@@ -79,7 +107,7 @@ public abstract partial class RepositoryTests
         fresh.CreateRepository().List(new ModelFilter()).Should().BeEmpty();
         (await fresh.CreateRepository().AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
 
-        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4);
+        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5);
     }
 
     [Test]
@@ -97,6 +125,6 @@ public abstract partial class RepositoryTests
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Backend);
-        error.Message.Should().Contain("schema is at version 99, newer than this library's 4");
+        error.Message.Should().Contain("schema is at version 99, newer than this library's 5");
     }
 }

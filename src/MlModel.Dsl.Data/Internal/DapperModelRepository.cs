@@ -86,7 +86,9 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
                 var applied = _dialect.Time(Now());
                 await connection.ExecuteAsync(Command(Sql.RecordMigration, new { migration.Version, Applied = applied }, transaction, ct));
             }
-            if (goal >= Migrations.SealedSecrets && _secrets.Key is not null)
+            // Sealing reads the rows with today's statements, which need today's columns: only a
+            // schema brought to the latest step (tests stop earlier to write old rows).
+            if (goal == Migrations.Latest && _secrets.Key is not null)
             {
                 await SealPlainSecretsAsync(connection, transaction, ct);
             }
@@ -461,7 +463,7 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(id);
         return RunAsync("get connector", async (connection, ct) =>
             await connection.QueryFirstOrDefaultAsync<ConnectorRow>(Command(Sql.GetConnector, new { Id = id }, null, ct)) is { } row
-                ? _secrets.Open(row.Id, row.Type, row.ParseSettings(), Describe("get connector"))
+                ? Open(row, "get connector")
                 : null,
             cancellationToken);
     }
@@ -470,16 +472,29 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         RunAsync<IReadOnlyList<ConnectorInfo>>("list connectors", async (connection, ct) =>
         {
             var rows = await connection.QueryAsync<ConnectorRow>(Command(Sql.ListConnectors, null, null, ct));
-            return rows.Select(r => _secrets.Open(r.Id, r.Type, r.ParseSettings(), Describe("list connectors"))).ToList();
+            return rows.Select(r => Open(r, "list connectors")).ToList();
         }, cancellationToken);
 
-    public async Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
+    private ConnectorInfo Open(ConnectorRow row, string operation) =>
+        _secrets.Open(row.Id, row.Type, row.ParseSettings(), Describe(operation)) with { Owner = row.Owner, Shared = row.Shared };
+
+    public Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default) =>
+        SaveAsync(Sql.SaveConnector, "save connector", connector, cancellationToken);
+
+    public async Task<bool> SaveOwnConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        ArgumentNullException.ThrowIfNull(connector.Owner, "connector.Owner");
+        return await SaveAsync(Sql.SaveOwnConnector, "save connector", connector, cancellationToken) > 0;
+    }
+
+    private async Task<int> SaveAsync(string sql, string operation, ConnectorInfo connector, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connector);
         // Sealed before anything is written: without a key, a connector with secrets is refused whole.
-        var settings = ConnectorRow.SerializeSettings(_secrets.Seal(connector.Id, connector.Settings, Describe("save connector")));
-        await RunAsync("save connector", (connection, ct) =>
-            connection.ExecuteAsync(Command(Sql.SaveConnector, new { connector.Id, connector.Type, Settings = settings }, null, ct)),
+        var settings = ConnectorRow.SerializeSettings(_secrets.Seal(connector.Id, connector.Settings, Describe(operation)));
+        return await RunAsync(operation, (connection, ct) =>
+            connection.ExecuteAsync(Command(sql, new { connector.Id, connector.Type, Settings = settings, connector.Owner, connector.Shared }, null, ct)),
             cancellationToken);
     }
 
@@ -488,6 +503,15 @@ internal sealed class DapperModelRepository : IModelRepository, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(id);
         return RunAsync("delete connector", async (connection, ct) =>
             await connection.ExecuteAsync(Command(Sql.DeleteConnector, new { Id = id }, null, ct)) > 0,
+            cancellationToken);
+    }
+
+    public Task<bool> DeleteOwnConnectorAsync(string id, string owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(owner);
+        return RunAsync("delete connector", async (connection, ct) =>
+            await connection.ExecuteAsync(Command(Sql.DeleteOwnConnector, new { Id = id, Owner = owner }, null, ct)) > 0,
             cancellationToken);
     }
 

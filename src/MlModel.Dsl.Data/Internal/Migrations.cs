@@ -204,10 +204,30 @@ internal static class Migrations
         new(SealedSecrets, "connector secrets stored encrypted (enc:v1:...), see ConnectorSecrets",
             Sqlite: [],
             Postgres: []),
+
+        // Connectors stored before this step were usable by everyone (imports under USERS/<user>/
+        // for users who are not administrators): they stay so, owned by no one and shared. New
+        // rows always give both columns; the default is only for the rows already there.
+        new(ConnectorOwners, "connector owners and the shared flag (spec B.5)",
+            Sqlite:
+            [
+                "ALTER TABLE mlmodel_connectors ADD COLUMN owner_name TEXT",
+                "ALTER TABLE mlmodel_connectors ADD COLUMN shared INTEGER NOT NULL DEFAULT 0 CHECK (shared IN (0, 1))",
+                "UPDATE mlmodel_connectors SET shared = 1",
+            ],
+            Postgres:
+            [
+                "ALTER TABLE mlmodel_connectors ADD COLUMN owner_name text COLLATE \"C\"",
+                "ALTER TABLE mlmodel_connectors ADD COLUMN shared boolean NOT NULL DEFAULT false",
+                "UPDATE mlmodel_connectors SET shared = true",
+            ]),
     ];
 
     /// <summary>The step from which secret settings are stored sealed.</summary>
     public const int SealedSecrets = 4;
+
+    /// <summary>The step from which connectors have an owner and a shared flag.</summary>
+    public const int ConnectorOwners = 5;
 
     /// <summary>The version a database has once every migration ran.</summary>
     public static int Latest => All[^1].Version;

@@ -152,6 +152,8 @@ internal sealed class ConnectorRow
     public string Id { get; set; } = "";
     public string Type { get; set; } = "";
     public string Settings { get; set; } = "{}";
+    public string? Owner { get; set; }
+    public bool Shared { get; set; }
 
     /// <summary>The settings as stored (secret values sealed; see <see cref="ConnectorSecrets"/>).</summary>
     public Dictionary<string, string> ParseSettings() =>

@@ -106,17 +106,26 @@ internal static class Sql
 
     public const string HistoryOfVersion = SelectAudit + " AND version = @Version ORDER BY time DESC, id DESC";
 
-    private const string SelectConnectors = "SELECT id AS Id, type AS Type, settings AS Settings FROM mlmodel_connectors";
+    private const string SelectConnectors =
+        "SELECT id AS Id, type AS Type, settings AS Settings, owner_name AS Owner, shared AS Shared FROM mlmodel_connectors";
 
     public const string GetConnector = SelectConnectors + " WHERE id = @Id";
 
     public const string ListConnectors = SelectConnectors + " ORDER BY id";
 
-    public const string SaveConnector =
-        "INSERT INTO mlmodel_connectors (id, type, settings) VALUES (@Id, @Type, @Settings) " +
-        "ON CONFLICT (id) DO UPDATE SET type = excluded.type, settings = excluded.settings";
+    private const string UpsertConnector =
+        "INSERT INTO mlmodel_connectors (id, type, settings, owner_name, shared) VALUES (@Id, @Type, @Settings, @Owner, @Shared) " +
+        "ON CONFLICT (id) DO UPDATE SET type = excluded.type, settings = excluded.settings, owner_name = excluded.owner_name, shared = excluded.shared";
+
+    public const string SaveConnector = UpsertConnector;
+
+    // The upsert's WHERE leaves another owner's row (or an unowned one: NULL = x is not true)
+    // as it was, and the statement then reports no row changed.
+    public const string SaveOwnConnector = UpsertConnector + " WHERE mlmodel_connectors.owner_name = excluded.owner_name";
 
     public const string DeleteConnector = "DELETE FROM mlmodel_connectors WHERE id = @Id";
+
+    public const string DeleteOwnConnector = "DELETE FROM mlmodel_connectors WHERE id = @Id AND owner_name = @Owner";
 
     public const string UpdateConnectorSettings = "UPDATE mlmodel_connectors SET settings = @Settings WHERE id = @Id";
 

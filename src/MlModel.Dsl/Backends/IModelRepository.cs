@@ -93,17 +93,50 @@ public interface IModelRepository
     /// <summary>The audit trail of a model (of one version when given), newest first.</summary>
     Task<IReadOnlyList<AuditEntry>> GetHistoryAsync(string user, string name, int? version, CancellationToken cancellationToken = default);
 
-    /// <summary>A stored connector, or null.</summary>
+    /// <summary>A stored connector, with its owner and shared flag, or null.</summary>
     Task<ConnectorInfo?> GetConnectorAsync(string id, CancellationToken cancellationToken = default);
 
-    /// <summary>Every stored connector.</summary>
+    /// <summary>Every stored connector, with its owner and shared flag, ordered by id.</summary>
     Task<IReadOnlyList<ConnectorInfo>> ListConnectorsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Adds or replaces a connector.</summary>
+    /// <summary>Adds or replaces a connector, its owner and shared flag included (what administrators do).</summary>
     Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default);
 
     /// <summary>Removes a connector; false when it was not there.</summary>
     Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds <paramref name="connector"/>, or replaces the stored one with its id only when that
+    /// one has the same <see cref="ConnectorInfo.Owner"/> (which must be given); false, changing
+    /// nothing, when the id belongs to a connector of another owner or of none. What a user who
+    /// is not an administrator does: two users adding the same id at once never replace each
+    /// other's. The default reads, then saves; a repository that several processes share
+    /// overrides it with one atomic statement.
+    /// </summary>
+    async Task<bool> SaveOwnConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connector);
+        ArgumentNullException.ThrowIfNull(connector.Owner, "connector.Owner");
+        if (await GetConnectorAsync(connector.Id, cancellationToken) is { } stored && stored.Owner != connector.Owner)
+        {
+            return false;
+        }
+        await SaveConnectorAsync(connector, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Removes a connector only when <paramref name="owner"/> owns it; false when there is no
+    /// such connector of that owner. The default reads, then deletes; a repository that several
+    /// processes share overrides it with one statement.
+    /// </summary>
+    async Task<bool> DeleteOwnConnectorAsync(string id, string owner, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        ArgumentNullException.ThrowIfNull(owner);
+        return await GetConnectorAsync(id, cancellationToken) is { } stored && stored.Owner == owner
+            && await DeleteConnectorAsync(id, cancellationToken);
+    }
 }
 
 /// <summary>The lock of a repository that no other process shares.</summary>

@@ -194,12 +194,30 @@ public sealed record AuditEntry
     public string? Message { get; init; }
 }
 
-/// <summary>A stored object-storage connection (the spec's <c>connector_id</c>).</summary>
-/// <param name="Id">The id users write as <c>connector_id=</c>.</param>
+/// <summary>
+/// A stored object-storage connection (the spec's <c>connector_id</c>), which belongs to a user
+/// or is shared (spec B.5).
+/// </summary>
+/// <param name="Id">The id users write as <c>connector_id=</c>; one name space for every user.</param>
 /// <param name="Type"><c>local</c> or <c>s3</c> (or another registered provider).</param>
 /// <param name="Settings">Provider settings: root, endpoint, bucket, region, access_key, secret_key, access_key_env, ...</param>
 public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<string, string> Settings)
 {
+    /// <summary>
+    /// The user it belongs to, who may import any key through it; null for no one (connectors
+    /// stored before connectors had owners). When a connector is saved through the engine, null
+    /// means the user who saves it.
+    /// </summary>
+    public string? Owner { get; init; }
+
+    /// <summary>
+    /// Whether every user may use it: users other than its owner (and administrators) import
+    /// through it only keys under <c>USERS/&lt;user&gt;/</c>. Only administrators share
+    /// connectors. Host-defined connectors (<c>MlModelOptions.Connectors</c>) are shared
+    /// whatever this says.
+    /// </summary>
+    public bool Shared { get; init; }
+
     /// <summary>
     /// Setting names whose values are secrets: never shown, logged or audited, and stored
     /// encrypted. Names with <c>secret</c>, <c>password</c>, <c>token</c> or <c>key</c> in
@@ -229,6 +247,16 @@ public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<s
         Settings
             .Where(kv => !IsSecretSetting(kv.Key) && !kv.Key.EndsWith("_env", StringComparison.OrdinalIgnoreCase))
             .ToDictionary(kv => kv.Key, kv => WithoutUrlSecrets(kv.Value, mark: false));
+
+    /// <summary>
+    /// What the owner of a connector sees when not an administrator: secret values as <c>***</c>
+    /// (so they can tell a key is set), but no <c>*_env</c> names (an administrator's choice of
+    /// the host's variables), and URLs as administrators see them.
+    /// </summary>
+    internal IReadOnlyDictionary<string, string> OwnerSettings() =>
+        RedactedSettings()
+            .Where(kv => !kv.Key.EndsWith("_env", StringComparison.OrdinalIgnoreCase))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
 
     /// <summary>Whether <paramref name="value"/> is a URL with user info (<c>user:password@</c>).</summary>
     internal static bool HasUserInfo(string value) => AsUrl(value) is { UserInfo.Length: > 0 };

@@ -26,15 +26,17 @@ internal sealed partial class CommandExecutor
     {
         var op = OperationTable.Get(MlModelOperation.Import);
         var owner = caller.User;
-        // Spec B.5: a non-administrator imports only from keys under USERS/<user>/.
+        var connector = await ResolveConnectorAsync(op, c.ConnectorId, caller, cancellationToken);
+        // Spec B.5: through a connector of their own any key; through a shared one, a
+        // non-administrator imports only from keys under USERS/<user>/.
         var userFolder = $"USERS/{owner}/";
-        if (!IsAdministrator(caller) && !(c.Path.StartsWith(userFolder, StringComparison.Ordinal) && !c.Path.Contains("/../", StringComparison.Ordinal)))
+        if (!MayImportAnyKey(connector, caller) && !(c.Path.StartsWith(userFolder, StringComparison.Ordinal) && !c.Path.Contains("/../", StringComparison.Ordinal)))
         {
-            throw Fail(ErrorCodes.PermissionDenied, op, $"user '{owner}' may import only from keys under {userFolder}, not '{c.Path}'");
+            throw Fail(ErrorCodes.PermissionDenied, op, $"user '{owner}' may import through the shared connector '{c.ConnectorId}' only from keys under {userFolder}, not '{c.Path}'");
         }
         var store = RequireModelStore(op);
         {
-            var source = await ResolveConnectorAsync(op, c.ConnectorId, cancellationToken);
+            var source = CreateStore(connector);
             // A connector's store is made for this import (an S3 client and its buffers): release it after.
             using var sourceLifetime = source as IDisposable;
             ObjectInfo? info;

@@ -45,7 +45,12 @@ public sealed class MlModelOptions
     /// <summary>Object-store providers by connector type; <c>local</c> is there already, MlModel.Dsl.Storage.S3 adds <c>s3</c>.</summary>
     public IList<IObjectStoreProvider> ObjectStoreProviders { get; } = [new Backends.Local.LocalObjectStoreProvider()];
 
-    /// <summary>Connectors defined by the host rather than stored in the repository; they win over stored ones with the same id.</summary>
+    /// <summary>
+    /// Connectors defined by the host rather than stored in the repository; they win over stored
+    /// ones with the same id. They are shared (spec B.5): every user may use them, importing
+    /// keys under <c>USERS/&lt;user&gt;/</c>, whatever their <see cref="ConnectorInfo.Shared"/>
+    /// says; their <see cref="ConnectorInfo.Owner"/>, when set, and administrators import any key.
+    /// </summary>
     public IList<ConnectorInfo> Connectors { get; } = [];
 
     /// <summary>User names that are administrators (spec B.5), besides callers flagged as such.</summary>

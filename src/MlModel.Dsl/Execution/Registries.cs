@@ -81,8 +81,11 @@ public sealed class ModelRegistry
 }
 
 /// <summary>
-/// The stored object-storage connections. Secrets are never shown; the repositories of
-/// MlModel.Dsl.Data store them encrypted.
+/// The stored object-storage connections, each owned by a user or shared (spec B.5). A user
+/// sees and uses their own connectors and the shared ones (host-defined connectors are
+/// shared); administrators see and use all. Through a connector of their own a user imports
+/// any key; through a shared one, keys under <c>USERS/&lt;user&gt;/</c>. Secrets are never
+/// shown; the repositories of MlModel.Dsl.Data store them encrypted.
 /// </summary>
 public sealed class ConnectorRegistry
 {
@@ -90,19 +93,33 @@ public sealed class ConnectorRegistry
 
     internal ConnectorRegistry(CommandExecutor executor) => _executor = executor;
 
-    /// <summary>Adds or replaces a connector (administrators only); its settings are checked by its provider first.</summary>
+    /// <summary>
+    /// Adds a connector, or replaces the one with its id; its settings are checked by its
+    /// provider first. <see cref="ConnectorInfo.Owner"/> null means <paramref name="caller"/>.
+    /// Administrators add any type, for any owner, shared or not, and replace any connector.
+    /// Other users add their own <c>s3</c> connectors, not shared, with <c>access_key</c> and
+    /// <c>secret_key</c> given (no <c>*_env</c> settings: those read the host's environment),
+    /// and replace only their own; an id taken by another connector is a <c>conflict</c>.
+    /// Refusals are <c>mlmodel connector add: ...</c> errors and store nothing.
+    /// </summary>
     public Task SaveAsync(ConnectorInfo connector, MlModelCaller caller, CancellationToken cancellationToken = default) =>
         _executor.SaveConnectorAsync(connector, caller, cancellationToken);
 
-    /// <summary>Removes a connector (administrators only).</summary>
+    /// <summary>
+    /// Removes a stored connector: administrators any, other users their own. False when there
+    /// is no such connector, or (for a user who is not an administrator) it is another user's
+    /// and not shared: the same answer, so ids do not leak. Removing a shared connector of
+    /// someone else is <c>permission_denied</c>; a host-defined one is a <c>conflict</c>.
+    /// </summary>
     public Task<bool> DeleteAsync(string id, MlModelCaller caller, CancellationToken cancellationToken = default) =>
         _executor.DeleteConnectorAsync(id, caller, cancellationToken);
 
     /// <summary>
-    /// Every connector, host-defined and stored: id, type, settings, source (<c>host</c> or
-    /// <c>stored</c>). Secrets are never shown: administrators see them as <c>***</c> (and URLs
-    /// with <c>***</c> for user info and query); other users, who may use every connector for
-    /// imports but manage none, see only the settings that are not secrets (no keys, no
+    /// The connectors the caller may use, host-defined and stored: id, type, owner, shared
+    /// (<c>true</c>/<c>false</c>), source (<c>host</c> or <c>stored</c>), settings. Secrets are
+    /// never shown: administrators see them as <c>***</c> (and URLs with <c>***</c> for user
+    /// info and query); the owner of a connector sees its secrets as <c>***</c> and no
+    /// <c>*_env</c> names; other users see only the settings that are not secrets (no keys, no
     /// <c>*_env</c> variable names, URLs without user info or query).
     /// </summary>
     public Task<ResultSet> ListAsync(MlModelCaller caller, CancellationToken cancellationToken = default) =>

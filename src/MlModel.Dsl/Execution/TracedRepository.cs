@@ -99,6 +99,12 @@ internal sealed class TracedRepository(IModelRepository inner) : IModelRepositor
     public Task SaveConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default) =>
         Traced("save_connector", () => inner.SaveConnectorAsync(connector, cancellationToken));
 
+    public Task<bool> SaveOwnConnectorAsync(ConnectorInfo connector, CancellationToken cancellationToken = default) =>
+        Traced("save_own_connector", () => inner.SaveOwnConnectorAsync(connector, cancellationToken));
+
+    public Task<bool> DeleteOwnConnectorAsync(string id, string owner, CancellationToken cancellationToken = default) =>
+        Traced("delete_own_connector", () => inner.DeleteOwnConnectorAsync(id, owner, cancellationToken));
+
     public Task<bool> DeleteConnectorAsync(string id, CancellationToken cancellationToken = default) =>
         Traced("delete_connector", () => inner.DeleteConnectorAsync(id, cancellationToken));
 }

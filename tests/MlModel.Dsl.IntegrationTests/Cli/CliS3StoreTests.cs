@@ -48,7 +48,7 @@ public class CliS3StoreTests
         code.Should().Be(0);
     }
 
-    private static string[] Rows(string csv) => csv.Split('\n', StringSplitOptions.RemoveEmptyEntries)[1..];
+    private static string[] Rows(string csv) => csv.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries)[1..];
 
     [Test]
     public async Task A_real_saved_model_goes_from_an_s3_connector_into_an_s3_model_store_exports_to_a_presigned_url_and_is_deleted()
@@ -130,6 +130,44 @@ public class CliS3StoreTests
             || k.StartsWith("exports/root/half_plus_two/", StringComparison.Ordinal));
         (await TestServices.KeysAsync(_uploads)).Should().Equal(["USERS/root/half_plus_two.tar"], "the import source is left alone");
         Rows((await RunAsync("--store", "models", "--format", "csv", "list")).Out).Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task The_IRIS_tutorial_import_runs_as_user_demo_through_demo_s_own_connector()
+    {
+        using (var raw = TestServices.RawClient())
+        {
+            await raw.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = _uploads,
+                Key = "seoryjj/cnn_wine_quality_0422.tar",
+                InputStream = new MemoryStream(Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "cnn_wine_quality")),
+            });
+        }
+        // demo, not an administrator, adds their own S3 connection with its keys (stored encrypted).
+        var (code, output, error) = await RunAsync("--user", "demo", "--format", "csv", "connector", "add", "id=179", "type=s3",
+            $"endpoint={TestServices.S3Endpoint}", $"bucket={_uploads}", $"access_key={TestServices.S3AccessKey}", $"secret_key={TestServices.S3SecretKey}");
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        Rows(output).Should().Equal("saved,179,s3,demo,false");
+
+        const string Tutorial = "mlmodel import name=cnn_wine_quality analysis_tool=tf kind=classification algorithm=deep format=saved_model connector_id = 179 path=seoryjj/cnn_wine_quality_0422.tar";
+        (code, output, error) = await RunAsync("--user", "demo", "--format", "csv", "-c", Tutorial);
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        Rows(output).Should().Equal("ok,cnn_wine_quality,1");
+        Rows((await RunAsync("--user", "demo", "--format", "csv", "list")).Out).Should().ContainSingle().Which.Should().StartWith("1,demo,cnn_wine_quality,1,");
+        File.Exists(Path.Combine(_home.Path, "store", "models", "demo", "cnn_wine_quality", "1", "cnn_wine_quality", "saved_model.pb")).Should().BeTrue();
+
+        // Another user does not see demo's connector: it is as unknown as a missing one.
+        (code, output, error) = await RunAsync("--user", "alice", "-c", Tutorial);
+        code.Should().Be(1);
+        output.Should().BeEmpty();
+        error.Trim().Should().Be("mlmodel import: unknown connector '179'; known connectors: local");
+        // The shared 'local' connector keeps demo to USERS/demo/.
+        (code, _, error) = await RunAsync("--user", "demo", "-c", Tutorial.Replace("connector_id = 179", "connector_id=local", StringComparison.Ordinal));
+        code.Should().Be(1);
+        error.Trim().Should().Be("mlmodel import: user 'demo' may import through the shared connector 'local' only from keys under USERS/demo/, not 'seoryjj/cnn_wine_quality_0422.tar'");
     }
 
     [Test]

@@ -182,7 +182,7 @@ public class CliTests
     [UnsupportedOSPlatform("windows")]
     public async Task Connectors_are_added_listed_without_secrets_and_removed()
     {
-        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models", "access_key=AKIAVISIBLENOT", "secret_key=very-secret");
+        var (code, _, error) = await RunAsync("connector", "add", "id=minio", "type=s3", "endpoint=http://127.0.0.1:9", "bucket=models", "access_key=AKIAVISIBLENOT", "secret_key=very-secret", "shared=true");
         error.Should().BeEmpty();
         code.Should().Be(0);
         var (_, list, _) = await RunAsync("connector", "list");
@@ -197,7 +197,7 @@ public class CliTests
         }
         File.GetUnixFileMode(Path.Combine(_home.Path, "secret.key")).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
-        // A user who is not an administrator sees the connector, not how it signs in.
+        // A user who is not an administrator sees the shared connector, not how it signs in.
         var (userCode, userList, _) = await RunAsync("--user", "alice", "connector", "list");
         userCode.Should().Be(0);
         userList.Should().Contain("minio").And.Contain("bucket=models").And.NotContain("access_key").And.NotContain("secret_key").And.NotContain("***");

@@ -244,14 +244,14 @@ public class ImportExportTests
     }
 
     [Test]
-    public async Task A_user_imports_only_from_their_own_folder()
+    public async Task Through_the_shared_local_connector_a_user_imports_only_from_their_own_folder()
     {
         _h.PutObject("USERS/bob/m.tar", Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu")));
         var act = () => _h.RunAsync($"{Import} format=saved_model path=USERS/bob/m.tar", EngineHarness.Alice);
         (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
         {
             Code = "permission_denied",
-            Message = "mlmodel import: user 'alice' may import only from keys under USERS/alice/, not 'USERS/bob/m.tar'",
+            Message = "mlmodel import: user 'alice' may import through the shared connector 'local' only from keys under USERS/alice/, not 'USERS/bob/m.tar'",
         });
         (await _h.RunAsync($"{Import} format=saved_model path=USERS/bob/m.tar", EngineHarness.Bob)).Single()[0].Should().Be("ok");
     }

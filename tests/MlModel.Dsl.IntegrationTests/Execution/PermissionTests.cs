@@ -68,10 +68,14 @@ public class PermissionTests
     }
 
     [Test]
-    public async Task Only_administrators_manage_connectors()
+    public async Task Only_administrators_add_local_connectors()
     {
         var act = () => _h.Engine.Connectors.SaveAsync(new ConnectorInfo("x", "local", new Dictionary<string, string> { ["root"] = "/tmp" }), EngineHarness.Bob);
-        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Code.Should().Be("permission_denied");
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
+        {
+            Code = "permission_denied",
+            Message = "mlmodel connector add: only administrators add connectors of type 'local'; 'bob' may add their own 's3' connectors",
+        });
     }
 
     [TestCase("../x")]

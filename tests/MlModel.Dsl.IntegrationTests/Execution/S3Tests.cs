@@ -98,6 +98,31 @@ public class S3Tests
     }
 
     [Test]
+    public async Task A_user_imports_any_key_of_their_own_s3_connector_which_others_do_not_see()
+    {
+        // IRIS's tutorial: user demo imports seoryjj/... through connector 179, demo's own S3 connection.
+        await PutAsync("seoryjj/cnn_wine_quality_0422.tar", await File.ReadAllBytesAsync(Path.Combine(TestPaths.RepoRoot, "samples", "models", "half_plus_two.tar")));
+        var demo = new MlModelCaller("demo");
+        await _h.Engine.Connectors.SaveAsync(new ConnectorInfo("179", "s3", new Dictionary<string, string>
+        {
+            ["endpoint"] = TestServices.S3Endpoint,
+            ["bucket"] = _bucket,
+            ["access_key"] = TestServices.S3AccessKey,
+            ["secret_key"] = TestServices.S3SecretKey,
+        }), demo);
+        const string Command = "mlmodel import name=cnn_wine_quality analysis_tool=tf kind=classification algorithm=deep format=saved_model connector_id = 179 path=seoryjj/cnn_wine_quality_0422.tar";
+
+        (await _h.RunAsync(Command, demo)).Single().Should().Equal("ok", "cnn_wine_quality", 1);
+        (await TestServices.KeysAsync(_bucket)).Should().Contain("store/models/demo/cnn_wine_quality/1/half_plus_two/saved_model.pb");
+
+        var other = (await FluentActions.Awaiting(() => _h.RunAsync(Command, EngineHarness.Alice)).Should().ThrowAsync<MlModelException>()).Which.Error;
+        other.Message.Should().Be("mlmodel import: unknown connector '179'; known connectors: local, minio");
+        // The host's connector is shared: demo imports through it only under USERS/demo/.
+        (await FluentActions.Awaiting(() => _h.RunAsync(Command.Replace("connector_id = 179", "connector_id=minio", StringComparison.Ordinal), demo))
+            .Should().ThrowAsync<MlModelException>()).Which.Error.Code.Should().Be(ErrorCodes.PermissionDenied);
+    }
+
+    [Test]
     public async Task Credentials_the_server_refuses_give_a_connector_error_without_the_secret()
     {
         await _h.Engine.Connectors.SaveAsync(new ConnectorInfo("wrong", "s3", new Dictionary<string, string>
