@@ -86,11 +86,11 @@ public class HostileArchiveTests
             $"entry '{deep}' is 65 levels deep; the limit is 64");
         var noise = new byte[4096];
         new Random(7).NextBytes(noise);
-        yield return Case("random bytes", noise, "it is not a tar or gzip-compressed tar archive: its first 512 bytes are not a tar header");
+        yield return Case("random bytes", noise, "it is not a tar, tar.gz, tar.bz2, tar.xz, tar.zst or zip archive: its first 512 bytes are not a tar header");
         yield return Case("a text file (/etc/services)", Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("tcpmux          1/tcp                           # TCP port service multiplexer\n", 20))),
-            "it is not a tar or gzip-compressed tar archive: its first 512 bytes are not a tar header");
+            "it is not a tar, tar.gz, tar.bz2, tar.xz, tar.zst or zip archive: its first 512 bytes are not a tar header");
         yield return Case("gzip-compressed random bytes", Gzip(noise),
-            "it is not a tar archive (it is gzip-compressed, but what it holds is not a tar): its first 512 bytes are not a tar header");
+            "its gzip data does not hold a tar archive, or is corrupt: the first 512 bytes it expands to are not a tar header");
         yield return Case("an archive cut inside a file", Sample()[..(2048 + 512 + 100)],
             "entry 'half_plus_two/saved_model.pb' is truncated: the archive ends after 100 of its 12,107 bytes");
         yield return Case("an archive cut inside a header", Sample()[..(2048 + 200)],
@@ -100,10 +100,10 @@ public class HostileArchiveTests
         yield return Case("an archive without the end-of-archive block", Sample()[..17408],
             "the archive is truncated: it ends after entry 'half_plus_two/variables/variables.index' without tar's end-of-archive block");
         var gzipped = Gzip(Sample());
-        yield return Case("a gzip cut in half", gzipped[..(gzipped.Length / 2)], "* is truncated*");
+        yield return Case("a gzip cut in half", gzipped[..(gzipped.Length / 2)], "entry 'half_plus_two/saved_model.pb' is truncated: the archive ends after * of its 12,107 bytes");
         yield return Case("a gzip with a wrong CRC", Flip(gzipped, gzipped.Length - 8),
-            "the gzip data is corrupt after entry 'half_plus_two/variables/variables.index'");
-        yield return Case("a gzip with a bad header", Flip(gzipped, 3), "the gzip data is corrupt at its start");
+            "the gzip data is corrupt or truncated after entry 'half_plus_two/variables/variables.index'");
+        yield return Case("a gzip with a bad header", Flip(gzipped, 3), "the gzip data is corrupt or truncated at its start");
         yield return Case("a malformed PAX record", new RawTar().File("saved_model.pb", "pb").Add("PaxHeaders/x", 'x', Encoding.UTF8.GetBytes("99 path=x\n")).Add("x", data: [1]).ToArray(),
             "entry 'PaxHeaders/x' has a malformed PAX extended header");
         yield return Case("a PAX record given twice", new RawTar().File("saved_model.pb", "pb").Pax("PaxHeaders/x", ("path", "a"), ("path", "b")).Add("x", data: [1]).ToArray(),
@@ -118,6 +118,87 @@ public class HostileArchiveTests
             "entry 'variables/' has a corrupt tar header: it declares 512 bytes of data, which its type ('5') cannot have");
         yield return Case("a name that is not UTF-8", new RawTar().File("saved_model.pb", "pb").Add([(byte)'c', (byte)'a', (byte)'f', 0xe9, (byte)'.', (byte)'t'], data: [1]).ToArray(),
             "entry 'caf\\xE9.t' has a name that is not valid UTF-8");
+
+        // The same checks in every container (issue "As IRIS is really used", 4).
+        var climbing = Archives.Of(Archives.File("saved_model.pb", "pb"), Archives.File("../evil", "x"));
+        foreach (var (format, label) in new[] { ("gz", "gzip"), ("bz2", "bzip2"), ("zst", "zstd") })
+        {
+            var good = Archives.Compress(Sample(), format);
+            yield return Case($"tar.{format}: an entry climbing out with ..", Archives.Compress(climbing, format), "entry '../evil' climbs out of the archive with '..'");
+            yield return Case($"tar.{format}: a bomb", Archives.Bomb(format, 64L << 20), "the archive expands to more than the limit of 8,388,608 bytes");
+            // gzip stops where its data stops; bzip2 and zstd say so (bzip2 at its start: one block holds the whole tar).
+            yield return Case($"tar.{format}: cut in half", good[..(good.Length / 2)], format == "gz"
+                ? "entry 'half_plus_two/saved_model.pb' is truncated: the archive ends after * of its 12,107 bytes"
+                : $"the {label} data is corrupt or truncated at its start");
+            yield return Case($"tar.{format}: noise after the magic bytes", [.. good[..4], .. noise], $"the {label} data is corrupt or truncated at its start");
+        }
+        // One bzip2 block holds the whole tar: its CRC is checked at its end, after the first header.
+        yield return Case("tar.bz2: a flipped byte", Flip(Archives.Fixture("half_plus_two.tar.bz2"), 1000),
+            "its bzip2 data does not hold a tar archive, or is corrupt: the first 512 bytes it expands to are not a tar header");
+        yield return Case("tar.zst: a flipped byte", Flip(Archives.Fixture("half_plus_two.tar.zst"), 1000),
+            "entry 'half_plus_two/variables/' has a corrupt tar header: its checksum does not match (the archive is damaged)");
+        // zstd checks the data when its frame has a checksum, as the zstd tool writes by default.
+        yield return Case("tar.zst: a wrong checksum", Flip(Archives.Fixture("half_plus_two.tar.zst"), Archives.Fixture("half_plus_two.tar.zst").Length - 1),
+            "the zstd data is corrupt or truncated after entry 'half_plus_two/variables/variables.index'");
+        var xzCheck = Archives.Fixture("half_plus_two.tar.xz");
+        yield return Case("tar.xz: a wrong check in its index", Flip(xzCheck, xzCheck.Length - 20), "the xz data is corrupt or truncated after entry 'half_plus_two/variables/variables.index'");
+        var xz = Archives.Fixture("half_plus_two.tar.xz");
+        yield return Case("tar.xz: an entry climbing out with ..", Archives.Fixture("climbing_out.tar.xz"), "entry '../evil' climbs out of the archive with '..'");
+        yield return Case("tar.xz: a bomb", Archives.Fixture("bomb.tar.xz"), "the archive expands to more than the limit of 8,388,608 bytes");
+        yield return Case("tar.xz: cut in half", xz[..(xz.Length / 2)], "the xz data is corrupt or truncated in entry 'half_plus_two/saved_model.pb'");
+        yield return Case("tar.xz: a flipped byte", Flip(xz, 1000), "the xz data is corrupt or truncated in entry 'half_plus_two/saved_model.pb'");
+        yield return Case("tar.xz: noise after the magic bytes", [.. xz[..6], .. noise], "the xz data is corrupt or truncated at its start");
+
+        var zipPb = Archives.ZipFile("saved_model.pb", "pb");
+        yield return Case("zip: an entry climbing out with ..", Archives.Zip(zipPb, Archives.ZipFile("variables/../../evil", "x")),
+            "entry 'variables/../../evil' climbs out of the archive with '..'");
+        yield return Case("zip: an absolute path", Archives.Zip(Archives.ZipFile("/etc/cron.d/evil", "x"), zipPb),
+            "entry '/etc/cron.d/evil' has an absolute or unsafe path");
+        yield return Case("zip: a Windows path", Archives.Zip(zipPb, Archives.ZipFile("variables\\..\\..\\evil", "x")),
+            "entry 'variables\\..\\..\\evil' has an absolute or unsafe path");
+        yield return Case("zip: a symbolic link", Archives.Zip(zipPb, new Archives.ZipItem("variables", "/etc"u8.ToArray(), UnixMode: 0xA1FF)),
+            "entry 'variables' is a symbolic link; model archives may hold only files and folders");
+        yield return Case("zip: a FIFO", Archives.Zip(zipPb, new Archives.ZipItem("pipe", [], UnixMode: 0x11B6)),
+            "entry 'pipe' is a device file, FIFO or socket; model archives may hold only files and folders");
+        yield return Case("zip: duplicate names", Archives.Zip(zipPb, Archives.ZipFile("saved_model.pb", "again")),
+            "the archive holds 'saved_model.pb' twice");
+        yield return Case("zip: a file and a folder of one name", Archives.Zip(zipPb, Archives.ZipFile("variables", "x"), Archives.ZipFile("variables/v", "y")),
+            "'variables' is both a file and a folder in the archive");
+        yield return Case("zip: a bomb", Archives.Zip(new Archives.ZipItem("saved_model.pb", new byte[64 << 20])),
+            "the archive expands to more than the limit of 8,388,608 bytes");
+        yield return Case("zip: a bomb that lies about its size",
+            Archives.PatchZipHeaders(Archives.PatchZipHeaders(Archives.Zip(new Archives.ZipItem("saved_model.pb", new byte[64 << 20])), 0x04034b50, 22, 100), 0x02014b50, 24, 100),
+            "entry 'saved_model.pb' holds more data than the 100 bytes the zip's central directory gives it: the archive is damaged or crafted");
+        yield return Case("zip: a stored file that lies about its size",
+            Archives.PatchZipHeaders(Archives.PatchZipHeaders(Archives.Zip(new Archives.ZipItem("saved_model.pb", new byte[5000], Level: System.IO.Compression.CompressionLevel.NoCompression)), 0x04034b50, 22, 100), 0x02014b50, 24, 100),
+            "entry 'saved_model.pb' holds more data than the 100 bytes the zip's central directory gives it: the archive is damaged or crafted");
+        yield return Case("zip: a file shorter than it says",
+            Archives.PatchZipHeaders(Archives.PatchZipHeaders(Archives.Zip(new Archives.ZipItem("saved_model.pb", new byte[5000])), 0x04034b50, 22, 6000), 0x02014b50, 24, 6000),
+            "entry 'saved_model.pb' is truncated: its data ends after 5,000 of its 6,000 bytes");
+        yield return Case("zip: a wrong CRC-32",
+            Archives.PatchZipHeaders(Archives.PatchZipHeaders(Archives.Zip(zipPb), 0x04034b50, 14, 1234), 0x02014b50, 16, 1234),
+            "entry 'saved_model.pb' is corrupt: its CRC-32 is *, the zip says 000004d2");
+        yield return Case("zip: another name in the local header",
+            ReplaceFirst(Archives.Zip(zipPb, Archives.ZipFile("assets/a.txt", "x")), "assets/a.txt"u8.ToArray(), "assets/b.txt"u8.ToArray()),
+            "entry 'assets/a.txt' has another name in its local header ('assets/b.txt'): the archive is damaged or crafted");
+        yield return Case("zip: an encrypted entry", Archives.PatchZipHeaders(Archives.PatchZipHeaders(Archives.Zip(zipPb), 0x04034b50, 6, 1, width: 2), 0x02014b50, 8, 1, width: 2),
+            "entry 'saved_model.pb' is encrypted; model archives may not be");
+        yield return Case("zip: a name with ESC", Archives.Zip(zipPb, Archives.ZipFile("assets/a\u001b[2Jb.txt", "x")),
+            "entry 'assets/a\\u001B[2Jb.txt' has a control character in its name");
+        yield return Case("zip: a name that is not UTF-8", Archives.Replace(Archives.Zip(zipPb, Archives.ZipFile("assets/caf#.txt", "x")), "caf#"u8.ToArray(), [(byte)'c', (byte)'a', (byte)'f', 0xe9]),
+            "entry 'assets/caf\\xE9.txt' has a name that is not valid UTF-8");
+        yield return Case("zip: a file name of 256 bytes", Archives.Zip(zipPb, Archives.ZipFile("assets/" + new string('a', 256), "x")),
+            $"entry 'assets/{new string('a', 193)}...' has a file or folder name of 256 bytes; the limit is 255 bytes of UTF-8");
+        yield return Case("zip: too many entries", Archives.Zip([zipPb, .. Enumerable.Range(0, 60).Select(i => Archives.ZipFile($"f{i}", "x"))]),
+            "the archive has more than the limit of 50 entries");
+        var goodZip = Archives.Fixture("half_plus_two.zip");
+        yield return Case("zip: cut in half", goodZip[..(goodZip.Length / 2)],
+            "it is not a valid zip archive: its central directory cannot be read (the archive is truncated or damaged)");
+        yield return Case("zip: noise after the magic bytes", [.. goodZip[..4], .. noise],
+            "it is not a valid zip archive: its central directory cannot be read (the archive is truncated or damaged)");
+        yield return Case("zip: a flipped byte in compressed data", Flip(goodZip, 1000),
+            "entry 'half_plus_two/saved_model.pb' holds more data than the 12,107 bytes the zip's central directory gives it: the archive is damaged or crafted");
+        yield return Case("zip: empty", [(byte)'P', (byte)'K', 5, 6, .. new byte[18]], "the archive is empty: it holds no files");
 
         // 10. Control characters in names, shown escaped.
         foreach (var (what, c, shown) in new[]
@@ -228,6 +309,13 @@ public class HostileArchiveTests
 
     /// <summary>The archive with one byte of one header flipped after its checksum was written.</summary>
     private static byte[] Corrupt(RawTar tar, int headerAt, int offset) => Flip(tar.ToArray(), headerAt + offset);
+
+    private static byte[] ReplaceFirst(byte[] data, byte[] from, byte[] to)
+    {
+        var copy = (byte[])data.Clone();
+        to.CopyTo(copy, copy.AsSpan().IndexOf(from));
+        return copy;
+    }
 
     private static byte[] Blank(byte[] archive, int at, int length)
     {

@@ -33,7 +33,9 @@ internal sealed class CorruptCompressionException(string message, Exception? inn
 /// entry it ends in, and an archive must end with tar's end-of-archive block (TarReader stops at
 /// the first zero block, and so does this stream's checking).</para>
 /// </remarks>
-internal sealed class CheckedTarStream(Stream inner, string describe) : Stream
+/// <param name="inner">The tar stream, decompressed.</param>
+/// <param name="notATar">The message for a stream whose first block is not a tar header.</param>
+internal sealed class CheckedTarStream(Stream inner, string notATar) : Stream
 {
     private const int Block = 512;
 
@@ -285,7 +287,7 @@ internal sealed class CheckedTarStream(Stream inner, string describe) : Stream
         }
     }
 
-    private ArchiveException NotATar() => new($"it is not {describe}: its first 512 bytes are not a tar header");
+    private ArchiveException NotATar() => new(notATar);
 
     /// <summary>Takes what a PAX or GNU long-name header says about the entry that follows.</summary>
     private void ReadExtension()

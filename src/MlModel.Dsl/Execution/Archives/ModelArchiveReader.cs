@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using MlModel.Dsl.Backends;
 
 namespace MlModel.Dsl.Execution.Archives;
@@ -12,12 +11,14 @@ namespace MlModel.Dsl.Execution.Archives;
 internal sealed record StoredModel(IReadOnlyList<ModelFile> Files, string Root, LayoutFacts Facts, long TotalBytes);
 
 /// <summary>
-/// Streams a model archive (tar, or gzip-compressed tar detected by its magic bytes) into the
-/// model store through a write batch: each entry is checked before a byte of it is written,
-/// hashed while it is written, and the whole is validated against its format at the end. The
-/// caller commits the batch; on any failure it deletes the version's prefix, so nothing stays behind.
+/// Streams a model archive (tar, plain or compressed with gzip, bzip2, xz or zstd, or zip, told
+/// apart by their magic bytes) into the model store through a write batch: each entry is checked
+/// before a byte of it is written, hashed while it is written, and the whole is validated against
+/// its format at the end. Every container passes the same checks (<see cref="ArchiveNames"/>, the
+/// limits, links, duplicates). The caller commits the batch; on any failure it deletes the
+/// version's prefix, so nothing stays behind.
 /// </summary>
-internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
+internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
 {
     /// <summary>Bytes read between two progress reports: often enough for a progress bar, rarely enough to cost nothing.</summary>
     private const long ProgressStep = 1 << 20;
@@ -44,34 +45,55 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
     private int _entries;
     private long _totalBytes;
 
+    /// <summary>Files stored so far, for progress reports.</summary>
+    private int _stored;
+
     /// <summary>Reads the archive and stores its files under <c>keyPrefix</c>. The reader can be used once.</summary>
     public async Task<StoredModel> ReadArchiveAsync(Stream source, long? sourceLength, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        var files = 0;
         long reported = 0;
-        var raw = new CountingStream(source, progress is null ? null : n =>
+        Action<long>? report = progress is null ? null : n =>
         {
             if (n - reported >= ProgressStep || n == sourceLength)
             {
                 reported = n;
-                progress.Report(new TransferProgress("import", n, sourceLength, files));
+                progress.Report(new TransferProgress("import", n, sourceLength, _stored));
             }
-        });
-        var (peeked, head, headLength) = await PrefixedStream.PeekAsync(raw, 2, cancellationToken);
+        };
+        var raw = new CountingStream(source, report);
+        var (peeked, head, headLength) = await PrefixedStream.PeekAsync(raw, ArchiveFormats.MagicLength, cancellationToken);
         if (headLength == 0)
         {
             throw new ArchiveException("the archive is empty (0 bytes)");
         }
-        var gzip = headLength == 2 && head[0] == 0x1f && head[1] == 0x8b;
-        Stream tarStream = gzip
-            ? new DecompressedStream(new GZipStream(peeked, CompressionMode.Decompress), "gzip", raw)
+        var container = ArchiveFormats.Detect(head.AsSpan(0, headLength));
+        using var hashes = new Sha256Pipeline();
+        if (container == ArchiveFormat.Zip)
+        {
+            await ReadZipAsync(source, peeked, raw, report, hashes, cancellationToken);
+        }
+        else
+        {
+            await ReadTarAsync(container, peeked, raw, hashes, cancellationToken);
+        }
+        return await FinishAsync(hashes, cancellationToken);
+    }
+
+    /// <summary>Reads a tar, plain or compressed, as it streams by.</summary>
+    private async Task ReadTarAsync(ArchiveFormat container, Stream peeked, CountingStream raw, Sha256Pipeline hashes, CancellationToken cancellationToken)
+    {
+        var compressed = container != ArchiveFormat.Tar;
+        var label = ArchiveFormats.Label(container);
+        var tarStream = compressed
+            ? new DecompressedStream(() => ArchiveFormats.Decompress(container, peeked), label, () => raw.Faulted)
             : peeked;
-        // Expanded bytes are counted as they are decompressed, so a gzip bomb stops at the limit.
+        // Expanded bytes are counted as they are decompressed, so a bomb stops at the limit.
         var expanded = new CountingStream(tarStream, limit: limits.MaxExpandedBytes + (_entries + 2) * 1024L,
             overLimit: () => new ArchiveException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes"));
-        var tar = new CheckedTarStream(expanded, gzip ? "a tar archive (it is gzip-compressed, but what it holds is not a tar)" : "a tar or gzip-compressed tar archive");
+        var tar = new CheckedTarStream(expanded, compressed
+            ? $"its {label} data does not hold a tar archive, or is corrupt: the first 512 bytes it expands to are not a tar header"
+            : $"it is not {ArchiveFormats.Accepted}: its first 512 bytes are not a tar header");
 
-        using var hashes = new Sha256Pipeline();
         await using var reader = new TarReader(tar, leaveOpen: false);
         while (true)
         {
@@ -123,14 +145,14 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             }
             var data = entry.DataStream ?? Stream.Null;
             await StoreFileAsync(path, data, entry.Length, hashes, cancellationToken);
-            files++;
+            _stored++;
         }
-        if (gzip)
+        if (compressed)
         {
-            // TarReader stops at the first end-of-archive block; gzip checks its CRC only at its end.
+            // TarReader stops at the first end-of-archive block; a compression checks its CRC
+            // (gzip, xz, zstd) or its stream's end (bzip2) only at its end.
             await tar.DrainAsync(cancellationToken);
         }
-        return await FinishAsync(hashes, cancellationToken);
     }
 
     /// <summary>Stores the files of a local folder (models registered by the host's fit). The reader can be used once.</summary>

@@ -85,13 +85,16 @@ internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, 
 
 /// <summary>
 /// A decompressor's output, with its failures on bad input turned into
-/// <see cref="CorruptCompressionException"/> ("the gzip data is corrupt") rather than its own
-/// words ("The archive entry was compressed using an unsupported compression method." is what
-/// .NET's GZipStream says of a flipped byte). Failures of the source it reads from, and
-/// cancellation, travel as they are.
+/// <see cref="CorruptCompressionException"/> ("the gzip data is corrupt or truncated") rather
+/// than its own words ("The archive entry was compressed using an unsupported compression
+/// method." is what .NET's GZipStream says of a flipped byte). The decompressor is made at the
+/// first read, inside the same guard: SharpCompress's bzip2 reads its stream header when made.
+/// Failures of the source it reads from, and cancellation, travel as they are.
 /// </summary>
-internal sealed class DecompressedStream(Stream decompressor, string format, CountingStream source) : Stream
+internal sealed class DecompressedStream(Func<Stream> open, string format, Func<bool> sourceFaulted) : Stream
 {
+    private Stream? _decompressor;
+
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
@@ -104,7 +107,7 @@ internal sealed class DecompressedStream(Stream decompressor, string format, Cou
     {
         try
         {
-            return decompressor.Read(buffer);
+            return (_decompressor ??= open()).Read(buffer);
         }
         catch (Exception e) when (IsCorruption(e))
         {
@@ -116,7 +119,7 @@ internal sealed class DecompressedStream(Stream decompressor, string format, Cou
     {
         try
         {
-            return await decompressor.ReadAsync(buffer, cancellationToken);
+            return await (_decompressor ??= open()).ReadAsync(buffer, cancellationToken);
         }
         catch (Exception e) when (IsCorruption(e))
         {
@@ -128,9 +131,9 @@ internal sealed class DecompressedStream(Stream decompressor, string format, Cou
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private bool IsCorruption(Exception e) =>
-        e is not (OperationCanceledException or ArchiveException or OutOfMemoryException) && !source.Faulted;
+        e is not (OperationCanceledException or ArchiveException or OutOfMemoryException) && !sourceFaulted();
 
-    private CorruptCompressionException Corrupt(Exception e) => new($"the {format} data is corrupt", e);
+    private CorruptCompressionException Corrupt(Exception e) => new($"the {format} data is corrupt or truncated", e);
 
     public override void Flush() { }
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
@@ -141,7 +144,7 @@ internal sealed class DecompressedStream(Stream decompressor, string format, Cou
     {
         if (disposing)
         {
-            decompressor.Dispose();
+            _decompressor?.Dispose();
         }
         base.Dispose(disposing);
     }
