@@ -197,7 +197,7 @@ public class HostileArchiveTests
         yield return Case("zip: noise after the magic bytes", [.. goodZip[..4], .. noise],
             "it is not a valid zip archive: its central directory cannot be read (the archive is truncated or damaged)");
         yield return Case("zip: a flipped byte in compressed data", Flip(goodZip, 1000),
-            "entry 'half_plus_two/saved_model.pb' holds more data than the 12,107 bytes the zip's central directory gives it: the archive is damaged or crafted");
+            "the zip data is corrupt or truncated in entry 'half_plus_two/saved_model.pb'");
         yield return Case("zip: empty", [(byte)'P', (byte)'K', 5, 6, .. new byte[18]], "the archive is empty: it holds no files");
 
         // 10. Control characters in names, shown escaped.
