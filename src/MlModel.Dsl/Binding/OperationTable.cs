@@ -106,7 +106,7 @@ internal static class OperationTable
             [User(), Name(), Version(true, "version to delete")]),
         new(MlModelOperation.Import, "import",
             "mlmodel import name= analysis_tool= kind= algorithm= format= connector_id= path= (description=)? (parameter=)?",
-            "Loads a model archive (tar, optionally gzip-compressed) from an object store as a new version.",
+            "Loads a model archive (tar, tar.gz, tar.bz2, tar.xz, tar.zst or zip, told apart by content) from an object store as a new version.",
             [
                 Name() with { Help = "model name to store under" },
                 new("analysis_tool", ParamKind.Choice, true, "tool that built the model", 16, ["tf", "spark"]),

@@ -79,7 +79,7 @@ internal sealed partial class CommandExecutor
                 await AbandonAsync(store, prefix, owner, c.Name, version);
                 throw e switch
                 {
-                    InvalidDataException => Fail(ErrorCodes.InvalidArchive, op, $"'{c.Path}' is not a valid {FormatLabel(c.Format)} archive: {e.Message}", e),
+                    InvalidDataException or ArchiveException => Fail(ErrorCodes.InvalidArchive, op, $"'{c.Path}' is not a valid {FormatLabel(c.Format)} archive: {e.Message}", e),
                     MlModelException m => Fail(m.Code, op, Strip(m.Message), m),
                     OperationCanceledException => e,
                     _ => Fail(ErrorCodes.Backend, op, "the import failed: " + e.Message, e),
@@ -384,7 +384,7 @@ internal sealed partial class CommandExecutor
                 catch (Exception e)
                 {
                     await AbandonAsync(store, prefix, owner, r.Name, version);
-                    throw e is InvalidDataException ? Fail(ErrorCodes.InvalidArchive, op, $"'{filesFolder}' is not a valid model folder: {e.Message}", e) : e;
+                    throw e is InvalidDataException or ArchiveException ? Fail(ErrorCodes.InvalidArchive, op, $"'{filesFolder}' is not a valid model folder: {e.Message}", e) : e;
                 }
             }
             var now = Now;

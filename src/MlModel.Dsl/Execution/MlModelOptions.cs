@@ -15,6 +15,13 @@ public sealed record ArchiveLimits
 
     /// <summary>Number of entries, directories included; default 100,000.</summary>
     public int MaxEntries { get; init; } = 100_000;
+
+    /// <summary>
+    /// How deep an entry's path may be, counted in names (<c>a/b/c.pb</c> is 3); default 64.
+    /// Models nest a few levels; the limit keeps a hostile archive from making folders a
+    /// file system or a tool walking the store cannot handle.
+    /// </summary>
+    public int MaxPathDepth { get; init; } = 64;
 }
 
 /// <summary>Progress of an import or export.</summary>

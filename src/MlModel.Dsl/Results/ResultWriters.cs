@@ -92,7 +92,8 @@ public static class ResultWriter
         value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 
     /// <summary>
-    /// Writes an aligned text table, like the spec's tables. Cells longer than
+    /// Writes an aligned text table, like the spec's tables. Control characters in values are
+    /// written out (<c>\n</c>, <c>\x1b</c>, <c>\u009b</c>), so that no stored value can drive the terminal. Cells longer than
     /// <paramref name="maxCellWidth"/> columns (but in the last column, and in a table of one row) are cut with an ellipsis; wide (Korean, CJK)
     /// characters count two columns. The table is buffered, so use it for what people read.
     /// </summary>
@@ -150,11 +151,7 @@ public static class ResultWriter
 
     private static string Cut(string text, int max)
     {
-        // One line per row: line breaks inside a cell would tear the table.
-        if (text.AsSpan().IndexOfAny("\r\n\t") >= 0)
-        {
-            text = text.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ');
-        }
+        text = Visible(text);
         if (DisplayWidth(text) <= max)
         {
             return text;
@@ -172,6 +169,47 @@ public static class ResultWriter
             width += w;
         }
         return sb.Append('…').ToString();
+    }
+
+    /// <summary>
+    /// A value with its control characters written out: <c>\n</c>, <c>\r</c>, <c>\t</c>, other C0
+    /// characters and DEL as <c>\x1b</c>, C1 characters as <c>\u009b</c>. A value is whatever a
+    /// user stored (a description, a name inside an error message in history): printed as it is,
+    /// an ESC or CSI sequence would drive the terminal (clear it, retitle it, fake output), and a
+    /// line break would tear the table. JSON and CSV keep the exact value.
+    /// </summary>
+    private static string Visible(string text)
+    {
+        if (!text.Any(char.IsControl))
+        {
+            return text;
+        }
+        var sb = new StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            switch (c)
+            {
+                case '\n':
+                    sb.Append("\\n");
+                    break;
+                case '\r':
+                    sb.Append("\\r");
+                    break;
+                case '\t':
+                    sb.Append("\\t");
+                    break;
+                case < ' ' or '\u007f':
+                    sb.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                    break;
+                case >= '\u0080' and <= '\u009f':
+                    sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+                    break;
+                default:
+                    sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
     }
 
     /// <summary>Terminal columns a string takes: East Asian wide and fullwidth characters take two, combining marks none.</summary>

@@ -183,4 +183,27 @@ public class QueryTests
 
         lines[2].Should().Be($"ok     | {url} |               3600");
     }
+
+    [Test]
+    public async Task The_text_table_writes_out_control_characters_that_json_and_csv_keep_exact()
+    {
+        // A description is what the user stored: printed raw, ESC [2J would clear the screen,
+        // ESC ] 0; retitle the terminal, CSI (U+009B) start a sequence on terminals that take C1.
+        const string description = "x\u001b[2J\u001b]0;owned\u0007|\r\n\t\u009b31m\u007fy";
+        var key = _h.PutObject("USERS/root/m.tar", Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu")));
+        var base64 = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(description));
+        await _h.RunAsync($"mlmodel import name=m analysis_tool=tf kind=regression algorithm=deep format=saved_model connector_id=local path={key} description=base64({base64})");
+        var result = await _h.RunAsync("mlmodel list");
+
+        var table = ResultWriter.ToTable(result, maxCellWidth: 100);
+        table.Should().Contain(@"x\x1b[2J\x1b]0;owned\x07|\r\n\t\u009b31m\x7fy");
+        table.Split(Environment.NewLine).Should().HaveCount(5, "a header, a rule, one row, the count and the last line break");
+        table.Replace(Environment.NewLine, "", StringComparison.Ordinal).Where(char.IsControl).Should().BeEmpty();
+
+        using var json = System.Text.Json.JsonDocument.Parse(ResultWriter.ToJson(result));
+        json.RootElement.GetProperty("results")[0][4].GetString().Should().Be(description);
+        var csv = new StringWriter();
+        ResultWriter.WriteCsv(result, csv);
+        csv.ToString().Should().Contain("\"" + description + "\"");
+    }
 }

@@ -97,6 +97,21 @@ public class S3Tests
         (await TestServices.KeysAsync(_bucket)).Should().NotContain(k => k.StartsWith("store/models/root/tf_clothes/", StringComparison.Ordinal) || k.StartsWith("store/exports/root/tf_clothes/", StringComparison.Ordinal));
     }
 
+    [TestCase("half_plus_two.zip")]
+    [TestCase("half_plus_two.tar.xz")]
+    [TestCase("half_plus_two.tar.zst")]
+    [TestCase("half_plus_two.tar.bz2")]
+    public async Task Every_container_imports_from_s3_whose_stream_cannot_seek(string fixture)
+    {
+        // A zip is read from its end: from S3 through a temporary copy, which leaves no file behind.
+        var temp = Directory.EnumerateFiles(Path.GetTempPath(), "mlmodel-import-*").ToList();
+        await PutAsync("USERS/root/model", Archives.Fixture(fixture));
+        (await _h.RunAsync("mlmodel import name=m analysis_tool=tf kind=regression algorithm=deep format=saved_model connector_id=minio path=USERS/root/model"))
+            .Single().Should().Equal("ok", "m", 1);
+        (await TestServices.KeysAsync(_bucket)).Should().Contain("store/models/root/m/1/half_plus_two/variables/variables.index");
+        Directory.EnumerateFiles(Path.GetTempPath(), "mlmodel-import-*").Should().BeEquivalentTo(temp);
+    }
+
     [Test]
     public async Task A_user_imports_any_key_of_their_own_s3_connector_which_others_do_not_see()
     {

@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using MlModel.Dsl.Backends;
 
 namespace MlModel.Dsl.Execution.Archives;
@@ -12,12 +11,14 @@ namespace MlModel.Dsl.Execution.Archives;
 internal sealed record StoredModel(IReadOnlyList<ModelFile> Files, string Root, LayoutFacts Facts, long TotalBytes);
 
 /// <summary>
-/// Streams a model archive (tar, or gzip-compressed tar detected by its magic bytes) into the
-/// model store through a write batch: each entry is checked before a byte of it is written,
-/// hashed while it is written, and the whole is validated against its format at the end. The
-/// caller commits the batch; on any failure it deletes the version's prefix, so nothing stays behind.
+/// Streams a model archive (tar, plain or compressed with gzip, bzip2, xz or zstd, or zip, told
+/// apart by their magic bytes) into the model store through a write batch: each entry is checked
+/// before a byte of it is written, hashed while it is written, and the whole is validated against
+/// its format at the end. Every container passes the same checks (<see cref="ArchiveNames"/>, the
+/// limits, links, duplicates). The caller commits the batch; on any failure it deletes the
+/// version's prefix, so nothing stays behind.
 /// </summary>
-internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
+internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, string keyPrefix, ModelFormat format, ArchiveLimits limits)
 {
     /// <summary>Bytes read between two progress reports: often enough for a progress bar, rarely enough to cost nothing.</summary>
     private const long ProgressStep = 1 << 20;
@@ -44,33 +45,56 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
     private int _entries;
     private long _totalBytes;
 
+    /// <summary>Files stored so far, for progress reports.</summary>
+    private int _stored;
+
     /// <summary>Reads the archive and stores its files under <c>keyPrefix</c>. The reader can be used once.</summary>
     public async Task<StoredModel> ReadArchiveAsync(Stream source, long? sourceLength, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        var files = 0;
         long reported = 0;
-        var raw = new CountingStream(source, progress is null ? null : n =>
+        Action<long>? report = progress is null ? null : n =>
         {
             if (n - reported >= ProgressStep || n == sourceLength)
             {
                 reported = n;
-                progress.Report(new TransferProgress("import", n, sourceLength, files));
+                progress.Report(new TransferProgress("import", n, sourceLength, _stored));
             }
-        });
-        var (peeked, head, headLength) = await PrefixedStream.PeekAsync(raw, 2, cancellationToken);
+        };
+        var raw = new CountingStream(source, report);
+        var (peeked, head, headLength) = await PrefixedStream.PeekAsync(raw, ArchiveFormats.MagicLength, cancellationToken);
         if (headLength == 0)
         {
-            throw new InvalidDataException("the archive is empty (0 bytes)");
+            throw new ArchiveException("the archive is empty (0 bytes)");
         }
-        Stream tarStream = headLength == 2 && head[0] == 0x1f && head[1] == 0x8b
-            ? new GZipStream(peeked, CompressionMode.Decompress)
-            : peeked;
-        // Expanded bytes are counted as they are decompressed, so a gzip bomb stops at the limit.
-        var expanded = new CountingStream(tarStream, limit: limits.MaxExpandedBytes + (_entries + 2) * 1024L,
-            overLimit: () => new InvalidDataException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes"));
-
+        var container = ArchiveFormats.Detect(head.AsSpan(0, headLength));
         using var hashes = new Sha256Pipeline();
-        await using var reader = new TarReader(expanded, leaveOpen: false);
+        if (container == ArchiveFormat.Zip)
+        {
+            await ReadZipAsync(source, peeked, raw, report, hashes, cancellationToken);
+        }
+        else
+        {
+            await ReadTarAsync(container, peeked, raw, hashes, cancellationToken);
+        }
+        return await FinishAsync(hashes, cancellationToken);
+    }
+
+    /// <summary>Reads a tar, plain or compressed, as it streams by.</summary>
+    private async Task ReadTarAsync(ArchiveFormat container, Stream peeked, CountingStream raw, Sha256Pipeline hashes, CancellationToken cancellationToken)
+    {
+        var compressed = container != ArchiveFormat.Tar;
+        var label = ArchiveFormats.Label(container);
+        var tarStream = compressed
+            ? new DecompressedStream(() => ArchiveFormats.Decompress(container, peeked), label, () => raw.Faulted)
+            : peeked;
+        // Expanded bytes are counted as they are decompressed, so a bomb stops at the limit.
+        var expanded = new CountingStream(tarStream, limit: limits.MaxExpandedBytes + (_entries + 2) * 1024L,
+            overLimit: () => new ArchiveException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes"));
+        var tar = new CheckedTarStream(expanded, compressed
+            ? $"its {label} data does not hold a tar archive, or is corrupt: the first 512 bytes it expands to are not a tar header"
+            : $"it is not {ArchiveFormats.Accepted}: its first 512 bytes are not a tar header");
+
+        await using var reader = new TarReader(tar, leaveOpen: false);
         while (true)
         {
             TarEntry? entry;
@@ -78,9 +102,13 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             {
                 entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken);
             }
-            catch (Exception e) when (e is FormatException or EndOfStreamException or ArgumentException)
+            catch (Exception e) when (e is not (ArchiveException or OperationCanceledException) && !raw.Faulted
+                && e is FormatException or EndOfStreamException or ArgumentException or InvalidDataException
+                    or NotSupportedException or InvalidOperationException or OverflowException)
             {
-                throw new InvalidDataException($"the archive is not a valid tar, or is truncated or corrupt, after {_entries} entries ({e.Message})");
+                // A header that passed its checksum but that TarReader cannot read (a mode or time
+                // field that is not a number, an unknown format): its own words would not help.
+                throw new ArchiveException($"entry '{tar.CurrentName}' has a tar header that cannot be read (the archive is damaged or not made by a tar program)", e);
             }
             if (entry is null)
             {
@@ -88,35 +116,43 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             }
             if (++_entries > limits.MaxEntries)
             {
-                throw new InvalidDataException($"the archive has more than the limit of {limits.MaxEntries:N0} entries");
+                throw new ArchiveException($"the archive has more than the limit of {limits.MaxEntries:N0} entries");
             }
-            var path = NormalisePath(entry.Name);
+            var path = ArchiveNames.Check(entry.Name, keyPrefix, limits);
+            var shown = ArchiveNames.Show(entry.Name);
             switch (entry.EntryType)
             {
                 case TarEntryType.Directory:
+                    InStep(tar, entry, shown);
                     if (path.Length > 0)
                     {
                         AddDirectory(path);
                     }
                     continue;
                 case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile:
+                    InStep(tar, entry, shown);
                     break;
                 case TarEntryType.SymbolicLink or TarEntryType.HardLink:
-                    throw new InvalidDataException($"entry '{entry.Name}' is a {(entry.EntryType == TarEntryType.HardLink ? "hard" : "symbolic")} link (to '{entry.LinkName}'); model archives may hold only files and folders");
+                    throw new ArchiveException($"entry '{shown}' is a {(entry.EntryType == TarEntryType.HardLink ? "hard" : "symbolic")} link (to '{ArchiveNames.Show(entry.LinkName)}'); model archives may hold only files and folders");
                 case TarEntryType.CharacterDevice or TarEntryType.BlockDevice or TarEntryType.Fifo:
-                    throw new InvalidDataException($"entry '{entry.Name}' is a device file or FIFO; model archives may hold only files and folders");
+                    throw new ArchiveException($"entry '{shown}' is a device file or FIFO; model archives may hold only files and folders");
                 default:
-                    throw new InvalidDataException($"entry '{entry.Name}' has an unsupported tar entry type ({entry.EntryType}); model archives may hold only files and folders");
+                    throw new ArchiveException($"entry '{shown}' has an unsupported tar entry type ({entry.EntryType}); model archives may hold only files and folders");
             }
             if (path.Length == 0)
             {
-                throw new InvalidDataException($"entry '{entry.Name}' has no file name");
+                throw new ArchiveException($"entry '{shown}' has no file name");
             }
             var data = entry.DataStream ?? Stream.Null;
             await StoreFileAsync(path, data, entry.Length, hashes, cancellationToken);
-            files++;
+            _stored++;
         }
-        return await FinishAsync(hashes, cancellationToken);
+        if (compressed)
+        {
+            // TarReader stops at the first end-of-archive block; a compression checks its CRC
+            // (gzip, xz, zstd) or its stream's end (bzip2) only at its end.
+            await tar.DrainAsync(cancellationToken);
+        }
     }
 
     /// <summary>Stores the files of a local folder (models registered by the host's fit). The reader can be used once.</summary>
@@ -129,45 +165,54 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             var info = new FileInfo(file);
             if (info.LinkTarget is not null)
             {
-                throw new InvalidDataException($"'{Path.GetRelativePath(root, file)}' is a link; model folders may hold only files and folders");
+                throw new ArchiveException($"'{ArchiveNames.Show(Path.GetRelativePath(root, file))}' is a link; model folders may hold only files and folders");
             }
             if (++_entries > limits.MaxEntries)
             {
-                throw new InvalidDataException($"the folder has more than the limit of {limits.MaxEntries:N0} files");
+                throw new ArchiveException($"the folder has more than the limit of {limits.MaxEntries:N0} files");
             }
-            var path = NormalisePath(Path.GetRelativePath(root, file).Replace(Path.DirectorySeparatorChar, '/'));
+            var path = ArchiveNames.Check(Path.GetRelativePath(root, file).Replace(Path.DirectorySeparatorChar, '/'), keyPrefix, limits);
             await using var stream = File.OpenRead(file);
             await StoreFileAsync(path, stream, info.Length, hashes, cancellationToken);
         }
         return await FinishAsync(hashes, cancellationToken);
     }
 
+    /// <summary>Refuses an entry that TarReader read from elsewhere than where <see cref="CheckedTarStream"/> checked a header.</summary>
+    private static void InStep(CheckedTarStream tar, TarEntry entry, string shown)
+    {
+        if (!tar.IsAt(entry.Length))
+        {
+            throw new ArchiveException($"entry '{shown}' has a tar header that cannot be read unambiguously (the archive is damaged or crafted)");
+        }
+    }
+
     private async Task StoreFileAsync(string path, Stream data, long length, Sha256Pipeline hashes, CancellationToken cancellationToken)
     {
         if (_files.ContainsKey(path))
         {
-            throw new InvalidDataException($"the archive holds '{path}' twice");
+            throw new ArchiveException($"the archive holds '{path}' twice");
         }
         if (_directories.Contains(path))
         {
-            throw new InvalidDataException($"'{path}' is both a folder and a file in the archive");
+            throw new ArchiveException($"'{path}' is both a folder and a file in the archive");
         }
         var byPrefix = _files.GetAlternateLookup<ReadOnlySpan<char>>();
         for (var i = path.IndexOf('/'); i >= 0; i = path.IndexOf('/', i + 1))
         {
             if (byPrefix.ContainsKey(path.AsSpan(0, i)))
             {
-                throw new InvalidDataException($"'{path[..i]}' is both a file and a folder in the archive");
+                throw new ArchiveException($"'{path[..i]}' is both a file and a folder in the archive");
             }
         }
         if (length < 0)
         {
-            throw new InvalidDataException($"entry '{path}' has a negative size");
+            throw new ArchiveException($"entry '{path}' has a negative size");
         }
         // A running total: summing the manifest for each entry made large archives quadratic.
         if (_totalBytes + length > limits.MaxExpandedBytes)
         {
-            throw new InvalidDataException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes");
+            throw new ArchiveException($"the archive expands to more than the limit of {limits.MaxExpandedBytes:N0} bytes");
         }
         _totalBytes += length;
 
@@ -175,7 +220,7 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         var isSparkMetadata = path.Contains("metadata/part-", StringComparison.Ordinal) && _sparkMetadata is null;
         var isManifest = path.EndsWith(ModelLayout.ManifestFile, StringComparison.Ordinal);
         var headCapacity = isSparkMetadata || isManifest ? (int)Math.Min(length, 1 << 20) : 16;
-        Func<string, Exception> truncated = why => new InvalidDataException($"entry '{path}' is truncated: {why}");
+        Func<string, Exception> truncated = why => new ArchiveException($"entry '{path}' is truncated: {why}");
         if (isManifest && length <= MaxManifestBytes)
         {
             // Our own export's manifest: checked against the files at the end, not stored as a model file.
@@ -213,7 +258,7 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         {
             if (_files.ContainsKey(path))
             {
-                throw new InvalidDataException($"'{path}' is both a file and a folder in the archive");
+                throw new ArchiveException($"'{path}' is both a file and a folder in the archive");
             }
             var slash = path.LastIndexOf('/');
             path = slash < 0 ? "" : path[..slash];
@@ -239,7 +284,7 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         }
         if (count == 0)
         {
-            throw new InvalidDataException(_entries == 0 ? "the archive is empty: it holds no files" : "the archive holds folders but no files");
+            throw new ArchiveException(_entries == 0 ? "the archive is empty: it holds no files" : "the archive holds folders but no files");
         }
         var paths = full.AsMemory(0, count);
 
@@ -281,7 +326,7 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
         }
         else if (manifestPath is not null)
         {
-            throw new InvalidDataException($"'{manifestPath}' is not at the model's root");
+            throw new ArchiveException($"'{manifestPath}' is not at the model's root");
         }
         _files.Clear();
         _files.TrimExcess();
@@ -338,57 +383,25 @@ internal sealed class ModelArchiveReader(IObjectWriteBatch target, string keyPre
             var parts = line.Split("  ", 2);
             if (parts.Length != 2)
             {
-                throw new InvalidDataException($"{ModelLayout.ManifestFile} has a malformed line: '{line}'");
+                throw new ArchiveException($"{ModelLayout.ManifestFile} has a malformed line: '{line}'");
             }
             // The files are sorted by path: a binary search, not a dictionary of 100,000 entries.
             var index = files.IndexOf(parts[1]);
             if (index < 0)
             {
-                throw new InvalidDataException($"{ModelLayout.ManifestFile} lists '{parts[1]}', which the archive does not hold");
+                throw new ArchiveException($"{ModelLayout.ManifestFile} lists '{parts[1]}', which the archive does not hold");
             }
             if (!string.Equals(files[index].Sha256, parts[0], StringComparison.OrdinalIgnoreCase))
             {
-                throw new InvalidDataException($"'{parts[1]}' does not match its SHA-256 in {ModelLayout.ManifestFile}: the archive is corrupt");
+                throw new ArchiveException($"'{parts[1]}' does not match its SHA-256 in {ModelLayout.ManifestFile}: the archive is corrupt");
             }
             listed++;
         }
         if (listed != files.Count)
         {
-            throw new InvalidDataException($"the archive holds files that {ModelLayout.ManifestFile} does not list");
+            throw new ArchiveException($"the archive holds files that {ModelLayout.ManifestFile} does not list");
         }
     }
-
-    /// <summary>
-    /// An entry name as a safe relative path: '/'-separated, no '.' segments, and never
-    /// absolute, '..', empty-segment, backslash or NUL (those are refused, not repaired).
-    /// </summary>
-    internal static string NormalisePath(string name)
-    {
-        if (name.Length == 0)
-        {
-            return "";
-        }
-        if (name[0] == '/' || name.Contains('\\') || name.Contains('\0') || (name.Length > 1 && name[1] == ':'))
-        {
-            throw new InvalidDataException($"entry '{Printable(name)}' has an absolute or unsafe path");
-        }
-        var segments = new List<string>();
-        foreach (var segment in name.Split('/'))
-        {
-            if (segment is "" or ".")
-            {
-                continue; // "./x", "dir/" and "a//b" are harmless spellings
-            }
-            if (segment == "..")
-            {
-                throw new InvalidDataException($"entry '{Printable(name)}' climbs out of the archive with '..'");
-            }
-            segments.Add(segment);
-        }
-        return string.Join('/', segments);
-    }
-
-    private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }
 
 

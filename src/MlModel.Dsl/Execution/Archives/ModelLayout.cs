@@ -47,48 +47,48 @@ internal static class ModelLayout
                 }
                 if (h5Files.Count > 0)
                 {
-                    throw new InvalidDataException($"format=saved_model, but the archive holds an HDF5 model ({h5Files[0]}) and no saved_model.pb; import it with format=h5");
+                    throw new ArchiveException($"format=saved_model, but the archive holds an HDF5 model ({h5Files[0]}) and no saved_model.pb; import it with format=h5");
                 }
                 if (paths.Contains("export.meta") || paths.Any(p => p.EndsWith("/export.meta", StringComparison.Ordinal)))
                 {
-                    throw new InvalidDataException($"the archive holds no saved_model.pb ({found}): it looks like a legacy TensorFlow session-bundle export, not a SavedModel; re-export it with tf.saved_model.save");
+                    throw new ArchiveException($"the archive holds no saved_model.pb ({found}): it looks like a legacy TensorFlow session-bundle export, not a SavedModel; re-export it with tf.saved_model.save");
                 }
-                throw new InvalidDataException($"the archive holds no saved_model.pb at its root or under a single top folder ({found}); a SavedModel directory has saved_model.pb with variables/ and assets/");
+                throw new ArchiveException($"the archive holds no saved_model.pb at its root or under a single top folder ({found}); a SavedModel directory has saved_model.pb with variables/ and assets/");
             case ModelFormat.H5:
                 if (hasSavedModel)
                 {
-                    throw new InvalidDataException("format=h5, but the archive holds a SavedModel (saved_model.pb); import it with format=saved_model");
+                    throw new ArchiveException("format=h5, but the archive holds a SavedModel (saved_model.pb); import it with format=saved_model");
                 }
                 var h5 = paths.Contains(H5File) ? H5File : h5Files.Count == 1 ? h5Files[0] : null;
                 if (h5 is null)
                 {
-                    throw new InvalidDataException(h5Files.Count > 1
+                    throw new ArchiveException(h5Files.Count > 1
                         ? $"the archive holds several .h5 files ({string.Join(", ", h5Files)}); name the model model.h5"
                         : $"the archive holds no model.h5 ({found})");
                 }
                 if (head(h5) is not { } bytes || !bytes.Span.StartsWith(Hdf5Signature))
                 {
-                    throw new InvalidDataException($"{h5} is not an HDF5 file: it does not start with the HDF5 signature");
+                    throw new ArchiveException($"{h5} is not an HDF5 file: it does not start with the HDF5 signature");
                 }
                 return new LayoutFacts(h5, null, null);
             default:
                 if (hasSavedModel)
                 {
-                    throw new InvalidDataException("analysis_tool=spark, but the archive holds a TensorFlow SavedModel (saved_model.pb); import it with analysis_tool=tf format=saved_model");
+                    throw new ArchiveException("analysis_tool=spark, but the archive holds a TensorFlow SavedModel (saved_model.pb); import it with analysis_tool=tf format=saved_model");
                 }
                 if (!isSpark)
                 {
-                    throw new InvalidDataException($"the archive holds no Spark model metadata (metadata/part-00000) ({found}); a Spark ML model is the folder that model.save(path) writes, with metadata/ and data/");
+                    throw new ArchiveException($"the archive holds no Spark model metadata (metadata/part-00000) ({found}); a Spark ML model is the folder that model.save(path) writes, with metadata/ and data/");
                 }
                 var hasData = paths.Any(p => p.StartsWith("data/", StringComparison.Ordinal) && p.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase));
                 var hasStages = paths.Any(p => p.StartsWith("stages/", StringComparison.Ordinal));
                 if (!hasData && !hasStages)
                 {
-                    throw new InvalidDataException("the archive has Spark metadata/ but no data/ folder with parquet files (nor stages/ of a PipelineModel)");
+                    throw new ArchiveException("the archive has Spark metadata/ but no data/ folder with parquet files (nor stages/ of a PipelineModel)");
                 }
                 if (sparkMetadata is null)
                 {
-                    throw new InvalidDataException("the Spark metadata/ folder holds no part file with the model's JSON metadata");
+                    throw new ArchiveException("the Spark metadata/ folder holds no part file with the model's JSON metadata");
                 }
                 return SparkFacts(sparkMetadata);
         }
@@ -117,7 +117,7 @@ internal static class ModelLayout
         }
         catch (JsonException)
         {
-            throw new InvalidDataException("the Spark metadata part file is not the JSON that Spark's model writer produces");
+            throw new ArchiveException("the Spark metadata part file is not the JSON that Spark's model writer produces");
         }
     }
 }
