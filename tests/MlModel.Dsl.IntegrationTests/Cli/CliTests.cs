@@ -175,7 +175,7 @@ public class CliTests
         var (code, output, _) = await RunAsync("deploy", "--help");
         code.Should().Be(0);
         output.Should().StartWith("mlmodel deploy (user=)? name= (version=)? (label=)?");
-        output.Should().Contain("label    optional  version label, such as stable or unstable");
+        output.Should().Contain("label    optional  version label: any text up to 128 characters, such as stable or 'CNN wineQ model'");
     }
 
     [Test]
