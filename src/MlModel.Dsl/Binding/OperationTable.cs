@@ -123,7 +123,7 @@ internal static class OperationTable
             "Archives a model version as a tar and returns a download URL.",
             [User(), Name(), Version(false, "version; defaults to the model's latest")]),
         new(MlModelOperation.Deploy, "deploy", "mlmodel deploy (user=)? name= (version=)? (label=)?",
-            "Serves a tf SavedModel version on TensorFlow Serving; label names it (stable, canary, ...).",
+            "Serves a tf SavedModel version on TensorFlow Serving; label names it in free text (stable, 'CNN wineQ model', ...).",
             [
                 User(), Name(), Version(false, "version; defaults to the model's latest"),
                 new("label", ParamKind.Label, false, "version label: any text up to 128 characters, such as stable or 'CNN wineQ model'", Names.MaxLabelLength),
