@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway test services for MlModel.Dsl: PostgreSQL and Ceph's RADOS Gateway (S3).
 #
-#   scripts/services.sh start    install what is missing, start both, write <dir>/services.env
+#   scripts/services.sh start    install what is missing (also tmux and protoc, which tests drive),
+#                                start both, write <dir>/services.env
 #   scripts/services.sh stop     stop every daemon started here and remove <dir>
 #   scripts/services.sh status   print what is running (exit 0 all up, 3 nothing, 1 partly)
 #   scripts/services.sh s3-stop  stop only radosgw      (what MLMODEL_TEST_S3_STOP runs)

@@ -238,8 +238,25 @@ internal static class Script
         }
         if (error.Code is ErrorCodes.Syntax or ErrorCodes.InvalidJson && error.Line is int line && error.Column is int column)
         {
-            var (endLine, endColumn) = Position(text, s.End);
-            return (line, column).CompareTo((endLine, endColumn)) >= 0;
+            // At the end of the text, but not a quoted string left open: one cannot span lines,
+            // so the next line would not close it.
+            // (System.Text.Json reports the end of data at the last character, the grammar past it.)
+            var (endLine, endColumn) = Position(text, error.Code == ErrorCodes.InvalidJson ? s.End - 1 : s.End);
+            return (line, column).CompareTo((endLine, endColumn)) >= 0 && !HasUnclosedQuote(text, s);
+        }
+        return false;
+    }
+
+    private static bool HasUnclosedQuote(string text, Statement s)
+    {
+        for (var i = s.Start; i < s.End;)
+        {
+            var next = Skip(text, i);
+            if (text[i] == '\'' && (next > s.End || text[next - 1] != '\'' || next == i + 1))
+            {
+                return true;
+            }
+            i = next;
         }
         return false;
     }

@@ -275,6 +275,26 @@ public class ScriptTests
 
     // ---- the splitter itself
 
+    [TestCase("import name=x", true)]
+    [TestCase("summary", true)]
+    [TestCase("list name=", true)]
+    [TestCase("deploy name=m label=base64(YWJj", true)]
+    [TestCase("{\"command\": \"mlmodel\",", true)]
+    [TestCase("* | mlmodel import name=x", true)]
+    [TestCase("list name='abc", false)]
+    [TestCase("deploy name=m label='", false)]
+    [TestCase("list nmae=a", false)]
+    [TestCase("lsit", false)]
+    [TestCase("* | mlmodel list | where x", false)]
+    public void The_prompt_waits_only_for_what_more_text_can_mend(string typed, bool waits)
+    {
+        var text = typed + "\n";
+        var statement = Script.Split(text).Single();
+        var valid = MlModel.Cli.Cli.TryInterpret(text, statement, out var error, out _);
+        valid.Should().BeFalse();
+        (error is not null && Script.IsIncomplete(text, statement, error)).Should().Be(waits, error?.Message);
+    }
+
     [Test]
     public void The_splitter_ends_commands_where_the_help_says()
     {
