@@ -5,7 +5,7 @@ namespace MlModel.Dsl.IntegrationTests.Cli;
 
 /// <summary>
 /// The interactive prompt in a real terminal: the built mlmodel runs in tmux (its own server, on
-/// its own socket), keys go in with send-keys and the screen comes back with capture-pane.
+/// a socket in the test's own folder), keys go in with send-keys and the screen comes back with capture-pane.
 /// scripts/services.sh installs tmux where it is missing.
 /// </summary>
 [NonParallelizable]
@@ -18,7 +18,7 @@ public class PromptTests
     public void SetUp()
     {
         _home = new TempFolder();
-        _socket = "mlmodel-test-" + Guid.NewGuid().ToString("N")[..12];
+        _socket = Path.Combine(_home.Path, "tmux.sock");
         var dll = Path.Combine(AppContext.BaseDirectory, "mlmodel.dll");
         // The shell stays after mlmodel ends, to show its exit code on the screen.
         Tmux("new-session", "-d", "-s", "cli", "-x", "150", "-y", "60",
@@ -137,7 +137,7 @@ public class PromptTests
 
     private string Tmux(bool check, params string[] args)
     {
-        var info = new ProcessStartInfo("tmux", ["-L", _socket, .. args])
+        var info = new ProcessStartInfo("tmux", ["-S", _socket, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
