@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway test services for MlModel.Dsl: PostgreSQL and Ceph's RADOS Gateway (S3).
 #
-#   scripts/services.sh start    install what is missing, start both, write <dir>/services.env
+#   scripts/services.sh start    install what is missing (also tmux and protoc, which tests drive),
+#                                start both, write <dir>/services.env
 #   scripts/services.sh stop     stop every daemon started here and remove <dir>
 #   scripts/services.sh status   print what is running (exit 0 all up, 3 nothing, 1 partly)
 #   scripts/services.sh s3-stop  stop only radosgw      (what MLMODEL_TEST_S3_STOP runs)
@@ -97,10 +98,16 @@ pg_bin() {
 
 # ---------------------------------------------------------------- install
 
-apt_install_all() {   # $1 need postgres (0/1), $2 need ceph (0/1)
+apt_install_all() {   # $1 need postgres (0/1), $2 need ceph (0/1), then tool packages
     local apt=(apt-get -q -y --no-install-recommends -o DPkg::Lock::Timeout=600
         -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    local need_pg=$1 need_ceph=$2
+    shift 2
     apt-get -q -o DPkg::Lock::Timeout=600 update || return 1
+    if [ "$#" -gt 0 ]; then
+        "${apt[@]}" install "$@" || return 1
+    fi
+    set -- "$need_pg" "$need_ceph"
     if [ "$1" = 1 ]; then
         # No "main" cluster: this script runs its own, and nothing should listen on 5432.
         "${apt[@]}" install postgresql-common || return 1
@@ -115,9 +122,14 @@ apt_install_all() {   # $1 need postgres (0/1), $2 need ceph (0/1)
 }
 
 install_missing() {
-    local need_pg=0 need_ceph=0 names=()
+    local need_pg=0 need_ceph=0 names=() tools=()
     pg_bin >/dev/null || { need_pg=1; names+=(postgresql); }
     command -v radosgw >/dev/null || { need_ceph=1; names+=(radosgw ceph-mon ceph-osd ceph-common); }
+    # Tools the tests drive: tmux runs the CLI's prompt in a real terminal (CLI prompt tests),
+    # protoc reads the serving config back with protobuf's own text parser (config round trip).
+    command -v tmux >/dev/null || tools+=(tmux)
+    command -v protoc >/dev/null || tools+=(protobuf-compiler)
+    names+=("${tools[@]}")
     [ "${#names[@]}" -eq 0 ] && return 0
     [ "$(id -u)" = 0 ] || die "missing ${names[*]} and not root, cannot install"
     local t0 out="$DIR/install.log" policy=/usr/sbin/policy-rc.d own_policy=0 rc=0
@@ -132,7 +144,7 @@ install_missing() {
         chmod 755 "$policy"
         own_policy=1
     fi
-    apt_install_all "$need_pg" "$need_ceph" </dev/null >"$out" 2>&1 || rc=$?
+    apt_install_all "$need_pg" "$need_ceph" "${tools[@]}" </dev/null >"$out" 2>&1 || rc=$?
     [ "$own_policy" = 1 ] && rm -f "$policy"
     if [ "$rc" != 0 ]; then
         tail -n 30 "$out" >&2
@@ -140,6 +152,8 @@ install_missing() {
     fi
     pg_bin >/dev/null || die "postgresql installed but no initdb found"
     command -v radosgw >/dev/null || die "radosgw installed but not on PATH"
+    command -v tmux >/dev/null || die "tmux installed but not on PATH"
+    command -v protoc >/dev/null || die "protobuf-compiler installed but protoc is not on PATH"
     log "installed in $(( ($(now_ms) - t0) / 1000 )) s"
 }
 

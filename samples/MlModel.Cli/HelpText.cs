@@ -11,13 +11,25 @@ internal static class HelpText
         mlmodel: manage machine-learning models with the mlmodel command language.
 
         Usage:
-          mlmodel [options] -c '<command>'     run one command, e.g. -c 'mlmodel list'
-          mlmodel [options] <operation> k=v..  the same, as shell words: mlmodel summary name=mnist_v1
-          mlmodel [options] -c -               read the command from standard input
-          mlmodel [options]                    interactive prompt (commands may span lines; end with ';' or an empty line)
-          mlmodel --parse -c '<command>'       print the command as dsl-object JSON without running it
+          mlmodel [options] -c '<commands>'    run commands: -c 'mlmodel list', -c '* | mlmodel list', -c 'list; status m'
+          mlmodel [options] <operation> k=v..  one command as shell words: mlmodel summary name=mnist_v1
+          mlmodel [options] < FILE             run the commands on standard input (also: ... | mlmodel, -c -)
+          mlmodel [options]                    interactive prompt
+          mlmodel --parse -c '<commands>'      print each command as dsl-object JSON without running it
           mlmodel connector add|list|remove    manage object-storage connectors (see: mlmodel connector --help)
-          mlmodel <operation> --help           parameters of one operation
+          mlmodel <operation> --help           parameters of one operation (also at the prompt: deploy --help)
+
+        Commands, in -c, on standard input and at the prompt:
+          The 'mlmodel' word is optional. A command may span lines; it ends at a ';' (outside quotes),
+          at an empty line, at a line that starts another command (mlmodel, an operation, '*', '{'),
+          or at the end of the input. At the prompt, Enter also runs a command once it is complete;
+          one that still lacks a parameter continues on the next line (...>) until it is complete or
+          a ';' or an empty line ends it. Ctrl-C clears the line (and what is pending), Ctrl-U clears
+          the line, Ctrl-D on an empty line exits; Tab completes, Up and Down recall history.
+          Several commands run in order and stop at the first error, which names the command's line.
+          Host query text runs its mlmodel stage: '* | mlmodel list'. A source other than '*' before
+          it, or a stage after it ('| where ...'), is the host's to run: the CLI runs nothing and
+          says so (exit code 2). Positions in errors count lines and columns as typed.
 
         Options:
           --home DIR           data folder (default $MLMODEL_HOME, else ~/.mlmodel)
@@ -39,7 +51,8 @@ internal static class HelpText
                                Default off; $MLMODEL_NO_SYNC=1 turns it on.
           --version            print the version
 
-        Exit codes: 0 success, 1 the command failed (message on stderr), 2 usage error.
+        Exit codes: 0 success, 1 a command failed (message on stderr), 2 usage error (an option, words after
+        -c, an empty input, or a query stage the CLI does not run; nothing was run).
         Operations:
         """;
 

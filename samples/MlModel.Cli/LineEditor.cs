@@ -3,22 +3,52 @@ using MlModel.Dsl;
 
 namespace MlModel.Cli;
 
+/// <summary>How <see cref="LineEditor.ReadLine"/> ended.</summary>
+internal enum LineKind
+{
+    /// <summary>Enter: <see cref="LineRead.Text"/> holds the line.</summary>
+    Line,
+    /// <summary>Ctrl-C: the line is dropped.</summary>
+    Interrupted,
+    /// <summary>Ctrl-D on an empty line, or the end of input.</summary>
+    EndOfInput,
+}
+
+internal readonly record struct LineRead(LineKind Kind, string? Text);
+
 /// <summary>
-/// A small line editor for the REPL: left/right, home/end, backspace/delete, up/down through
-/// history (kept in a file), and Tab completion of operations, parameter keys and closed values.
-/// Falls back to <see cref="Console.ReadLine"/> when input is not a terminal.
+/// A small line editor for the REPL: left/right, home/end (also Ctrl-A/Ctrl-E), backspace/delete,
+/// up/down through history (kept in a file), Tab completion of operations, parameter keys and
+/// closed values; Ctrl-U clears the line, Ctrl-C drops it (and what the prompt had pending),
+/// Ctrl-D on an empty line ends the input. Ctrl-C is read as a key here, not as a signal: while a
+/// line is edited, the terminal's interrupt key belongs to the editor; while a command runs, it
+/// cancels the command. Falls back to <see cref="Console.ReadLine"/> when input is not a terminal.
 /// </summary>
 internal sealed class LineEditor(string historyFile)
 {
     private readonly List<string> _history = File.Exists(historyFile) ? File.ReadAllLines(historyFile).TakeLast(1000).ToList() : [];
 
-    public string? ReadLine(string prompt)
+    public LineRead ReadLine(string prompt)
     {
         Console.Write(prompt);
         if (Console.IsInputRedirected)
         {
-            return Console.ReadLine();
+            return Console.ReadLine() is { } redirected ? new LineRead(LineKind.Line, redirected) : new LineRead(LineKind.EndOfInput, null);
         }
+        var treatControlCAsInput = Console.TreatControlCAsInput;
+        Console.TreatControlCAsInput = true;
+        try
+        {
+            return Edit(prompt);
+        }
+        finally
+        {
+            Console.TreatControlCAsInput = treatControlCAsInput;
+        }
+    }
+
+    private LineRead Edit(string prompt)
+    {
         var buffer = new StringBuilder();
         var cursor = 0;
         var historyIndex = _history.Count;
@@ -52,10 +82,32 @@ internal sealed class LineEditor(string historyFile)
                             // History is a convenience; a read-only home must not stop the REPL.
                         }
                     }
-                    return line;
+                    return new LineRead(LineKind.Line, line);
+                case ConsoleKey.C when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                    // As a shell does: show it, leave the line as it was typed, start afresh.
+                    cursor = buffer.Length;
+                    Redraw();
+                    Console.WriteLine("^C");
+                    return new LineRead(LineKind.Interrupted, null);
                 case ConsoleKey.D when key.Modifiers.HasFlag(ConsoleModifiers.Control) && buffer.Length == 0:
                     Console.WriteLine();
-                    return null;
+                    return new LineRead(LineKind.EndOfInput, null);
+                case ConsoleKey.D when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                    if (cursor < buffer.Length)
+                    {
+                        buffer.Remove(cursor, 1);
+                    }
+                    break;
+                case ConsoleKey.U when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                    buffer.Clear();
+                    cursor = 0;
+                    break;
+                case ConsoleKey.A when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                    cursor = 0;
+                    break;
+                case ConsoleKey.E when key.Modifiers.HasFlag(ConsoleModifiers.Control):
+                    cursor = buffer.Length;
+                    break;
                 case ConsoleKey.Backspace when cursor > 0:
                     buffer.Remove(--cursor, 1);
                     break;

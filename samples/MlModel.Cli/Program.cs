@@ -1,27 +1,71 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using MlModel.Cli;
 using MlModel.Dsl;
 using MlModel.Dsl.Backends;
 
 Console.OutputEncoding = Encoding.UTF8;
-using var cancel = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    // The first Ctrl+C cancels the running command (an import leaves nothing behind); a second one exits.
-    if (!cancel.IsCancellationRequested)
-    {
-        e.Cancel = true;
-        cancel.Cancel();
-    }
-};
-return await Cli.RunAsync(args, Console.Out, Console.Error, cancel.Token);
+Console.CancelKeyPress += Interrupts.OnCancelKeyPress;
+return await Cli.RunAsync(args, Console.Out, Console.Error, CancellationToken.None);
 
 namespace MlModel.Cli
 {
+    /// <summary>
+    /// Ctrl+C while a command runs: the first cancels it (an import leaves nothing behind), a second
+    /// one ends the process. At the prompt, the line editor reads Ctrl+C as a key (it clears the
+    /// line), and each command gets a fresh token, so one cancelled command does not cancel the next.
+    /// </summary>
+    internal static class Interrupts
+    {
+        private static CancellationTokenSource s_command = new();
+
+        public static void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+        {
+            var current = s_command;
+            if (!current.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                current.Cancel();
+            }
+        }
+
+        /// <summary>A token for the next command: the last one's, unless Ctrl+C cancelled that.</summary>
+        public static CancellationToken Next()
+        {
+            if (s_command.IsCancellationRequested)
+            {
+                s_command = new CancellationTokenSource();
+            }
+            return s_command.Token;
+        }
+
+        /// <summary>The next command's token, cancelled by Ctrl+C or by <paramref name="outer"/> (a host's, a test's).</summary>
+        public static CancellationToken For(CancellationToken outer) =>
+            outer.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(outer, Next()).Token : Next();
+    }
+
+    /// <summary>What one command of a script asks for.</summary>
+    internal abstract record Step
+    {
+        public sealed record Run(MlModelCommand Command) : Step;
+
+        public sealed record Help(string Text) : Step;
+
+        public sealed record Exit : Step;
+    }
+
     internal static class Cli
     {
-        public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken) =>
+            RunAsync(args, stdin: null, stdout, stderr, cancellationToken);
+
+        /// <param name="args">The command line.</param>
+        /// <param name="stdin">Standard input when it is not a terminal (tests give it here); null: the console's.</param>
+        /// <param name="stdout">Standard output.</param>
+        /// <param name="stderr">Standard error.</param>
+        /// <param name="cancellationToken">Cancels the running command.</param>
+        public static async Task<int> RunAsync(string[] args, TextReader? stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
             CliOptions o;
             try
@@ -30,8 +74,7 @@ namespace MlModel.Cli
             }
             catch (ArgumentException e)
             {
-                await stderr.WriteLineAsync($"mlmodel: {e.Message}\nRun 'mlmodel --help' for usage.");
-                return 2;
+                return await UsageAsync(stderr, e.Message);
             }
 
             if (o.Version)
@@ -45,7 +88,7 @@ namespace MlModel.Cli
             }
             if (o.Words.Count > 0 && o.Words[0] == "connector")
             {
-                return await ConnectorCommand.RunAsync(o, stdout, stderr, cancellationToken);
+                return await ConnectorCommand.RunAsync(o, stdout, stderr, Interrupts.For(cancellationToken));
             }
             if (o.Help)
             {
@@ -60,60 +103,234 @@ namespace MlModel.Cli
                 }
                 return 0;
             }
-
-            string? text;
-            if (o.Command is not null)
+            if (o.Command is not null && o.Words.Count > 0)
             {
-                text = o.Command == "-" ? await Console.In.ReadToEndAsync(cancellationToken) : o.Command;
+                return await UsageAsync(stderr,
+                    $"unexpected '{Shown(o.Words[0])}' after -c: the command goes in one argument, in quotes (-c 'mlmodel list name=a')");
+            }
+
+            string text;
+            string origin;
+            if (o.Command is not null and not "-")
+            {
+                (text, origin) = (o.Command, "-c");
+            }
+            else if (o.Command == "-" || (o.Words.Count == 0 && (stdin is not null || Console.IsInputRedirected)))
+            {
+                (text, origin) = (await (stdin ?? Console.In).ReadToEndAsync(cancellationToken), "standard input");
             }
             else if (o.Words.Count > 0)
             {
-                text = FromWords(o.Words);
-            }
-            else if (Console.IsInputRedirected)
-            {
-                text = await Console.In.ReadToEndAsync(cancellationToken);
+                // Shell words are one command: the shell has split it already, and a ';' in a value is text.
+                var words = FromWords(o.Words);
+                (text, origin) = (words, "the command line");
+                return await RunScriptAsync(o, text, [new Statement(0, words.Length, 1, 1, HasPipe: false, EndsWithSeparator: false)], stdout, stderr, cancellationToken);
             }
             else
             {
                 return await Repl.RunAsync(o, stdout, stderr, cancellationToken);
             }
 
-            // Parsed first: a mistake in the command is reported before anything is opened, and
-            // a failure to open the home names the command ("mlmodel import: ...").
-            MlModelCommand command;
-            try
+            var statements = Script.Split(text);
+            if (statements.Count == 0)
             {
-                command = MlModelParser.ParseAny(text);
+                return await UsageAsync(stderr, text.Length == 0 ? $"{origin} is empty: there is no command to run" : $"{origin} holds no command, only white space and ';'");
             }
-            catch (MlModelException e)
-            {
-                await WriteErrorAsync(o, stderr, e.Error);
-                return 1;
-            }
-            if (o.Parse)
-            {
-                await stdout.WriteLineAsync(command.ToJson());
-                return 0;
-            }
+            return await RunScriptAsync(o, text, statements, stdout, stderr, cancellationToken);
+        }
 
-            var prefix = "mlmodel " + command.Operation.ToString().ToLowerInvariant();
-            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, prefix, stderr, cancellationToken);
+        private static async Task<int> UsageAsync(TextWriter stderr, string message)
+        {
+            await stderr.WriteLineAsync($"mlmodel: {message}\nRun 'mlmodel --help' for usage.");
+            return 2;
+        }
+
+        /// <summary>Runs (or with --parse, prints) each command of a script in turn, stopping at the first that fails.</summary>
+        private static async Task<int> RunScriptAsync(CliOptions o, string text, List<Statement> statements, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        {
+            // --parse runs nothing; and a first command that is not valid is reported without
+            // opening (or creating) the home folder: bad input changes nothing.
+            if (o.Parse || !TryInterpret(text, statements[0], out _, out _))
+            {
+                return (await RunStatementsAsync(null, o, text, statements, stdout, stderr, () => cancellationToken)).Code;
+            }
+            // Errors of a home that cannot be used name the (first) command: "mlmodel import: ...".
+            var prefix = Interpret(text, statements[0]) is Step.Run first ? "mlmodel " + first.Command.Operation.ToString().ToLowerInvariant() : "mlmodel";
+            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, prefix, stderr, Interrupts.For(cancellationToken));
             if (embedded is null)
             {
                 return code;
             }
             await using (embedded)
             {
-                return await ExecuteAsync(embedded.Engine, o, command, stdout, stderr, cancellationToken);
+                return (await RunStatementsAsync(embedded.Engine, o, text, statements, stdout, stderr, () => Interrupts.For(cancellationToken))).Code;
             }
         }
 
         /// <summary>
-        /// The engine, or null and the exit code after writing the error (2 for usage errors such as
-        /// an unknown --store connector, 1 for a home that cannot be used). <paramref name="prefix"/>
-        /// begins the messages of the latter: <c>mlmodel import</c>, <c>mlmodel connector</c>.
+        /// Interprets and runs <paramref name="statements"/> in order; stops at the first error, which
+        /// it reports with the line of the command when there are several. Returns 0, 1 (a command
+        /// failed) or 2 (a usage error: the CLI cannot run what was asked). With no engine, prints
+        /// each command's dsl-object instead of running it (--parse).
         /// </summary>
+        internal static async Task<(int Code, bool Exit)> RunStatementsAsync(MlModelEngine? engine, CliOptions o, string text, IReadOnlyList<Statement> statements,
+            TextWriter stdout, TextWriter stderr, Func<CancellationToken> token)
+        {
+            for (var i = 0; i < statements.Count; i++)
+            {
+                var s = statements[i];
+                int? at = statements.Count > 1 ? s.Line : null;
+                try
+                {
+                    switch (Interpret(text, s))
+                    {
+                        case Step.Exit:
+                            return (0, true);
+                        case Step.Help help:
+                            await stdout.WriteAsync(help.Text);
+                            continue;
+                        case Step.Run run when engine is null:
+                            await stdout.WriteLineAsync(run.Command.ToJson());
+                            continue;
+                        case Step.Run run:
+                            await ExecuteAsync(engine, o, run.Command, stdout, token());
+                            continue;
+                    }
+                }
+                catch (UsageException e)
+                {
+                    await stderr.WriteLineAsync($"mlmodel: {e.Message}");
+                    await StoppedAsync(stderr, at, i, statements.Count);
+                    return (2, false);
+                }
+                catch (MlModelException e)
+                {
+                    await WriteErrorAsync(o, stderr, e.Error, at);
+                    await StoppedAsync(stderr, at, i, statements.Count);
+                    return (1, false);
+                }
+                catch (OperationCanceledException)
+                {
+                    await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"), at);
+                    await StoppedAsync(stderr, at, i, statements.Count);
+                    return (1, false);
+                }
+            }
+            return (0, false);
+        }
+
+        private static async Task StoppedAsync(TextWriter stderr, int? line, int index, int count)
+        {
+            if (line is null)
+            {
+                return;
+            }
+            var ran = index switch { 0 => "none before it ran", 1 => "the one before it ran", _ => $"the {index} before it ran" };
+            var left = (count - index - 1) switch { 0 => "", 1 => "; the one after it did not", var n => $"; the {n} after it did not" };
+            await stderr.WriteLineAsync($"mlmodel: stopped at the command on line {line} ({ran}{left})");
+        }
+
+        /// <summary>Like <see cref="Interpret"/>, without throwing: false with the error, or with the usage message.</summary>
+        internal static bool TryInterpret(string text, Statement s, out MlModelError? error, out string? usage)
+        {
+            error = null;
+            usage = null;
+            try
+            {
+                Interpret(text, s);
+                return true;
+            }
+            catch (MlModelException e)
+            {
+                error = e.Error;
+                return false;
+            }
+            catch (UsageException e)
+            {
+                usage = e.Message;
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// What one command of a script asks for: help, exit, or a command to run. A host query
+        /// (<c>* | mlmodel list</c>) gives its mlmodel stage; a source other than <c>*</c> before it,
+        /// or any stage after it, is a <see cref="UsageException"/>: the CLI runs the mlmodel stage
+        /// only, and runs nothing rather than part of a query. Positions in errors count lines and
+        /// columns of <paramref name="text"/> as typed.
+        /// </summary>
+        /// <exception cref="MlModelException">The command is not valid.</exception>
+        /// <exception cref="UsageException">A query with stages the CLI does not run.</exception>
+        internal static Step Interpret(string text, Statement s)
+        {
+            var body = text[s.Start..s.End];
+            if (HelpFor(body) is { } help)
+            {
+                return new Step.Help(help);
+            }
+            if (body.Equals("exit", StringComparison.OrdinalIgnoreCase) || body.Equals("quit", StringComparison.OrdinalIgnoreCase))
+            {
+                return new Step.Exit();
+            }
+            var source = Script.InPlace(text, s);
+            if (body.StartsWith('{'))
+            {
+                return new Step.Run(MlModelParser.ParseJson(source));
+            }
+            if (!s.HasPipe)
+            {
+                return new Step.Run(MlModelParser.Parse(source, keywordOptional: true));
+            }
+
+            var stage = MlModelParser.ParseQuery(source);
+            if (stage.Before is not ("" or "*"))
+            {
+                throw new UsageException(
+                    $"the CLI runs only the mlmodel stage of a query: '{Shown(stage.Before)}' before it (line {s.Line}, column {s.Column}) is the host's to run; "
+                    + "start the query with '* | mlmodel', or give the mlmodel command alone. Nothing was run");
+            }
+            if (stage.After.Length > 0)
+            {
+                var (line, column) = Script.Position(source, stage.End);
+                throw new UsageException(
+                    $"the CLI runs only the mlmodel stage of a query: '| {Shown(stage.After)}' after it (line {line}, column {column}) is the host's to run; "
+                    + "run the whole query in the host, or leave the stages after mlmodel out. Nothing was run");
+            }
+            return new Step.Run(stage.Command);
+        }
+
+        /// <summary>Help asked for inside a script or at the prompt: help, help deploy, deploy --help, --help.</summary>
+        internal static string? HelpFor(string body)
+        {
+            var words = body.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries).ToList();
+            if (words.Count > 0 && words[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+            {
+                words.RemoveAt(0);
+            }
+            if (words.Count == 0)
+            {
+                return null;
+            }
+            static bool IsHelp(string w) => w is "--help" or "-h";
+            if (words[0].Equals("help", StringComparison.OrdinalIgnoreCase) || (words.Count == 1 && IsHelp(words[0])))
+            {
+                return words.Count > 1 && MlModelLanguage.Find(words[1]) is { } asked ? HelpText.Operation(asked) : HelpText.General();
+            }
+            if (words.Count > 1 && IsHelp(words[^1]))
+            {
+                return MlModelLanguage.Find(words[0]) is { } op ? HelpText.Operation(op) : HelpText.General();
+            }
+            return null;
+        }
+
+        internal static string Shown(string text)
+        {
+            var line = text.ReplaceLineEndings(" ");
+            return line.Length <= 40 ? line : line[..40] + "...";
+        }
+
+        /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
+        /// <remarks><paramref name="prefix"/> begins the messages of a home that cannot be used: <c>mlmodel import</c>, <c>mlmodel connector</c>.</remarks>
         internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string prefix, TextWriter stderr, CancellationToken cancellationToken)
         {
             try
@@ -146,44 +363,15 @@ namespace MlModel.Cli
             }
         }
 
-        public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, string text, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+        private static async Task ExecuteAsync(MlModelEngine engine, CliOptions o, MlModelCommand command, TextWriter stdout, CancellationToken cancellationToken)
         {
-            MlModelCommand command;
-            try
-            {
-                command = MlModelParser.ParseAny(text);
-            }
-            catch (MlModelException e)
-            {
-                await WriteErrorAsync(o, stderr, e.Error);
-                return 1;
-            }
-            return await ExecuteAsync(engine, o, command, stdout, stderr, cancellationToken);
-        }
-
-        public static async Task<int> ExecuteAsync(MlModelEngine engine, CliOptions o, MlModelCommand command, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
-        {
-            try
-            {
-                var caller = new MlModelCaller(o.User, o.Admin);
-                using var bar = !o.NoProgress && !Console.IsErrorRedirected && command.Operation is MlModelOperation.Import or MlModelOperation.Export
-                    ? new ProgressBar()
-                    : null;
-                using var result = await engine.ExecuteAsync(command, caller, bar, cancellationToken);
-                bar?.Dispose();
-                await WriteResultAsync(o, stdout, result);
-                return 0;
-            }
-            catch (MlModelException e)
-            {
-                await WriteErrorAsync(o, stderr, e.Error);
-                return 1;
-            }
-            catch (OperationCanceledException)
-            {
-                await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"));
-                return 1;
-            }
+            var caller = new MlModelCaller(o.User, o.Admin);
+            using var bar = !o.NoProgress && !Console.IsErrorRedirected && command.Operation is MlModelOperation.Import or MlModelOperation.Export
+                ? new ProgressBar()
+                : null;
+            using var result = await engine.ExecuteAsync(command, caller, bar, cancellationToken);
+            bar?.Dispose();
+            await WriteResultAsync(o, stdout, result);
         }
 
         internal static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result, int maxCellWidth = 48)
@@ -207,14 +395,22 @@ namespace MlModel.Cli
             await stdout.FlushAsync();
         }
 
-        public static async Task WriteErrorAsync(CliOptions o, TextWriter stderr, MlModelError error)
+        // Relaxed escaping: a message quotes what the user typed ('it's', '모델'), and should read
+        // the same in JSON as in text, not as \u0027 and \uXXXX. Valid JSON all the same (", \ and
+        // control characters are escaped); unsafe only pasted unencoded into HTML, which stderr is not.
+        private static readonly JsonSerializerOptions ErrorJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+        /// <param name="o">The options (the format).</param>
+        /// <param name="stderr">Where to write.</param>
+        /// <param name="error">The error.</param>
+        /// <param name="commandLine">The line of the command that failed, when the input held several.</param>
+        public static async Task WriteErrorAsync(CliOptions o, TextWriter stderr, MlModelError error, int? commandLine = null)
         {
             if (o.Format == "json")
             {
-                var json = JsonSerializer.Serialize(new
-                {
-                    error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column },
-                });
+                var json = commandLine is int at
+                    ? JsonSerializer.Serialize(new { error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column, command_line = at } }, ErrorJson)
+                    : JsonSerializer.Serialize(new { error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column } }, ErrorJson);
                 await stderr.WriteLineAsync(json);
                 return;
             }
@@ -263,12 +459,21 @@ namespace MlModel.Cli
             value.IndexOfAny(['\'', '\r', '\n']) < 0 ? $"'{value}'" : $"base64({Convert.ToBase64String(Encoding.UTF8.GetBytes(value))})";
     }
 
-    /// <summary>The interactive prompt.</summary>
+    /// <summary>
+    /// The interactive prompt. What is typed is read as a script (<see cref="Script"/>), line by
+    /// line: Enter runs what is complete, an empty line or a ';' runs what is there, and a command
+    /// that more text could mend (a missing parameter) continues on the next line.
+    /// </summary>
     internal static class Repl
     {
+        public const string Banner =
+            "Type a command ('mlmodel' is optional), 'help', 'deploy --help' or 'exit'. Enter runs a complete command; "
+            + "one that is not yet complete continues on the next line (...>) until it is, or until ';' or an empty line. "
+            + "Ctrl-C clears, Ctrl-D exits.";
+
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, "mlmodel", stderr, cancellationToken);
+            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, "mlmodel", stderr, Interrupts.For(cancellationToken));
             if (embedded is null)
             {
                 return code;
@@ -277,44 +482,106 @@ namespace MlModel.Cli
             var engine = embedded.Engine;
             var editor = new LineEditor(Path.Combine(Path.GetFullPath(o.Home), "history"));
             var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {embedded.StoreDescription})";
-            await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}{store}. Type a command (the 'mlmodel' word is optional), 'help', or 'exit'. End a line with \\ to continue it.");
+            await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}{store}.");
+            await stdout.WriteLineAsync(Banner);
             var pending = new StringBuilder();
-            while (!cancellationToken.IsCancellationRequested)
+            // Ctrl+C is a key of the prompt for as long as it runs, but while a command runs, when
+            // it is the terminal's interrupt and cancels that command (and that command only).
+            var treatControlCAsInput = Console.IsInputRedirected || Console.TreatControlCAsInput;
+            SetControlCAsInput(true);
+            CancellationToken Token()
             {
-                var line = editor.ReadLine(pending.Length == 0 ? "mlmodel> " : "     ...> ");
-                if (line is null)
-                {
-                    break;
-                }
-                if (line.EndsWith('\\'))
-                {
-                    pending.Append(line[..^1]).Append('\n');
-                    continue;
-                }
-                pending.Append(line);
-                var text = pending.ToString().Trim();
-                pending.Clear();
-                if (text.Length == 0)
-                {
-                    continue;
-                }
-                if (text is "exit" or "quit")
-                {
-                    break;
-                }
-                if (text == "help" || text.StartsWith("help ", StringComparison.Ordinal))
-                {
-                    var op = MlModelLanguage.Find(text.Length > 5 ? text[5..].Trim() : "");
-                    await stdout.WriteAsync(op is null ? HelpText.General() : HelpText.Operation(op));
-                    continue;
-                }
-                if (!text.StartsWith("mlmodel", StringComparison.OrdinalIgnoreCase) && !text.StartsWith('{'))
-                {
-                    text = "mlmodel " + text;
-                }
-                await Cli.ExecuteAsync(engine, o, text, stdout, stderr, cancellationToken);
+                SetControlCAsInput(false);
+                return Interrupts.For(cancellationToken);
             }
-            return 0;
+            try
+            {
+                return await LoopAsync();
+            }
+            finally
+            {
+                SetControlCAsInput(treatControlCAsInput);
+            }
+
+            async Task<int> LoopAsync()
+            {
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    var read = editor.ReadLine(pending.Length == 0 ? "mlmodel> " : "     ...> ");
+                    if (read.Kind == LineKind.Interrupted)
+                    {
+                        pending.Clear();
+                        continue;
+                    }
+                    if (read.Kind == LineKind.EndOfInput)
+                    {
+                        // The end of input ends a command, as in a script.
+                        await RunPendingAsync(engine, o, pending, stdout, stderr, Token);
+                        return 0;
+                    }
+                    var line = read.Text!;
+                    if (line.Trim().Length == 0)
+                    {
+                        if (await RunPendingAsync(engine, o, pending, stdout, stderr, Token) is false)
+                        {
+                            return 0;
+                        }
+                        continue;
+                    }
+                    if (line.EndsWith('\\'))
+                    {
+                        // Older habit: a line that ends in a backslash goes on.
+                        pending.Append(line[..^1]).Append('\n');
+                        continue;
+                    }
+                    pending.Append(line).Append('\n');
+                    var text = pending.ToString();
+                    var statements = Script.Split(text);
+                    if (statements.Count == 0)
+                    {
+                        pending.Clear();
+                        continue;
+                    }
+                    var last = statements[^1];
+                    if (!last.EndsWithSeparator && !Cli.TryInterpret(text, last, out var error, out _) && error is not null && Script.IsIncomplete(text, last, error))
+                    {
+                        continue;
+                    }
+                    if (await RunPendingAsync(engine, o, pending, stdout, stderr, Token) is false)
+                    {
+                        return 0;
+                    }
+                }
+                return 0;
+            }
+        }
+
+        private static void SetControlCAsInput(bool value)
+        {
+            if (!Console.IsInputRedirected)
+            {
+                Console.TreatControlCAsInput = value;
+            }
+        }
+
+        /// <summary>Runs and clears what is pending; false when it asked to exit.</summary>
+        private static async Task<bool> RunPendingAsync(MlModelEngine engine, CliOptions o, StringBuilder pending, TextWriter stdout, TextWriter stderr, Func<CancellationToken> token)
+        {
+            var text = pending.ToString();
+            pending.Clear();
+            var statements = Script.Split(text);
+            if (statements.Count == 0)
+            {
+                return true;
+            }
+            try
+            {
+                return !(await Cli.RunStatementsAsync(engine, o, text, statements, stdout, stderr, token)).Exit;
+            }
+            finally
+            {
+                SetControlCAsInput(true);
+            }
         }
     }
 

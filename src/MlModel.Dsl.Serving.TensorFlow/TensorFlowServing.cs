@@ -577,19 +577,42 @@ public sealed partial class TensorFlowServing : IDisposable
 
     private static void ValidateLabel(string label)
     {
-        // serving_config.md, "REST Usage": a version label is "restricted to a sequence of Word
-        // characters, composed of alphanumeral characters and underscores (i.e. [a-zA-Z0-9_]+)".
-        if (!LabelRegex().IsMatch(label))
+        // TensorFlow Serving has no rule on a label's characters: version_labels is a
+        // map<string, int64> (config/model_server_config.proto), and the REST routes match a label
+        // as [^/:]+ and URL-decode it (model_servers/http_rest_api_util.cc), so any label can be
+        // addressed once URL-encoded. What is left: a proto3 string is UTF-8, so a label must be
+        // Unicode text to be written as it is (a lone surrogate would become U+FFFD), and an empty
+        // one cannot be addressed (the REST API reads an empty label as none).
+        if (label.Length == 0)
+        {
+            throw new TensorFlowServingException(TensorFlowServingErrorKind.InvalidArgument, "A version label must not be empty.");
+        }
+
+        if (HasLoneSurrogate(label))
         {
             throw new TensorFlowServingException(
                 TensorFlowServingErrorKind.InvalidArgument,
-                $"'{label}' is not a valid TensorFlow Serving version label: use ASCII letters, digits and '_' only.");
+                "A version label must be Unicode text: it holds a lone surrogate, which UTF-8 (and so the config file) cannot carry.");
         }
     }
 
     [GeneratedRegex(@"^[\p{L}\p{Nd}][\p{L}\p{Nd}_.\-]*\z")]
     private static partial Regex ServingNameRegex();
 
-    [GeneratedRegex(@"^[a-zA-Z0-9_]+\z")]
-    private static partial Regex LabelRegex();
+    private static bool HasLoneSurrogate(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -22,7 +22,7 @@ public static class MlModelLanguage
     /// <summary>Every operation, in the spec's order, then the extensions.</summary>
     public static IReadOnlyList<OperationInfo> Operations { get; } = OperationTable.All
         .Select(o => new OperationInfo(o.Name, o.Syntax, o.Help,
-            o.Parameters.Select(p => new ParameterInfo(p.Key, p.Required, p.Help, p.Values ?? (p.Kind == ParamKind.Flag ? (p.Key == "serving" ? ["on", "off"] : ["true", "false"]) : []))).ToList()))
+            o.Parameters.Select(p => new ParameterInfo(p.Key, p.Required, p.Help, p.Values ?? [])).ToList()))
         .ToList();
 
     /// <summary>The operation named <paramref name="name"/> (case-insensitive), or null.</summary>

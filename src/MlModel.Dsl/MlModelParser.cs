@@ -31,6 +31,28 @@ public static class MlModelParser
         return Binder.Bind(syntax, text);
     }
 
+    /// <summary>
+    /// Parses one command written as text; with <paramref name="keywordOptional"/> its leading
+    /// <c>mlmodel</c> may be left out (<c>list name=a</c>), as a prompt that takes only mlmodel
+    /// commands lets people type them. Positions in errors count the text as given, so they point
+    /// at what was typed.
+    /// </summary>
+    /// <exception cref="MlModelException">The text is not a valid command.</exception>
+    public static MlModelCommand Parse(string text, bool keywordOptional)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (!keywordOptional)
+        {
+            return Parse(text);
+        }
+        var result = MlModelGrammar.WholeCommandKeywordOptional.Parse(text);
+        if (!result.Success)
+        {
+            throw SyntaxErrors.Translate(result.Error!, text, 0, text.Length, keywordOptional: true);
+        }
+        return Binder.Bind(result.Value, text);
+    }
+
     /// <summary>Parses command text, or a dsl-object when the text starts with <c>{</c>.</summary>
     public static MlModelCommand ParseAny(string text)
     {
@@ -38,7 +60,7 @@ public static class MlModelParser
         return text.AsSpan().TrimStart().StartsWith("{") ? ParseJson(text) : Parse(text);
     }
 
-    /// <summary>Like <see cref="Parse"/>, without throwing.</summary>
+    /// <summary>Like <see cref="Parse(string)"/>, without throwing.</summary>
     public static bool TryParse(string text, [NotNullWhen(true)] out MlModelCommand? command, [NotNullWhen(false)] out MlModelError? error)
     {
         try

@@ -31,7 +31,7 @@ namespace MlModel.Dsl.Serving.TensorFlow.Tests;
 /// and a configured version without a folder is not loaded (no status: 404).
 /// A version folder without saved_model.pb ends in END with NOT_FOUND, as the SavedModel loader fails.
 /// </summary>
-internal sealed class FakeTensorFlowServing : IAsyncDisposable
+internal sealed partial class FakeTensorFlowServing : IAsyncDisposable
 {
     private readonly string _configFile;
     private readonly TcpListener _listener;
@@ -361,7 +361,7 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
                 }
 
                 var requestLine = head.Split("\r\n")[0].Split(' ');
-                var (status, body) = Handle(requestLine[0], Uri.UnescapeDataString(requestLine[1]));
+                var (status, body) = Handle(requestLine[0], requestLine[1]);
                 var bytes = Encoding.UTF8.GetBytes(body);
                 var reason = status switch { 200 => "OK", 404 => "Not Found", _ => "Bad Request" };
                 var header = $"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
@@ -397,74 +397,129 @@ internal sealed class FakeTensorFlowServing : IAsyncDisposable
         return null;
     }
 
-    internal (int Status, string Body) Handle(string method, string path)
+    /// <summary>
+    /// Routes a request as model_servers/http_rest_api_util.cc does: the raw path (still
+    /// percent-encoded) must fully match kModelStatusApiRegex, whose model name and label are
+    /// <c>[^/:]+</c>, and only then are those two segments URL-decoded (DecodeArg, which is
+    /// curl_easy_unescape: %XX to a byte, '+' left as it is). So a label holding '/' or ':' reaches
+    /// the server only encoded, and the decoded bytes are the label, compared with the config's.
+    /// </summary>
+    internal (int Status, string Body) Handle(string method, string rawPath)
     {
-        var parts = path.Split('?')[0].Trim('/').Split('/');
-        if (method != "GET" || parts.Length < 3 || parts[0] != "v1" || parts[1] != "models")
+        var path = rawPath.Split('?')[0];
+        var route = method == "GET" ? StatusRoute().Match(path) : System.Text.RegularExpressions.Match.Empty;
+        if (!route.Success || !route.Groups[1].Success)
         {
-            return (400, Error($"Malformed request: {method} {path}"));
+            return (400, Error($"Malformed request: {method} {rawPath}"));
         }
 
-        var model = parts[2];
-        if (!LabelRoutes && parts.Length > 3 && parts[3] == "labels")
+        if (!UrlDecode(route.Groups[1].Value, out var model))
         {
-            return (400, Error($"Malformed request: {method} {path}"));
+            return (400, Error($"Failed to decode model name:{route.Groups[1].Value}"));
         }
 
+        long? version = route.Groups[2].Success ? long.Parse(route.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture) : null;
+        string? label = null;
+        if (route.Groups[3].Success)
+        {
+            if (!LabelRoutes)
+            {
+                return (400, Error($"Malformed request: {method} {rawPath}"));
+            }
+
+            if (!UrlDecode(route.Groups[3].Value, out label))
+            {
+                return (400, Error($"Failed to decode model version label:{route.Groups[3].Value}"));
+            }
+
+            RequestedLabels.Enqueue(label);
+        }
+
+        var metadata = route.Groups[4].Success;
         lock (_gate)
         {
             var versions = _servables.Where(kv => kv.Key.Model == model).OrderBy(kv => kv.Key.Version).ToList();
-            if (parts.Length == 3)
+            if (metadata && label is not null)
             {
-                return versions.Count == 0
-                    ? (404, Error($"Could not find any versions of model {model}"))
-                    : (200, StatusJson(versions.Select(kv => (kv.Key.Version, kv.Value))));
-            }
-
-            if (parts.Length == 5 && parts[3] == "versions" && long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out var version))
-            {
-                return _servables.TryGetValue((model, version), out var s)
-                    ? (200, StatusJson([(version, s)]))
-                    : (404, Error($"Could not find version {version} of model {model}"));
-            }
-
-            if (parts.Length == 5 && parts[3] == "labels")
-            {
-                // GetModelStatus ignores the label and answers for every version (get_model_status_impl.cc).
-                return versions.Count == 0
-                    ? (404, Error($"Could not find any versions of model {model}"))
-                    : (200, StatusJson(versions.Select(kv => (kv.Key.Version, kv.Value))));
-            }
-
-            if (parts.Length == 6 && parts[3] == "labels" && parts[5] == "metadata")
-            {
-                if (!_labels.TryGetValue(model, out var labels) || !labels.TryGetValue(parts[4], out var labelled))
+                if (!_labels.TryGetValue(model, out var labels) || !labels.TryGetValue(label, out var labelled))
                 {
-                    return (400, Error($"Unrecognized servable version label: {parts[4]}"));
+                    return (400, Error($"Unrecognized servable version label: {label}"));
                 }
 
-                {
-                    // GetModelMetadataResponse: model_spec carries the version the label resolved to
-                    // (get_model_metadata_impl.cc); the signature map is abridged here.
-                    return (200, $$"""
-                        {
-                         "model_spec": {
-                          "name": "{{model}}",
-                          "signature_name": "",
-                          "version": "{{labelled.ToString(CultureInfo.InvariantCulture)}}"
-                         },
-                         "metadata": {
-                          "signature_def": {
-                           "signature_def": {}
-                          }
-                         }
-                        }
-                        """);
-                }
+                // GetModelMetadataResponse: model_spec carries the version the label resolved to
+                // (get_model_metadata_impl.cc); the signature map is abridged here.
+                return (200, $$"""
+                    {
+                     "model_spec": {
+                      "name": {{JsonSerializer.Serialize(model)}},
+                      "signature_name": "",
+                      "version": "{{labelled.ToString(CultureInfo.InvariantCulture)}}"
+                     },
+                     "metadata": {
+                      "signature_def": {
+                       "signature_def": {}
+                      }
+                     }
+                    }
+                    """);
+            }
+
+            if (metadata)
+            {
+                return (400, Error($"Malformed request: {method} {rawPath}"));
+            }
+
+            if (version is { } v)
+            {
+                return _servables.TryGetValue((model, v), out var s)
+                    ? (200, StatusJson([(v, s)]))
+                    : (404, Error($"Could not find version {v} of model {model}"));
+            }
+
+            // No version, or a label: GetModelStatus ignores the label and answers for every
+            // version (get_model_status_impl.cc).
+            return versions.Count == 0
+                ? (404, Error($"Could not find any versions of model {model}"))
+                : (200, StatusJson(versions.Select(kv => (kv.Key.Version, kv.Value))));
+        }
+    }
+
+    /// <summary>Every label the REST API was asked about, as the server decoded it, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> RequestedLabels { get; } = new();
+
+    // kModelStatusApiRegex, as RE2::FullMatch applies it ((?i): the words in any case).
+    [System.Text.RegularExpressions.GeneratedRegex(@"^/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?$",
+        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex StatusRoute();
+
+    /// <summary>curl_easy_unescape: each %XX becomes its byte, everything else stays; the bytes are read as UTF-8.</summary>
+    private static bool UrlDecode(string segment, out string decoded)
+    {
+        var bytes = new List<byte>(segment.Length);
+        for (var i = 0; i < segment.Length; i++)
+        {
+            if (segment[i] == '%' && i + 2 < segment.Length
+                && byte.TryParse(segment.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var b))
+            {
+                bytes.Add(b);
+                i += 2;
+            }
+            else
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(segment[i].ToString()));
             }
         }
 
-        return (400, Error($"Malformed request: {method} {path}"));
+        try
+        {
+            decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString([.. bytes]);
+            return true;
+        }
+        catch (DecoderFallbackException)
+        {
+            decoded = segment;
+            return false;
+        }
     }
 
     private static string Error(string message) => "{ \"error\": " + JsonSerializer.Serialize(message) + " }";

@@ -645,20 +645,35 @@ internal static class TextProtoWriter
         }
 
         var bytes = scalar.Bytes!;
-        // Raw UTF-8 is valid inside text-format strings; escape only when the bytes are not UTF-8.
+        // protobuf's tokenizer (io/tokenizer.cc, ConsumeString) reads a string byte by byte up to
+        // its closing quote: a backslash starts an escape, a line break or NUL ends it in error,
+        // and every other byte, UTF-8 of any script included, is taken as it is. So readable text
+        // is written as it is (a label 'CNN wineQ model', '모델 v2'); the quote, the backslash and
+        // what a reader cannot see (C0 and C1 controls, DEL, U+2028/U+2029, which editors break
+        // lines at) are escaped, the latter as the octal of their UTF-8 bytes. Bytes that are not
+        // UTF-8 are all escaped.
         var utf8 = Utf8.IsValid(bytes);
         sb.Append('\'');
         if (utf8)
         {
+            Span<byte> encoded = stackalloc byte[4];
             foreach (var rune in Encoding.UTF8.GetString(bytes).EnumerateRunes())
             {
-                if (rune.Value >= 0x80)
+                if (rune.Value < 0x80)
                 {
-                    sb.Append(rune.ToString());
+                    AppendEscapedByte(sb, (byte)rune.Value);
+                }
+                else if (Rune.IsControl(rune) || Rune.GetUnicodeCategory(rune) is UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
+                {
+                    var n = rune.EncodeToUtf8(encoded);
+                    foreach (var b in encoded[..n])
+                    {
+                        AppendEscapedByte(sb, b);
+                    }
                 }
                 else
                 {
-                    AppendEscapedByte(sb, (byte)rune.Value);
+                    sb.Append(rune.ToString());
                 }
             }
         }

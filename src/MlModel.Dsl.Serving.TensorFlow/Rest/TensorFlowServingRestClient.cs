@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
@@ -43,16 +44,14 @@ internal sealed partial class TensorFlowServingRestClient
 
     public async Task<ModelStatusResponse> GetModelStatusAsync(string modelName, long? version = null, CancellationToken cancellationToken = default)
     {
-        var path = "v1/models/" + Uri.EscapeDataString(modelName);
-        if (version is { } v)
-        {
-            path += "/versions/" + v.ToString(CultureInfo.InvariantCulture);
-        }
+        var address = version is { } v
+            ? Route(modelName, "versions", v.ToString(CultureInfo.InvariantCulture))
+            : Route(modelName);
 
         HttpResponseMessage response;
         try
         {
-            response = await _http.GetAsync(new Uri(_baseAddress, path), cancellationToken);
+            response = await _http.GetAsync(address, cancellationToken);
         }
         catch (HttpRequestException e)
         {
@@ -156,11 +155,10 @@ internal sealed partial class TensorFlowServingRestClient
     /// </summary>
     public async Task<(long? Version, HttpStatusCode StatusCode, string? Error)> GetLabelVersionAsync(string modelName, string label, CancellationToken cancellationToken = default)
     {
-        var path = $"v1/models/{Uri.EscapeDataString(modelName)}/labels/{Uri.EscapeDataString(label)}/metadata";
         HttpResponseMessage response;
         try
         {
-            response = await _http.GetAsync(new Uri(_baseAddress, path), cancellationToken);
+            response = await _http.GetAsync(Route(modelName, "labels", label, "metadata"), cancellationToken);
         }
         catch (HttpRequestException e)
         {
@@ -233,6 +231,36 @@ internal sealed partial class TensorFlowServingRestClient
             }
 
             await Task.Delay(pollInterval, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// <c>{base}v1/models/{model}/{segments...}</c>, every part one URL-encoded path segment.
+    /// </summary>
+    /// <remarks>
+    /// A label is free text ('CNN wineQ model', 'a/b', '..'), and the server matches the model name
+    /// and the label as <c>[^/:]+</c> of the raw path and only then URL-decodes them
+    /// (http_rest_api_util.cc, kModelStatusApiRegex and DecodeArg). So each is escaped whole
+    /// (<see cref="Uri.EscapeDataString(string)"/>: '/', ':', '?', '#', '%', '+', spaces and
+    /// non-ASCII as %XX of their UTF-8; '+' too, as the server does not read it as a space), and
+    /// the path is sent as written: without canonicalisation, which would resolve a label '..'
+    /// as a step up the path, or unescape what the server must see escaped.
+    /// </remarks>
+    internal Uri Route(string modelName, params string[] segments)
+    {
+        var path = new StringBuilder(_baseAddress.AbsoluteUri).Append("v1/models/").Append(Segment(modelName));
+        foreach (var segment in segments)
+        {
+            path.Append('/').Append(Segment(segment));
+        }
+
+        return new Uri(path.ToString(), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
+
+        static string Segment(string text)
+        {
+            var escaped = Uri.EscapeDataString(text);
+            // EscapeDataString leaves '.' alone; a segment of dots alone is a path step to an HTTP server.
+            return escaped.AsSpan().Trim('.').IsEmpty ? escaped.Replace(".", "%2E", StringComparison.Ordinal) : escaped;
         }
     }
 

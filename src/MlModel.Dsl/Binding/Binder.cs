@@ -216,11 +216,14 @@ internal static class Binder
                 }
                 return text;
             case ParamKind.Label:
-                if (!Names.IsValidLabel(text))
+                if (text.Length == 0)
                 {
-                    throw text.Length == 0
-                        ? Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, Names.LabelRule)
-                        : Invalid(op, spec, value, text, source, Names.LabelRule);
+                    throw Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, Names.LabelRule);
+                }
+                if (Names.FirstControl(text) is char control)
+                {
+                    throw Invalid(op, spec, value, text, source,
+                        $"it holds {Display.CodePoint(control)}, a control character; {Names.LabelRule}");
                 }
                 return text;
             case ParamKind.Choice:
@@ -238,18 +241,20 @@ internal static class Binder
                 {
                     return text == "true";
                 }
+                // Each switch has its own two words (serving=on|off, repair=true|false), in any
+                // case; no synonyms, so that 'yes' is refused like any other word.
                 if (value.Form != RawForm.JsonNumber)
                 {
-                    foreach (var (word, flag) in FlagWords)
+                    if (Ascii.EqualsIgnoreCase(spec.Values![0], text))
                     {
-                        if (Ascii.EqualsIgnoreCase(word, text))
-                        {
-                            return flag;
-                        }
+                        return true;
+                    }
+                    if (Ascii.EqualsIgnoreCase(spec.Values[1], text))
+                    {
+                        return false;
                     }
                 }
-                throw Invalid(op, spec, value, text, source,
-                    spec.Key == "serving" ? "expected on or off" : "expected true or false");
+                throw Invalid(op, spec, value, text, source, $"expected {spec.Values![0]} or {spec.Values[1]}");
             case ParamKind.Json:
                 if (!IsJsonObject(text))
                 {
@@ -267,9 +272,6 @@ internal static class Binder
         var digits = text.AsSpan(text.StartsWith('-') ? 1 : 0);
         return !digits.IsEmpty && !digits.ContainsAnyExceptInRange('0', '9');
     }
-
-    private static readonly (string, bool)[] FlagWords =
-        [("true", true), ("on", true), ("yes", true), ("false", false), ("off", false), ("no", false)];
 
     private static bool IsJsonObject(string text)
     {

@@ -61,7 +61,8 @@ internal static class CommandRenderer
                     sb.Append(i.ToString(CultureInfo.InvariantCulture));
                     break;
                 case bool b:
-                    sb.Append(key == "serving" ? (b ? "on" : "off") : (b ? "true" : "false"));
+                    var words = OperationTable.Get(command.Operation).Find(key)!.Values!;
+                    sb.Append(b ? words[0] : words[1]);
                     break;
                 default:
                     AppendValue(sb, (string)value);
@@ -94,6 +95,8 @@ internal static class CommandRenderer
     public static string ToJson(MlModelCommand command, bool indented)
     {
         using var stream = new MemoryStream();
+        // Relaxed escaping: quotes and non-ASCII as themselves; valid JSON for a JSON reader, not
+        // meant to be pasted into HTML unencoded (see ResultWriter.WriteJson).
         using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();

@@ -6,8 +6,12 @@ internal static class Names
     public const string Rule =
         "a name is 1 to 128 letters, digits, '_', '.' or '-', starting with a letter or digit";
 
+    /// <summary>Spec B.6: a label is free text (IRIS's 'CNN wineQ model'), written into TensorFlow Serving's
+    /// <c>version_labels</c> (a <c>map&lt;string, int64&gt;</c>) exactly; only what cannot be shown on one line is kept out.</summary>
     public const string LabelRule =
-        "a label is 1 to 64 ASCII letters, digits or '_' (TensorFlow Serving's rule for version labels)";
+        "a label is 1 to 128 characters of text without control characters";
+
+    public const int MaxLabelLength = 128;
 
     /// <remarks>
     /// Letters and digits are Unicode's (<see cref="System.Text.Rune"/>, so a letter outside the
@@ -59,19 +63,21 @@ internal static class Names
         return true;
     }
 
-    public static bool IsValidLabel(string label)
+    /// <summary>The first control character of <paramref name="label"/> (Unicode's Cc: C0, DEL, C1), if any.</summary>
+    /// <remarks>
+    /// A tab or a line break would end the label where a person reads it (a table cell, the
+    /// config file, a log line); everything else, quotes, '/', spaces and any script included,
+    /// travels: the config writer escapes it and the REST client URL-encodes it.
+    /// </remarks>
+    public static char? FirstControl(string label)
     {
-        if (label.Length is 0 or > 64)
-        {
-            return false;
-        }
         foreach (var c in label)
         {
-            if (!(char.IsAsciiLetterOrDigit(c) || c == '_'))
+            if (char.IsControl(c))
             {
-                return false;
+                return c;
             }
         }
-        return true;
+        return null;
     }
 }

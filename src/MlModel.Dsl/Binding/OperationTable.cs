@@ -11,9 +11,9 @@ internal enum ParamKind
     Version,
     /// <summary>One of <see cref="ParamSpec.Values"/>, matched case-insensitively.</summary>
     Choice,
-    /// <summary>true/false (also on/off, yes/no).</summary>
+    /// <summary>A two-valued switch; its words are the parameter's own (<see cref="ParamSpec.Values"/>: on/off or true/false).</summary>
     Flag,
-    /// <summary>A serving label: letters, digits, '_', '.', '-'.</summary>
+    /// <summary>A serving label: 1 to 128 characters of text, no control characters (spec B.6).</summary>
     Label,
     /// <summary>A JSON object as text.</summary>
     Json,
@@ -27,6 +27,7 @@ internal sealed record ParamSpec(
     string Help,
     int MaxLength = 1024,
     IReadOnlyList<string>? Values = null);
+// Values: a choice's words; a flag's two words, the one for true first.
 
 /// <summary>An operation and the parameters it takes, in the spec's order.</summary>
 internal sealed record OperationSpec(
@@ -96,7 +97,7 @@ internal static class OperationTable
                 User("only this owner's models"),
                 Name(required: false) with { Help = "only versions of this model" },
                 new("analysis_tool", ParamKind.Text, false, "only models of this tool (tf, spark, ...)", 64),
-                new("serving", ParamKind.Flag, false, "only served (on) or unserved (off) versions"),
+                new("serving", ParamKind.Flag, false, "only served (on) or unserved (off) versions", Values: ["on", "off"]),
             ]),
         new(MlModelOperation.Summary, "summary", "mlmodel summary (user=)? name= (version=)?",
             "Shows every field of one model version as name/value rows.",
@@ -122,10 +123,10 @@ internal static class OperationTable
             "Archives a model version as a tar and returns a download URL.",
             [User(), Name(), Version(false, "version; defaults to the model's latest")]),
         new(MlModelOperation.Deploy, "deploy", "mlmodel deploy (user=)? name= (version=)? (label=)?",
-            "Serves a tf SavedModel version on TensorFlow Serving; label names it (stable, canary, ...).",
+            "Serves a tf SavedModel version on TensorFlow Serving; label names it in free text (stable, 'CNN wineQ model', ...).",
             [
                 User(), Name(), Version(false, "version; defaults to the model's latest"),
-                new("label", ParamKind.Label, false, "version label, such as stable or unstable", 64),
+                new("label", ParamKind.Label, false, "version label: any text up to 128 characters, such as stable or 'CNN wineQ model'", Names.MaxLabelLength),
             ]),
         new(MlModelOperation.Stop, "stop", "mlmodel stop (user=)? name= (version=)?",
             "Stops serving a version, with any label that points at it.",
@@ -142,7 +143,7 @@ internal static class OperationTable
                 User("only this owner's models"),
                 Name(required: false) with { Help = "only this model (of every user, unless user= is given)" },
                 Version(false, "only this version (with name=)"),
-                new("repair", ParamKind.Flag, false, "finish deletes, delete orphaned and temporary files, mark broken versions, bring serving back to the registry"),
+                new("repair", ParamKind.Flag, false, "finish deletes, delete orphaned and temporary files, mark broken versions, bring serving back to the registry", Values: ["true", "false"]),
             ]),
     ];
 

@@ -57,8 +57,10 @@ internal sealed partial class CommandExecutor
             served.TryGetValue(v.Version, out var s);
             served.Remove(v.Version);
             var configLabels = s is null ? "" : string.Join(",", s.Labels);
+            // Compared as lists: a label is free text and may itself hold a ','.
+            IReadOnlyList<string> registryLabels = v.ServingLabel is null ? [] : [v.ServingLabel];
             var consistent = v.Serving == (s?.InConfig ?? false)
-                && (v.ServingLabel ?? "") == configLabels
+                && registryLabels.SequenceEqual(s?.Labels ?? [], StringComparer.Ordinal)
                 && (s?.ServerState is null || (v.Serving ? s.ServerState == "AVAILABLE" : s.ServerState is "END"));
             rows.Add([
                 v.Version, v.Serving ? "on" : "off", v.ServingLabel, s?.InConfig == true ? "listed" : "absent", configLabels,

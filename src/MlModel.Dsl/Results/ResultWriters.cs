@@ -14,6 +14,11 @@ public static class ResultWriter
     /// </summary>
     public static void WriteJson(ResultSet result, Stream output, bool indented = false)
     {
+        // Relaxed escaping writes ', <, > and non-ASCII text as themselves ("it's", "모델") rather
+        // than as \u0027 and \uXXXX: still valid JSON (only ", \ and control characters must be
+        // escaped, and are), meant for a JSON reader (the host's job API, a terminal, a file). It is
+        // "unsafe" only for text pasted into HTML or a <script> block, which this output is not; a
+        // host that embeds it in a page must encode it for that page.
         using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = indented, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         writer.WriteStartObject();
         writer.WriteStartArray("fields");

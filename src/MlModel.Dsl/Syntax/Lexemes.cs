@@ -223,7 +223,7 @@ internal static class SyntaxTags
 /// the keyword's offset. It consumes nothing when the input does not start with the keyword, so
 /// a host can offer it as one alternative among its own commands.
 /// </summary>
-internal sealed class KeywordParser : Parser<char, int>
+internal sealed class KeywordParser(bool optional = false) : Parser<char, int>
 {
     private static readonly Expected<char> Expected = new(SyntaxLabels.Keyword);
 
@@ -242,6 +242,14 @@ internal sealed class KeywordParser : Parser<char, int>
         }
         if (word.Length < 7 || !Ascii.EqualsIgnoreCase(word[..7], "mlmodel") || (word.Length > 7 && !Lexemes.IsWhiteSpace(word[7]) && word[7] != '|'))
         {
+            if (optional)
+            {
+                // No keyword (`list name=a` at a prompt): the command starts at its operation.
+                result = (int)state.Location + ws;
+                state.Advance(ws);
+                return true;
+            }
+
             // Report at the word, not at the white space before it.
             if (word.Length > 0)
             {

@@ -49,14 +49,20 @@ public static class MlModelGrammar
     /// space after it. It ends at the end of input or before an unquoted <c>|</c>, which it
     /// does not consume. It consumes nothing when the input does not start with <c>mlmodel</c>.
     /// </summary>
-    public static Parser<char, CommandSyntax> Command { get; } = Map(
-        static (start, operation, parameters, end) =>
-            new CommandSyntax(operation.Text, operation.Offset, parameters, start, end),
-        new KeywordParser(),
-        OperationWord,
-        new ParameterListParser(Parameter),
-        CurrentOffset.Before(new EndOfCommandParser(SyntaxLabels.Parameter, SyntaxLabels.EndOfCommand)));
+    public static Parser<char, CommandSyntax> Command { get; } = CommandFrom(new KeywordParser());
 
     /// <summary><see cref="Command"/> followed by the end of input.</summary>
     internal static Parser<char, CommandSyntax> WholeCommand { get; } = Command.Before(new EndOfInputParser());
+
+    /// <summary><see cref="WholeCommand"/> whose leading <c>mlmodel</c> may be left out (<c>list name=a</c>).</summary>
+    internal static Parser<char, CommandSyntax> WholeCommandKeywordOptional { get; } =
+        CommandFrom(new KeywordParser(optional: true)).Before(new EndOfInputParser());
+
+    private static Parser<char, CommandSyntax> CommandFrom(KeywordParser keyword) => Map(
+        static (start, operation, parameters, end) =>
+            new CommandSyntax(operation.Text, operation.Offset, parameters, start, end),
+        keyword,
+        OperationWord,
+        new ParameterListParser(Parameter),
+        CurrentOffset.Before(new EndOfCommandParser(SyntaxLabels.Parameter, SyntaxLabels.EndOfCommand)));
 }

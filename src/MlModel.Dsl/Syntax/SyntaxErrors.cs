@@ -13,13 +13,13 @@ internal static class SyntaxErrors
 {
     private const string Base64Advice = "write the value in single quotes ('...') or as base64(...)";
 
-    public static MlModelException Translate(ParseError<char> error, string source, int start, int end)
+    public static MlModelException Translate(ParseError<char> error, string source, int start, int end, bool keywordOptional = false)
     {
         var offset = Math.Clamp(start + error.ErrorOffset, start, end);
         var tag = error.Message;
         var atEnd = error.EOF || !error.Unexpected.HasValue || offset >= end;
         var unexpected = atEnd ? '\0' : error.Unexpected.Value;
-        var op = OperationOf(source, start, end);
+        var op = OperationOf(source, start, end, keywordOptional);
         var expected = new List<string>();
         foreach (var e in error.Expected)
         {
@@ -160,8 +160,13 @@ internal static class SyntaxErrors
     internal static string? KeyOfValueAt(string source, int start, int offset)
     {
         var i = SkipWhiteSpace(source, start);
-        i = SkipWhiteSpace(source, SkipWord(source, i)); // mlmodel
-        i = SkipWhiteSpace(source, SkipWord(source, i)); // the operation
+        var first = SkipWord(source, i);
+        if (source.AsSpan(i, first - i).Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+        {
+            i = SkipWhiteSpace(source, first); // mlmodel (which a prompt's command may leave out)
+            first = SkipWord(source, i);
+        }
+        i = SkipWhiteSpace(source, first); // the operation
         while (i < offset)
         {
             var wordEnd = SkipWord(source, i);
@@ -299,14 +304,17 @@ internal static class SyntaxErrors
         return (source[i..keyEnd], i);
     }
 
-    internal static OperationSpec? OperationOf(string source, int start, int end)
+    internal static OperationSpec? OperationOf(string source, int start, int end, bool keywordOptional = false)
     {
         var i = SkipWhiteSpace(source, start);
-        if (end - i < 8 || !source.AsSpan(i, 7).Equals("mlmodel", StringComparison.OrdinalIgnoreCase) || !Lexemes.IsWhiteSpace(source[i + 7]))
+        if (end - i >= 8 && source.AsSpan(i, 7).Equals("mlmodel", StringComparison.OrdinalIgnoreCase) && Lexemes.IsWhiteSpace(source[i + 7]))
+        {
+            i = SkipWhiteSpace(source, i + 7);
+        }
+        else if (!keywordOptional)
         {
             return null;
         }
-        i = SkipWhiteSpace(source, i + 7);
         var j = Math.Min(SkipWord(source, i), end);
         return j > i ? OperationTable.Find(source[i..j]) : null;
     }

@@ -166,6 +166,17 @@ public class CliTests
     }
 
     [Test]
+    public void The_help_says_how_commands_end_as_the_prompt_and_the_splitter_do()
+    {
+        // PromptTests and ScriptTests hold the CLI to these words.
+        HelpText.Usage.Should().Contain("it ends at a ';' (outside quotes),\n  at an empty line, at a line that starts another command")
+            .And.Contain("At the prompt, Enter also runs a command once it is complete")
+            .And.Contain("Ctrl-C clears the line (and what is pending), Ctrl-U clears\n  the line, Ctrl-D on an empty line exits")
+            .And.Contain("the CLI runs nothing and\n  says so (exit code 2)");
+        Repl.Banner.Should().Contain("Ctrl-C clears, Ctrl-D exits");
+    }
+
+    [Test]
     public void The_help_explains_no_sync() =>
         HelpText.Usage.Should().Contain("--no-sync").And.Contain("$MLMODEL_NO_SYNC=1");
 
@@ -175,7 +186,7 @@ public class CliTests
         var (code, output, _) = await RunAsync("deploy", "--help");
         code.Should().Be(0);
         output.Should().StartWith("mlmodel deploy (user=)? name= (version=)? (label=)?");
-        output.Should().Contain("label    optional  version label, such as stable or unstable");
+        output.Should().Contain("label    optional  version label: any text up to 128 characters, such as stable or 'CNN wineQ model'");
     }
 
     [Test]

@@ -38,6 +38,33 @@ public class ServingTests
     }
 
     [Test]
+    public async Task A_free_text_label_is_deployed_as_it_is_and_shown_by_status_and_list()
+    {
+        // IRIS's tutorial: * | mlmodel deploy name=model_cnn_wine_quality_0422  label='CNN wineQ model'
+        await _h.ImportHalfPlusTwoAsync("model_cnn_wine_quality_0422");
+        var (stage, deploy) = await _h.Engine.ExecuteQueryAsync("* | mlmodel deploy name=model_cnn_wine_quality_0422  label='CNN wineQ model'", EngineHarness.Root);
+        using (deploy)
+        {
+            stage.Before.Should().Be("*");
+            deploy.Single().Should().Equal("on", 1, "root_model_cnn_wine_quality_0422");
+        }
+
+        (await File.ReadAllTextAsync(_h.ConfigFile)).Should().Contain("key: 'CNN wineQ model'\n      value: 1\n");
+        (await _h.RunAsync("mlmodel status name=model_cnn_wine_quality_0422")).Single()
+            .Should().Equal(1, "on", "CNN wineQ model", "listed", "CNN wineQ model", "-", null, "yes");
+        (await _h.RunAsync("mlmodel list name=model_cnn_wine_quality_0422")).Single()[9].Should().BeNull("list's label is the training label");
+
+        // A quote, a backslash, a comma and Korean: written escaped, read back, shown as they are.
+        await _h.ImportHalfPlusTwoAsync("model_cnn_wine_quality_0422");
+        await _h.RunAsync("mlmodel deploy name=model_cnn_wine_quality_0422 version=2 label=base64(" + Convert.ToBase64String("it's \"모델\", v2 \\ ok"u8) + ")");
+        (await File.ReadAllTextAsync(_h.ConfigFile)).Should().Contain("key: 'it\\'s \"모델\", v2 \\\\ ok'");
+        (await _h.RunAsync("mlmodel status name=model_cnn_wine_quality_0422")).Select(r => (r[0], r[2], r[4], r[7])).Should().Equal(
+            (1, "CNN wineQ model", "CNN wineQ model", "yes"),
+            (2, "it's \"모델\", v2 \\ ok", "it's \"모델\", v2 \\ ok", "yes"));
+        (await _h.RunAsync("mlmodel check name=model_cnn_wine_quality_0422")).Should().BeEmpty("registry and config agree on both labels");
+    }
+
+    [Test]
     public async Task Stop_without_a_version_stops_the_latest_deployed_one_and_answers_off()
     {
         await _h.ImportHalfPlusTwoAsync("m");

@@ -73,8 +73,7 @@ public class EbnfTests
         ParamKind.Name => "name value",
         ParamKind.Version => "version value",
         ParamKind.Label => "label value",
-        ParamKind.Choice => "( " + string.Join(" | ", p.Values!.Select(v => $"ci(\"{v}\")")) + " )",
-        ParamKind.Flag => p.Key == "serving" ? "flag value (* on / off *)" : "flag value (* true / false *)",
+        ParamKind.Choice or ParamKind.Flag => "( " + string.Join(" | ", p.Values!.Select(v => $"ci(\"{v}\")")) + " )",
         ParamKind.Json => $"value (* a JSON object, at most {p.MaxLength} characters *)",
         _ => $"value (* text, at most {p.MaxLength} characters *)",
     };

@@ -12,6 +12,8 @@ public enum CaseInput
     Json,
     /// <summary>A whole host query, through <see cref="MlModelParser.ParseQuery"/>.</summary>
     Query,
+    /// <summary>Command text whose <c>mlmodel</c> may be left out, through <see cref="MlModelParser.Parse(string, bool)"/>.</summary>
+    KeywordOptional,
 }
 
 /// <summary>
@@ -81,7 +83,10 @@ public sealed record GrammarCase(
             {
                 joined = Unescape(joined);
             }
-            var input = flags.Contains("json") ? CaseInput.Json : flags.Contains("query") ? CaseInput.Query : CaseInput.Text;
+            var input = flags.Contains("json") ? CaseInput.Json
+                : flags.Contains("query") ? CaseInput.Query
+                : flags.Contains("keyword-optional") ? CaseInput.KeywordOptional
+                : CaseInput.Text;
             if (expectation.StartsWith('{'))
             {
                 yield return new GrammarCase(file, headerLine, name, input, joined, expectation, null, null, null,

@@ -38,6 +38,8 @@ public class GrammarCaseTests
             case CaseInput.Query:
                 stage = MlModelParser.ParseQuery(c.Text);
                 return stage.Command;
+            case CaseInput.KeywordOptional:
+                return MlModelParser.Parse(c.Text, keywordOptional: true);
             default:
                 return MlModelParser.Parse(c.Text);
         }
