@@ -57,6 +57,13 @@ internal static class EmbeddedSetup
         var home = Path.GetFullPath(o.Home);
         var repositoryOptions = new ModelRepositoryOptions { SecretKey = SecretKey(o, home) };
         CheckHome(home, o);
+        if (!Directory.Exists(home) && Path.GetDirectoryName(home) is { } parent && !Directory.Exists(parent))
+        {
+            // A mistyped --home would otherwise start an empty registry that lists nothing.
+            throw new UsageException(
+                $"the home {home} does not exist, nor does the folder {parent} it would be made in; check --home or MLMODEL_HOME "
+                + "(a new home is made only inside a folder that exists)");
+        }
         try
         {
             // The home for its owner only; objects/ is a convenience (where the local connector reads

@@ -371,10 +371,11 @@ namespace MlModel.Cli
                 : null;
             using var result = await engine.ExecuteAsync(command, caller, bar, cancellationToken);
             bar?.Dispose();
-            await WriteResultAsync(o, stdout, result);
+            // check's detail and history's message are what the user reads them for: wrapped, never cut.
+            await WriteResultAsync(o, stdout, result, wrap: command.Operation is MlModelOperation.Check or MlModelOperation.History);
         }
 
-        internal static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result, int maxCellWidth = 48)
+        internal static async Task WriteResultAsync(CliOptions o, TextWriter stdout, ResultSet result, int maxCellWidth = 48, bool wrap = false)
         {
             switch (o.Format)
             {
@@ -389,7 +390,7 @@ namespace MlModel.Cli
                     ResultWriter.WriteCsv(result, stdout);
                     break;
                 default:
-                    ResultWriter.WriteTable(result, stdout, maxCellWidth);
+                    ResultWriter.WriteTable(result, stdout, maxCellWidth, wrap);
                     break;
             }
             await stdout.FlushAsync();

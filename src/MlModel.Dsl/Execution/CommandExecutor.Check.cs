@@ -94,6 +94,7 @@ internal sealed partial class CommandExecutor
             var exports = _options.ExportStore ?? store;
             var knownExports = models.Select(m => ExportPrefix(m.User, m.Name, m.Version)).ToHashSet(StringComparer.Ordinal);
             await FindOrphansAsync(caller, op, exports, "exports/", scope, knownExports, "orphan_export", c.Repair, problems, cancellationToken);
+            await FindExpiredExportsAsync(caller, op, exports, live, c.Repair, problems, cancellationToken);
             await FindTemporaryAsync(caller, op, store, "models/", scope, c.Repair, problems, cancellationToken);
             if (!ReferenceEquals(exports, store))
             {
@@ -226,6 +227,37 @@ internal sealed partial class CommandExecutor
                 }
             }
             problems.Add([problem, parts[1], parts[2], version, $"{g.Files} file(s), {g.Bytes:N0} bytes under {versionPrefix} with no version in the registry", action]);
+        }
+    }
+
+    /// <summary>Exports of the versions checked that are past the URL expiry: their URLs promised they would go.</summary>
+    private async Task FindExpiredExportsAsync(MlModelCaller caller, OperationSpec op, IObjectStore exports, List<ModelVersion> live, bool repair, List<object?[]> problems, CancellationToken cancellationToken)
+    {
+        foreach (var m in live)
+        {
+            var expired = new List<ObjectInfo>();
+            await foreach (var obj in exports.ListAsync(ExportPrefix(m.User, m.Name, m.Version), cancellationToken))
+            {
+                if (Now - obj.LastModified > _options.ExportUrlExpiry)
+                {
+                    expired.Add(obj);
+                }
+            }
+            if (expired.Count == 0)
+            {
+                continue;
+            }
+            var action = "none";
+            if (repair)
+            {
+                action = await RepairAsync(caller, op, m.User, m.Name, m.Version, "expired exports", async ct =>
+                {
+                    var gone = await RemoveExpiredExportsAsync(exports, ExportPrefix(m.User, m.Name, m.Version), null, ct);
+                    return gone.Count == expired.Count ? "deleted" : $"deleted {gone.Count} (the others were written anew meanwhile)";
+                }, cancellationToken);
+            }
+            problems.Add(["expired_export", m.User, m.Name, m.Version,
+                $"{expired.Count} export(s), {expired.Sum(e => e.Size):N0} bytes, older than the download URL's expiry ({_options.ExportUrlExpiry.TotalSeconds:0} s)", action]);
         }
     }
 

@@ -292,8 +292,38 @@ internal sealed partial class CommandExecutor
         }
 
         var expiry = _options.ExportUrlExpiry;
+        // The promise of "expired time (sec)": an export past its expiry is removed by the next
+        // export of the model (and by check repair=true), so a local file:// URL expires too.
+        await RemoveExpiredExportsAsync(exports, $"exports/{owner}/{model.Name}/", key, cancellationToken);
         var url = await exports.GetDownloadUrlAsync(key, expiry, cancellationToken);
         return new ResultSet(ResultTables.Export, [["ok", url.AbsoluteUri, (int)expiry.TotalSeconds]]);
+    }
+
+    /// <summary>
+    /// Deletes the exports under <paramref name="prefix"/> (one model's) older than the URL expiry,
+    /// but <paramref name="keep"/>. Each is stat'ed again just before its delete, so an export that a
+    /// concurrent command has just written anew is kept. Returns the keys deleted.
+    /// </summary>
+    private async Task<List<string>> RemoveExpiredExportsAsync(IObjectStore exports, string prefix, string? keep, CancellationToken cancellationToken)
+    {
+        var deleted = new List<string>();
+        var expired = new List<string>();
+        await foreach (var obj in exports.ListAsync(prefix, cancellationToken))
+        {
+            if (obj.Key != keep && Now - obj.LastModified > _options.ExportUrlExpiry)
+            {
+                expired.Add(obj.Key);
+            }
+        }
+        foreach (var key in expired)
+        {
+            if (await exports.StatAsync(key, cancellationToken) is { } info && Now - info.LastModified > _options.ExportUrlExpiry)
+            {
+                await exports.DeleteAsync(key, cancellationToken);
+                deleted.Add(key);
+            }
+        }
+        return deleted;
     }
 
     /// <summary>Whether <paramref name="model"/> was deleted (or is being deleted) since it was read.</summary>

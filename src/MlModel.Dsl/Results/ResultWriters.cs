@@ -102,8 +102,17 @@ public static class ResultWriter
     /// <paramref name="maxCellWidth"/> columns (but in the last column, and in a table of one row) are cut with an ellipsis; wide (Korean, CJK)
     /// characters count two columns. The table is buffered, so use it for what people read.
     /// </summary>
-    public static void WriteTable(ResultSet result, TextWriter output, int maxCellWidth = 48)
+    public static void WriteTable(ResultSet result, TextWriter output, int maxCellWidth = 48) =>
+        WriteTable(result, output, maxCellWidth, wrap: false);
+
+    /// <summary>
+    /// <see cref="WriteTable(ResultSet, TextWriter, int)"/>, with long cells wrapped onto more lines of
+    /// their row instead of cut when <paramref name="wrap"/> is true: for tables whose text is the point
+    /// (check's detail, history's message), where the useful part may come last.
+    /// </summary>
+    public static void WriteTable(ResultSet result, TextWriter output, int maxCellWidth, bool wrap)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxCellWidth, 2);
         // The last column is never cut: its overflow cannot break the alignment, and it is often
         // what the user came for (a download URL, the command in history).
         // A table of one row (import, export, deploy results) is not cut at all: there is nothing
@@ -111,8 +120,10 @@ public static class ResultWriter
         var last = result.Fields.Count - 1;
         var texts = result.Select(r => r.Select(Text).ToArray()).ToList();
         var width = texts.Count == 1 ? int.MaxValue : maxCellWidth;
-        var rows = texts.Select(r => r.Select((t, i) => Cut(t, i == last ? int.MaxValue : width)).ToArray()).ToList();
-        var widths = result.Fields.Select((f, i) => Math.Max(DisplayWidth(f.Name), rows.Count == 0 ? 0 : rows.Max(r => DisplayWidth(r[i])))).ToArray();
+        // Each row is one or more lines: its cells cut (one line), or wrapped (as many as its longest cell needs).
+        var rows = texts.Select(r => r.Select((t, i) => i == last || width == int.MaxValue ? [Visible(t)]
+            : wrap ? Wrap(Visible(t), width) : [Cut(t, width)]).ToArray()).ToList();
+        var widths = result.Fields.Select((f, i) => Math.Max(DisplayWidth(f.Name), rows.Count == 0 ? 0 : rows.Max(r => r[i].Max(DisplayWidth)))).ToArray();
         var numeric = result.Fields.Select(f => f.Type != FieldType.String).ToArray();
 
         void Line(IReadOnlyList<string> cells, bool header)
@@ -134,9 +145,41 @@ public static class ResultWriter
         output.WriteLine(string.Join("-+-", widths.Select(w => new string('-', w))));
         foreach (var row in rows)
         {
-            Line(row, header: false);
+            var height = row.Max(c => c.Count);
+            for (var line = 0; line < height; line++)
+            {
+                Line(row.Select(c => line < c.Count ? c[line] : "").ToList(), header: false);
+            }
         }
         output.WriteLine(rows.Count == 1 ? "(1 row)" : $"({rows.Count} rows)");
+    }
+
+    /// <summary>A cell's text in lines of at most <paramref name="max"/> columns, broken after a space where one is near.</summary>
+    private static List<string> Wrap(string text, int max)
+    {
+        var lines = new List<string>();
+        while (DisplayWidth(text) > max)
+        {
+            // The longest prefix that fits, in whole runes (a wide character is not split).
+            var fit = 0;
+            var used = 0;
+            foreach (var rune in text.EnumerateRunes())
+            {
+                var w = RuneWidth(rune);
+                if (used + w > max)
+                {
+                    break;
+                }
+                used += w;
+                fit += rune.Utf16SequenceLength;
+            }
+            var space = text.LastIndexOf(' ', fit - 1, fit);
+            var cut = space > fit / 2 ? space + 1 : fit;
+            lines.Add(text[..cut].TrimEnd());
+            text = text[cut..];
+        }
+        lines.Add(text);
+        return lines;
     }
 
     /// <summary>The table as a string.</summary>

@@ -62,6 +62,23 @@ public class CliTests
         error.Should().Contain("--format takes table, json or csv, not 'xml'");
     }
 
+    [Test]
+    public async Task A_mistyped_home_whose_folder_does_not_exist_is_a_usage_error_and_creates_nothing()
+    {
+        var missing = _home.Combine("no-such-dir", "home");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await MlModel.Cli.Cli.RunAsync(["--home", missing, "-c", "mlmodel list"], stdout, stderr, CancellationToken.None);
+        code.Should().Be(2);
+        stderr.ToString().Should().Contain($"the home {missing} does not exist, nor does the folder {Path.GetDirectoryName(missing)} it would be made in; check --home or MLMODEL_HOME");
+        Directory.Exists(_home.Combine("no-such-dir")).Should().BeFalse();
+
+        // A new home inside a folder that exists is made, as on a fresh machine.
+        code = await MlModel.Cli.Cli.RunAsync(["--home", _home.Combine("new-home"), "-c", "mlmodel list"], stdout, stderr, CancellationToken.None);
+        code.Should().Be(0);
+        Directory.Exists(_home.Combine("new-home")).Should().BeTrue();
+    }
+
     [TestCase("--serving-timeout", "0", "--serving-timeout takes a whole number of seconds, not '0'")]
     [TestCase("--serving-timeout", "1.5", "--serving-timeout takes a whole number of seconds, not '1.5'")]
     [TestCase("--server-serving-root", "models", "--server-serving-root takes an absolute path as TensorFlow Serving sees it (e.g. /models), not 'models'")]

@@ -8,7 +8,7 @@ namespace MlModel.Dsl.IntegrationTests.Cli;
 public partial class ReadmeWalkthroughTests
 {
     [Test]
-    public async Task The_readme_walkthrough_runs_in_order_on_a_fresh_home()
+    public async Task The_readme_walkthrough_runs_in_order_and_again_on_the_same_home()
     {
         var readme = await File.ReadAllTextAsync(Path.Combine(TestPaths.RepoRoot, "README.md"));
         var block = WalkthroughBlock().Match(readme);
@@ -17,44 +17,75 @@ public partial class ReadmeWalkthroughTests
         lines.Count(l => l.StartsWith("mlmodel ", StringComparison.Ordinal)).Should().BeGreaterThanOrEqualTo(9);
 
         using var home = new TempFolder();
-        var outputs = new List<(string Line, string Out)>();
-        foreach (var line in lines)
+        // Twice on one home, as a user who pastes it again would: it uses the version it just imported.
+        for (var run = 1; run <= 2; run++)
         {
-            if (line.StartsWith("dotnet build", StringComparison.Ordinal) || line.StartsWith("alias ", StringComparison.Ordinal) || line.StartsWith("export MLMODEL_HOME=", StringComparison.Ordinal))
+            var outputs = new List<(string Line, string Out)>();
+            var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var line in lines)
             {
-                continue; // the test runs the CLI in-process, on its own fresh home
+                if (line.StartsWith("dotnet build", StringComparison.Ordinal) || line.StartsWith("alias ", StringComparison.Ordinal) || line.StartsWith("export MLMODEL_HOME=", StringComparison.Ordinal))
+                {
+                    continue; // the test runs the CLI in-process, on its own home
+                }
+                var expanded = line.Replace("$MLMODEL_HOME", home.Path, StringComparison.Ordinal);
+                foreach (var (name, value) in variables)
+                {
+                    expanded = expanded.Replace("${" + name + "}", value, StringComparison.Ordinal).Replace("$" + name, value, StringComparison.Ordinal);
+                }
+                if (Assignment().Match(expanded) is { Success: true } assign)
+                {
+                    // NAME=$(mlmodel ... | shell filters): the mlmodel part in-process, the filters in the shell.
+                    var (code0, out0, err0) = await MlModelAsync(assign.Groups["command"].Value, home.Path);
+                    code0.Should().Be(0, $"'{line}' should succeed, but said: {err0}");
+                    var captured = Path.Combine(home.Path, "captured.txt");
+                    await File.WriteAllTextAsync(captured, out0);
+                    var (code1, value) = Shell($"cat '{captured}' | {assign.Groups["filters"].Value}", home.Path);
+                    code1.Should().Be(0, line);
+                    variables[assign.Groups["name"].Value] = value.Trim();
+                    continue;
+                }
+                if (expanded.StartsWith("mlmodel ", StringComparison.Ordinal))
+                {
+                    var (code, output, error) = await MlModelAsync(expanded, home.Path);
+                    code.Should().Be(0, $"'{line}' should succeed (run {run}), but said: {error}");
+                    outputs.Add((line, output));
+                }
+                else
+                {
+                    var (code, output) = Shell(expanded, home.Path);
+                    code.Should().Be(0, $"'{line}' should succeed (run {run}), but said: {output}");
+                    outputs.Add((line, output));
+                }
             }
-            var expanded = line.Replace("$MLMODEL_HOME", home.Path, StringComparison.Ordinal);
-            if (expanded.StartsWith("mlmodel ", StringComparison.Ordinal))
-            {
-                var stdout = new StringWriter();
-                var stderr = new StringWriter();
-                var words = ShellWords(expanded).Skip(1).ToArray();
-                var code = await MlModel.Cli.Cli.RunAsync(["--home", home.Path, "--no-progress", .. words], stdout, stderr, CancellationToken.None);
-                code.Should().Be(0, $"'{line}' should succeed, but said: {stderr}");
-                outputs.Add((line, stdout.ToString()));
-            }
-            else
-            {
-                var (code, output) = Shell(expanded, home.Path);
-                code.Should().Be(0, $"'{line}' should succeed, but said: {output}");
-                outputs.Add((line, output));
-            }
-        }
 
-        string Out(string prefix) => outputs.First(o => o.Line.StartsWith(prefix, StringComparison.Ordinal)).Out;
-        Out("mlmodel import").Should().MatchRegex(@"ok\s+\|\s+half_plus_two\s+\|\s+1");
-        Out("mlmodel list").Split('\n')[0].Split('|').Should().HaveCount(17);
-        Out("mlmodel summary").Should().Contain("saved_model.pb");
-        Out("mlmodel export").Should().Contain("file://").And.Contain("3600");
-        Out("tar -tf").Should().Contain("MANIFEST.sha256").And.Contain("saved_model.pb");
-        Out("mlmodel deploy").Should().MatchRegex(@"on\s+\|\s+1 \| root_half_plus_two");
-        Out("mlmodel status").Should().MatchRegex(@"1 \| on\s+\| stable \| listed \| stable");
-        Out("cat ").Should().Contain("name: 'root_half_plus_two'");
-        Out("mlmodel stop").Should().Contain("off");
-        Out("mlmodel delete").Should().Contain("ok");
-        Out("mlmodel history").Should().Contain("(4 rows)");
+            variables["V"].Should().Be(run.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            string Out(string prefix) => outputs.First(o => o.Line.StartsWith(prefix, StringComparison.Ordinal)).Out;
+            Out("mlmodel import").Should().MatchRegex($@"ok\s+\|\s+half_plus_two\s+\|\s+{run}");
+            Out("mlmodel list").Split('\n')[0].Split('|').Should().HaveCount(17);
+            Out("mlmodel summary").Should().Contain("saved_model.pb");
+            Out("mlmodel export").Should().Contain("file://").And.Contain("3600");
+            Out("tar -tf").Should().Contain("MANIFEST.sha256").And.Contain("saved_model.pb");
+            Out("mlmodel deploy").Should().MatchRegex($@"on\s+\|\s+{run} \| root_half_plus_two");
+            Out("mlmodel status").Should().MatchRegex($@"{run} \| on\s+\| stable \| listed \| stable");
+            Out("cat ").Should().Contain("name: 'root_half_plus_two'");
+            Out("mlmodel stop").Should().Contain("off");
+            Out("mlmodel delete").Should().Contain("ok");
+            Out("mlmodel history").Should().Contain("(4 rows)", "import, deploy, stop and delete of this version");
+        }
     }
+
+    private static async Task<(int Code, string Out, string Err)> MlModelAsync(string line, string home)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var words = ShellWords(line).Skip(1).ToArray();
+        var code = await MlModel.Cli.Cli.RunAsync(["--home", home, "--no-progress", .. words], stdout, stderr, CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [GeneratedRegex(@"^(?<name>[A-Z_]+)=\$\((?<command>mlmodel [^|]*?) \| (?<filters>.*)\)\s*(#.*)?$")]
+    private static partial Regex Assignment();
 
     [GeneratedRegex("<!-- walkthrough[^>]*-->\\s*```sh\\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex WalkthroughBlock();
