@@ -171,6 +171,39 @@ public class CliS3StoreTests
     }
 
     [Test]
+    public async Task The_IRIS_wine_quality_tutorial_runs_as_typed_in_its_manual()
+    {
+        using (var raw = TestServices.RawClient())
+        {
+            await raw.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = _uploads,
+                Key = "seoryjj/cnn_wine_quality_0422.tar",
+                InputStream = new MemoryStream(Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "cnn_wine_quality_0422")),
+            });
+        }
+        var (code, _, error) = await RunAsync("--user", "demo", "connector", "add", "id=179", "type=s3",
+            $"endpoint={TestServices.S3Endpoint}", $"bucket={_uploads}", $"access_key={TestServices.S3AccessKey}", $"secret_key={TestServices.S3SecretKey}");
+        code.Should().Be(0, error);
+
+        // The two commands exactly as the tutorial types them into IRIS's search box (README: "IRIS's tutorial").
+        const string Import = "* | mlmodel import name= model_cnn_wine_quality_0422\n    analysis_tool=tf kind=classification algorithm=deep format= saved_model connector_id = 179 path=seoryjj/cnn_wine_quality_0422.tar";
+        const string Deploy = "* | mlmodel deploy name=model_cnn_wine_quality_0422  label='CNN wineQ model'";
+        string output;
+        (code, output, error) = await RunAsync("--user", "demo", "--format", "csv", "-c", Import);
+        code.Should().Be(0, error);
+        Rows(output).Should().Equal("ok,model_cnn_wine_quality_0422,1");
+        (code, output, error) = await RunAsync("--user", "demo", "--format", "csv", "-c", Deploy);
+        code.Should().Be(0, error);
+        Rows(output).Should().Equal("on,1,demo_model_cnn_wine_quality_0422");
+
+        (code, output, error) = await RunAsync("--user", "demo", "--format", "csv", "-c", "* | mlmodel status name=model_cnn_wine_quality_0422");
+        code.Should().Be(0, error);
+        Rows(output).Single().Split(',').Take(5).Should().Equal("1", "on", "CNN wineQ model", "listed", "CNN wineQ model");
+        (await File.ReadAllTextAsync(Path.Combine(_home.Path, "serving", "models.config"))).Should().Contain("'CNN wineQ model'");
+    }
+
+    [Test]
     public async Task MLMODEL_STORE_names_the_store_like_the_option_and_deploy_copies_from_the_bucket()
     {
         await AddConnectorAsync("models", _models);
