@@ -99,6 +99,46 @@ public class CrashTests
         Checker.Consistent(_home.Path);
     }
 
+    [Test]
+    public async Task Twelve_processes_racing_on_one_home_lose_nothing_and_serve_no_ghost()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await ImportAsync();
+        }
+        // A mix an administrator and two users' scripts might run at once, on the same versions.
+        string[] commands =
+        [
+            "mlmodel deploy name=m version=1", "mlmodel delete name=m version=1", "mlmodel export name=m version=1",
+            "mlmodel deploy name=m version=2 label=stable", "mlmodel stop name=m version=2", "mlmodel delete name=m version=2",
+            "mlmodel deploy name=m version=3", "mlmodel export name=m version=3", "mlmodel delete name=m version=3",
+            Import, "mlmodel check repair=true", "mlmodel stop name=m",
+        ];
+        var runs = await Task.WhenAll(commands.Select(c => RunAsync(c)));
+        for (var i = 0; i < runs.Length; i++)
+        {
+            // Each ends with an answer or a clear refusal (exit 1), never a crash or a usage error.
+            runs[i].Code.Should().BeOneOf([0, 1], $"{commands[i]}: {runs[i].Err}");
+            if (runs[i].Code == 1)
+            {
+                runs[i].Err.Should().StartWith("mlmodel ", commands[i]);
+            }
+        }
+        Checker.VisibleVersionsAreWhole(_home.Path);
+        // Export URLs answered ok point at files that exist, unless their version was deleted after the export finished.
+        foreach (var (run, i) in runs.Select((r, i) => (r, i)).Where(x => x.r.Code == 0 && commands[x.i].Contains("export", StringComparison.Ordinal)))
+        {
+            var version = commands[i][^1..];
+            var deleted = runs[Array.IndexOf(commands, $"mlmodel delete name=m version={version}")].Code == 0;
+            File.Exists(_home.Combine("store", "exports", "root", "m", version, $"m_v{version}_export.tar")).Should().Be(!deleted, commands[i]);
+        }
+
+        Backdate(_home.Combine("store"));
+        Backdate(_home.Combine("serving"));
+        (await RunAsync("mlmodel check repair=true")).Code.Should().Be(0);
+        Checker.Consistent(_home.Path);
+    }
+
     private async Task StepAsync(string step)
     {
         if (step.StartsWith("delete-files ", StringComparison.Ordinal))
