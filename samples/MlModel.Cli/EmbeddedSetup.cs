@@ -98,12 +98,23 @@ internal static class EmbeddedSetup
         options.ObjectStoreProviders.Add(new S3ObjectStoreProvider());
         options.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
         options.Administrators.Add("root");
+        var engine = new MlModelEngine(options);
         try
         {
             if (resolveStore && o.Store is not null)
             {
                 // Export goes to the same store (MlModelOptions.ExportStore left null): exports/ beside models/.
-                var store = await OpenStoreAsync(o, options, repository, cancellationToken);
+                // The library resolves the connector as it does for import: the user's own and shared ones.
+                IObjectStore store;
+                try
+                {
+                    store = await engine.Connectors.OpenStoreAsync(o.Store, new MlModelCaller(o.User, o.Admin), usedAs: o.StoreSource, cancellationToken);
+                }
+                catch (MlModelException e) when (e.Code == ErrorCodes.Connector)
+                {
+                    // The messages never contain secrets.
+                    throw new UsageException(e.Message, e);
+                }
                 options.ModelStore = o.NoSync && store is LocalObjectStore local ? new LocalObjectStore(local.RootFolder) { Durable = false } : store;
                 owned.Add(store);
             }
@@ -118,7 +129,7 @@ internal static class EmbeddedSetup
             throw;
         }
         owned.Add(repository);
-        return new EmbeddedEngine(new MlModelEngine(options), owned);
+        return new EmbeddedEngine(engine, owned);
     }
 
     /// <summary>The name of the connector secret key file in the home folder.</summary>
@@ -191,37 +202,6 @@ internal static class EmbeddedSetup
         {
             throw new MlModelException(ErrorCodes.Backend,
                 $"'mlmodel.db' in the home {home} is a folder, not a file; mlmodel keeps its SQLite database there: move the folder away");
-        }
-    }
-
-    /// <summary>The store of the connector <c>--store</c> names: host-defined (<c>local</c>) first, then those stored in the repository.</summary>
-    private static async Task<IObjectStore> OpenStoreAsync(CliOptions o, MlModelOptions options, IModelRepository repository, CancellationToken cancellationToken)
-    {
-        var id = o.Store!;
-        var connector = options.Connectors.FirstOrDefault(c => c.Id == id)
-            ?? await repository.GetConnectorAsync(id, cancellationToken);
-        if (connector is null)
-        {
-            var known = options.Connectors.Select(c => c.Id)
-                .Concat((await repository.ListConnectorsAsync(cancellationToken)).Select(c => c.Id))
-                .Distinct(StringComparer.Ordinal)
-                .ToList();
-            throw new UsageException(
-                $"{o.StoreSource}: unknown connector '{id}'; known connectors: {string.Join(", ", known)}. "
-                + $"Add it first, e.g.: mlmodel connector add id={id} type=s3 endpoint=URL bucket=B access_key_env=VAR secret_key_env=VAR");
-        }
-        var provider = options.ObjectStoreProviders.FirstOrDefault(p => string.Equals(p.Type, connector.Type, StringComparison.OrdinalIgnoreCase))
-            ?? throw new UsageException(
-                $"{o.StoreSource}: connector '{id}' is of type '{connector.Type}', which no provider serves; known types: "
-                + string.Join(", ", options.ObjectStoreProviders.Select(p => p.Type)));
-        try
-        {
-            return provider.Create(connector);
-        }
-        catch (MlModelException e)
-        {
-            // The provider's messages never contain secrets.
-            throw new UsageException($"{o.StoreSource}: {e.Message}", e);
         }
     }
 }

@@ -31,8 +31,14 @@ public sealed class S3ObjectStoreProvider : IObjectStoreProvider
     /// <inheritdoc />
     public IObjectStore Create(ConnectorInfo connector) => CreateStore(connector);
 
+    /// <summary>Checks the settings (bucket, endpoint, credentials and their variables) without creating an S3 client.</summary>
+    public void Validate(ConnectorInfo connector) => Options(connector);
+
     /// <summary>Creates the store for <paramref name="connector"/> as its concrete type.</summary>
-    public S3ObjectStore CreateStore(ConnectorInfo connector)
+    public S3ObjectStore CreateStore(ConnectorInfo connector) => new(Options(connector));
+
+    /// <summary>The store's options from <paramref name="connector"/>'s settings, checked.</summary>
+    private S3StoreOptions Options(ConnectorInfo connector)
     {
         ArgumentNullException.ThrowIfNull(connector);
         var subject = $"connector '{connector.Id}' ({TypeName})";
@@ -83,7 +89,7 @@ public sealed class S3ObjectStoreProvider : IObjectStoreProvider
             SecretKey = Credential(settings, "secret_key", subject),
             ForcePathStyle = forcePathStyle,
         };
-        return new S3ObjectStore(options);
+        return options;
     }
 
     /// <summary>A credential given directly or through an environment variable; never echoed in messages.</summary>

@@ -164,4 +164,11 @@ public interface IObjectStoreProvider
 
     /// <summary>Creates a store for <paramref name="connector"/>; throws <see cref="MlModelException"/> (<see cref="ErrorCodes.Connector"/>) on bad settings.</summary>
     IObjectStore Create(ConnectorInfo connector);
+
+    /// <summary>
+    /// Checks <paramref name="connector"/>'s settings as <see cref="Create"/> would, without making a
+    /// store (no client, no connection): what <c>connector add</c> runs before it stores one. The
+    /// default creates a store and disposes it; a provider whose stores hold resources overrides it.
+    /// </summary>
+    void Validate(ConnectorInfo connector) => (Create(connector) as IDisposable)?.Dispose();
 }

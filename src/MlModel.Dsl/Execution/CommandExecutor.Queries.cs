@@ -149,7 +149,7 @@ internal sealed partial class CommandExecutor
                 throw ConnectorFail(ErrorCodes.Conflict, "add", $"connector id '{connector.Id}' is taken by a connector the host defines; choose another id");
             }
             // The provider checks the settings; the store itself (an S3 client) is not needed.
-            (CreateStore(connector) as IDisposable)?.Dispose();
+            Provider(connector).Validate(connector);
             await EnsureInitializedAsync(cancellationToken);
             var saved = connector with { Owner = owner };
             if (administrator)
@@ -287,13 +287,43 @@ internal sealed partial class CommandExecutor
         }
     }
 
-    private IObjectStore CreateStore(ConnectorInfo connector)
-    {
-        var provider = _options.ObjectStoreProviders.FirstOrDefault(p => string.Equals(p.Type, connector.Type, StringComparison.OrdinalIgnoreCase))
+    private IObjectStore CreateStore(ConnectorInfo connector) => Provider(connector).Create(connector);
+
+    private IObjectStoreProvider Provider(ConnectorInfo connector) =>
+        _options.ObjectStoreProviders.FirstOrDefault(p => string.Equals(p.Type, connector.Type, StringComparison.OrdinalIgnoreCase))
             ?? throw new MlModelException(ErrorCodes.Connector,
                 $"connector '{connector.Id}' is of type '{connector.Type}', which no registered provider serves; known types: "
                 + string.Join(", ", _options.ObjectStoreProviders.Select(p => p.Type)));
-        return provider.Create(connector);
+
+    /// <summary>
+    /// The store of the connector <paramref name="id"/>, as <paramref name="caller"/> may use it: the one
+    /// call that turns a connector into a store, for import and for hosts (the CLI's <c>--store</c>).
+    /// The caller disposes it.
+    /// </summary>
+    public async Task<IObjectStore> OpenStoreAsync(string id, MlModelCaller caller, string? usedAs, CancellationToken cancellationToken)
+    {
+        CheckCaller("open", caller);
+        await EnsureInitializedAsync(cancellationToken);
+        var prefix = usedAs ?? "mlmodel connector open";
+        ConnectorInfo connector;
+        try
+        {
+            connector = await ResolveConnectorAsync(prefix, id, caller, cancellationToken);
+        }
+        catch (MlModelException e)
+        {
+            // Here the id is the whole request: say how to make it exist.
+            throw new MlModelException(new MlModelError(e.Code,
+                $"{e.Message}. Add it first, e.g.: mlmodel connector add id={id} type=s3 endpoint=URL bucket=B access_key=KEY secret_key=SECRET"), e);
+        }
+        try
+        {
+            return CreateStore(connector);
+        }
+        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        {
+            throw new MlModelException(new MlModelError(e.Code, $"{prefix}: {e.Message}"), e);
+        }
     }
 
     /// <summary>
@@ -301,7 +331,10 @@ internal sealed partial class CommandExecutor
     /// shared); a connector of another user that is not shared is as unknown as a missing one,
     /// and the known ones listed are those the caller may use.
     /// </summary>
-    private async Task<ConnectorInfo> ResolveConnectorAsync(OperationSpec op, string id, MlModelCaller caller, CancellationToken cancellationToken)
+    private Task<ConnectorInfo> ResolveConnectorAsync(OperationSpec op, string id, MlModelCaller caller, CancellationToken cancellationToken) =>
+        ResolveConnectorAsync("mlmodel " + op.Name, id, caller, cancellationToken);
+
+    private async Task<ConnectorInfo> ResolveConnectorAsync(string prefix, string id, MlModelCaller caller, CancellationToken cancellationToken)
     {
         var connector = _options.Connectors.FirstOrDefault(c => c.Id == id) is { } host
             ? host with { Shared = true }
@@ -309,7 +342,7 @@ internal sealed partial class CommandExecutor
         if (connector is null || !MayUse(connector, caller))
         {
             var known = (await UsableConnectorsAsync(caller, cancellationToken)).Select(u => u.Connector.Id).ToList();
-            throw Fail(ErrorCodes.Connector, op, $"unknown connector '{id}'" + (known.Count > 0 ? "; known connectors: " + string.Join(", ", known)
+            throw new MlModelException(ErrorCodes.Connector, $"{prefix}: unknown connector '{id}'" + (known.Count > 0 ? "; known connectors: " + string.Join(", ", known)
                 : IsAdministrator(caller) ? "; no connectors are defined" : $"; user '{caller.User}' has no connectors, and none is shared"));
         }
         return connector;

@@ -94,6 +94,16 @@ public sealed class ConnectorRegistry
     internal ConnectorRegistry(CommandExecutor executor) => _executor = executor;
 
     /// <summary>
+    /// The store behind the connector <paramref name="id"/>, as <paramref name="caller"/> may use it
+    /// (their own and shared ones; any for an administrator): what import reads from, and what a host
+    /// uses to keep model files in a connector's bucket. The caller disposes it. Errors begin with
+    /// <paramref name="usedAs"/> (<c>--store</c>), or <c>mlmodel connector open</c>.
+    /// </summary>
+    /// <exception cref="MlModelException">Code <c>connector</c>: an unknown connector, or one whose settings make no store.</exception>
+    public Task<IObjectStore> OpenStoreAsync(string id, MlModelCaller caller, string? usedAs = null, CancellationToken cancellationToken = default) =>
+        _executor.OpenStoreAsync(id, caller, usedAs, cancellationToken);
+
+    /// <summary>
     /// Adds a connector, or replaces the one with its id; its settings are checked by its
     /// provider first. <see cref="ConnectorInfo.Owner"/> null means <paramref name="caller"/>.
     /// Administrators add any type, for any owner, shared or not, and replace any connector.
