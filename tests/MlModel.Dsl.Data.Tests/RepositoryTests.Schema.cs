@@ -49,7 +49,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await TableExistsAsync(old, "mlmodel_audit")).Should().BeTrue();
         var legacy = await repository.GetAsync("root", "legacy", null);
         legacy!.Created.Should().Be(T0);
@@ -75,7 +75,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await repository.ListConnectorsAsync()).Select(c => (c.Id, c.Owner, c.Shared, c.Settings.Count))
             .Should().Equal(("179", null, true, 1), ("files", null, true, 1));
         // The column's default is for the rows that were there: a new connector is shared only when saved so.
@@ -95,7 +95,7 @@ public abstract partial class RepositoryTests
         await Repository.InitializeAsync();
         await Database.CreateRepository().InitializeAsync();
 
-        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await Repository.GetAsync("root", "mnist_v1", 1)).Should().NotBeNull();
     }
 
@@ -107,7 +107,7 @@ public abstract partial class RepositoryTests
         fresh.CreateRepository().List(new ModelFilter()).Should().BeEmpty();
         (await fresh.CreateRepository().AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
 
-        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5, 6);
     }
 
     [Test]
@@ -125,6 +125,6 @@ public abstract partial class RepositoryTests
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Backend);
-        error.Message.Should().Contain("schema is at version 99, newer than this library's 5");
+        error.Message.Should().Contain("schema is at version 99, newer than this library's 6");
     }
 }
