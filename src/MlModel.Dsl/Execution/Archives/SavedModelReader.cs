@@ -236,7 +236,7 @@ internal sealed class SavedModelReader
                 var signature = ReadSignatureEntry(entry);
                 signatures[signature.Name] = signature;
             }
-            catch (InvalidProtocolBufferException e)
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidDataException)
             {
                 return new SavedModelFacts($"an entry of the serving MetaGraph's signature_def is malformed ({e.Message.TrimEnd('.')})", []) { NotProtobuf = true };
             }
@@ -420,7 +420,9 @@ internal sealed class SavedModelReader
             }
             if (top.Kind == Kind.Group)
             {
-                Fail($"the group of field {top.GroupField} is not closed before its message ends at byte {top.End}");
+                Fail(top.End == _length
+                    ? $"the group of field {top.GroupField} is not closed before the end of the file"
+                    : $"the group of field {top.GroupField} is not closed before its message ends at byte {top.End}");
                 return;
             }
             _frames.Pop();
@@ -468,7 +470,7 @@ internal sealed class SavedModelReader
                     method = ReadSignatureDef(Nested(input), inputs, outputs) ?? method;
                     break;
                 default:
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
             }
         }
@@ -496,7 +498,7 @@ internal sealed class SavedModelReader
                     method = input.ReadString();
                     break;
                 default:
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
             }
         }
@@ -520,7 +522,7 @@ internal sealed class SavedModelReader
                     ReadTensorInfo(Nested(input), tensor);
                     break;
                 default:
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
             }
         }
@@ -560,10 +562,10 @@ internal sealed class SavedModelReader
                 case Tags.Bytes4 or Tags.Bytes5:
                     // The oneof's other members: a sparse or composite tensor has no single name.
                     tensor.Name = null;
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
                 default:
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
             }
         }
@@ -588,7 +590,7 @@ internal sealed class SavedModelReader
                         }
                         else
                         {
-                            dim.SkipLastField();
+                            Skip(dim, t);
                         }
                     }
                     tensor.Dims.Add(size);
@@ -597,10 +599,24 @@ internal sealed class SavedModelReader
                     tensor.UnknownRank = input.ReadBool();
                     break;
                 default:
-                    input.SkipLastField();
+                    Skip(input, tag);
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Skips an unknown field. Google.Protobuf's SkipLastField passes over wire types 6 and 7
+    /// without a word; protobuf's C++ parser, which TensorFlow uses, refuses them.
+    /// </summary>
+    private static void Skip(CodedInputStream input, uint tag)
+    {
+        var wireType = (int)WireFormat.GetTagWireType(tag);
+        if (wireType > 5)
+        {
+            throw new InvalidDataException($"field {WireFormat.GetTagFieldNumber(tag)} has wire type {wireType}, which does not exist");
+        }
+        input.SkipLastField();
     }
 
     /// <summary>
