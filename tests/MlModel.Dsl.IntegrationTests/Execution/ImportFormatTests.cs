@@ -117,7 +117,7 @@ public class ImportFormatTests
 
         error.Code.Should().Be("invalid_archive");
         error.Message.Should().Be("mlmodel import: 'USERS/root/noise.tar' is not a valid SavedModel archive: " +
-            "saved_model.pb is not a SavedModel protobuf: field 2 at byte 6 needs 128 bytes, past the end of its message at byte 14");
+            "saved_model.pb is not a SavedModel protobuf: field 3 at byte 0 has wire type 7, which does not exist");
         var deploy = () => _h.RunAsync("mlmodel deploy name=m");
         (await deploy.Should().ThrowAsync<MlModelException>()).Which.Error.Code.Should().Be("not_found");
         File.Exists(_h.ConfigFile).Should().BeFalse();
