@@ -88,6 +88,32 @@ public abstract partial class RepositoryTests
     }
 
     [Test]
+    public async Task A_version_stored_before_signatures_existed_has_none_after_the_upgrade_and_can_be_given_one()
+    {
+        await using var old = await Database.CreateSiblingAsync();
+        var oldRepository = TestDatabase.Core(old.CreateRepository());
+        await oldRepository.MigrateAsync(target: 5, CancellationToken.None);
+        var created = oldRepository.Dialect.Time(DbTime.Normalize(T0));
+        await using (var connection = await old.OpenAsync())
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO mlmodel_models (user_name, name, version, analysis_tool, format, created, modified) VALUES ('root', 'before', 1, 'tf', 'saved_model', @Created, @Created)",
+                new { Created = created });
+        }
+
+        var repository = old.CreateRepository();
+        await repository.InitializeAsync();
+
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
+        var before = await repository.GetAsync("root", "before", 1);
+        before!.Signature.Should().BeNull();
+        before.GetSignatures().Should().BeEmpty();
+        var updated = await repository.UpdateAsync(before with { Signature = Samples.Signature });
+        updated.Signature.Should().Be(Samples.Signature);
+        (await repository.GetAsync("root", "before", 1))!.GetSignatures().Single().Name.Should().Be("serving_default");
+    }
+
+    [Test]
     public async Task Initialising_again_changes_nothing()
     {
         await ImportAsync(Samples.Model());
