@@ -268,6 +268,23 @@ public class ImportFormatTests
     }
 
     [Test]
+    public async Task Spark_metadata_is_kept_up_to_16_MiB_in_all_and_what_was_not_kept_is_named()
+    {
+        // Seventeen stages whose metadata lines are padded to 1 MiB each come first; the model's
+        // own metadata, after them, is past what import keeps of such files.
+        var padding = new string(' ', (1 << 20) - 100);
+        var entries = Enumerable.Range(0, 17).Select(i => (TarEntry)Archives.File($"stages/{i:D2}_Stage_{i}/metadata/part-00000",
+            $$$"""{"class":"org.apache.spark.ml.feature.VectorAssembler","uid":"Stage_{{{i}}}","paramMap":{}{{{padding}}}}""")).ToList();
+        entries.Add(Archives.File("metadata/part-00000", """{"class":"org.apache.spark.ml.PipelineModel","uid":"p","paramMap":{}}"""));
+        var key = _h.PutObject("USERS/root/big.tar", Archives.Of([.. entries]));
+
+        var error = await RefusedAsync(SparkImport, key);
+
+        error.Message.Should().Be("mlmodel import: 'USERS/root/big.tar' is not a valid Spark model archive: " +
+            "the Spark metadata part file metadata/part-00000 was not read: the archive's metadata part files take more than the 16 MiB import reads of them");
+    }
+
+    [Test]
     public async Task Spark_2_4_s_defaultParamMap_gives_the_columns_left_at_their_defaults()
     {
         var key = _h.PutObject("USERS/root/lr.tar", Archives.Of(

@@ -116,6 +116,11 @@ internal static class SparkMetadata
             .Order(StringComparer.Ordinal)
             .FirstOrDefault();
         var text = part is null ? null : content.SparkMetadata(part);
+        if (part is not null && text is null)
+        {
+            // Kept only up to a total (ModelArchiveReader.MaxSparkMetadataBytes): many large ones.
+            throw new InvalidDataException($"the Spark metadata part file {part} was not read: the archive's metadata part files take more than the 16 MiB import reads of them");
+        }
         if (text is null)
         {
             throw new InvalidDataException(prefix.Length == 0
