@@ -65,6 +65,6 @@ public sealed class PostgresRepositoryTests : RepositoryTests
             await initialization;
         }
         await using var check = await fresh.OpenAsync();
-        (await check.QueryAsync<int>("SELECT version FROM mlmodel_schema ORDER BY version")).Should().Equal(1, 2, 3, 4, 5);
+        (await check.QueryAsync<int>("SELECT version FROM mlmodel_schema ORDER BY version")).Should().Equal(1, 2, 3, 4, 5, 6);
     }
 }

@@ -59,6 +59,6 @@ public abstract partial class RepositoryTests
         start.SetResult();
 
         (await Task.WhenAll(tasks)).Should().BeEquivalentTo(Enumerable.Range(1, Writers));
-        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5, 6);
     }
 }

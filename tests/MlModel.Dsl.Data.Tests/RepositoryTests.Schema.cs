@@ -49,7 +49,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await TableExistsAsync(old, "mlmodel_audit")).Should().BeTrue();
         var legacy = await repository.GetAsync("root", "legacy", null);
         legacy!.Created.Should().Be(T0);
@@ -75,7 +75,7 @@ public abstract partial class RepositoryTests
         var repository = old.CreateRepository();
         await repository.InitializeAsync();
 
-        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await repository.ListConnectorsAsync()).Select(c => (c.Id, c.Owner, c.Shared, c.Settings.Count))
             .Should().Equal(("179", null, true, 1), ("files", null, true, 1));
         // The column's default is for the rows that were there: a new connector is shared only when saved so.
@@ -88,6 +88,32 @@ public abstract partial class RepositoryTests
     }
 
     [Test]
+    public async Task A_version_stored_before_signatures_existed_has_none_after_the_upgrade_and_can_be_given_one()
+    {
+        await using var old = await Database.CreateSiblingAsync();
+        var oldRepository = TestDatabase.Core(old.CreateRepository());
+        await oldRepository.MigrateAsync(target: 5, CancellationToken.None);
+        var created = oldRepository.Dialect.Time(DbTime.Normalize(T0));
+        await using (var connection = await old.OpenAsync())
+        {
+            await connection.ExecuteAsync(
+                "INSERT INTO mlmodel_models (user_name, name, version, analysis_tool, format, created, modified) VALUES ('root', 'before', 1, 'tf', 'saved_model', @Created, @Created)",
+                new { Created = created });
+        }
+
+        var repository = old.CreateRepository();
+        await repository.InitializeAsync();
+
+        (await SchemaRowsAsync(old)).Should().Equal(1, 2, 3, 4, 5, 6);
+        var before = await repository.GetAsync("root", "before", 1);
+        before!.Signature.Should().BeNull();
+        before.GetSignatures().Should().BeEmpty();
+        var updated = await repository.UpdateAsync(before with { Signature = Samples.Signature });
+        updated.Signature.Should().Be(Samples.Signature);
+        (await repository.GetAsync("root", "before", 1))!.GetSignatures().Single().Name.Should().Be("serving_default");
+    }
+
+    [Test]
     public async Task Initialising_again_changes_nothing()
     {
         await ImportAsync(Samples.Model());
@@ -95,7 +121,7 @@ public abstract partial class RepositoryTests
         await Repository.InitializeAsync();
         await Database.CreateRepository().InitializeAsync();
 
-        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(Database)).Should().Equal(1, 2, 3, 4, 5, 6);
         (await Repository.GetAsync("root", "mnist_v1", 1)).Should().NotBeNull();
     }
 
@@ -107,7 +133,7 @@ public abstract partial class RepositoryTests
         fresh.CreateRepository().List(new ModelFilter()).Should().BeEmpty();
         (await fresh.CreateRepository().AllocateVersionAsync("root", "mnist_v1")).Should().Be(1);
 
-        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5);
+        (await SchemaRowsAsync(fresh)).Should().Equal(1, 2, 3, 4, 5, 6);
     }
 
     [Test]
@@ -125,6 +151,6 @@ public abstract partial class RepositoryTests
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Backend);
-        error.Message.Should().Contain("schema is at version 99, newer than this library's 5");
+        error.Message.Should().Contain("schema is at version 99, newer than this library's 6");
     }
 }

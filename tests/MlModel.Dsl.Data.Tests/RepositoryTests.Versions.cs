@@ -51,6 +51,8 @@ public abstract partial class RepositoryTests
         read.TrainCnt.Should().Be(55_260_000_000L);
         read.Description.Should().Be("모델 설명입니다. (손글씨 숫자 분류)");
         read.Evaluation.Should().Be(Samples.Evaluation);   // JSON kept as written, not re-serialised
+        read.Signature.Should().Be(Samples.Signature);
+        read.GetSignatures().Single().Inputs.Single().Shape.Should().Equal(-1, 28, 28);
         read.Created.Kind.Should().Be(DateTimeKind.Utc);
         read.Modified.Kind.Should().Be(DateTimeKind.Utc);
         read.Modified.Should().Be(Samples.Created.AddSeconds(11));
@@ -69,6 +71,8 @@ public abstract partial class RepositoryTests
         read.TrainCnt.Should().BeNull();
         read.Elapsed.Should().BeNull();
         read.SizeBytes.Should().BeNull();
+        read.Signature.Should().BeNull();
+        read.GetSignatures().Should().BeEmpty();
         read.Serving.Should().BeTrue();
     }
 
@@ -158,6 +162,7 @@ public abstract partial class RepositoryTests
             State = ModelStates.Running,
             Elapsed = 0.1 + 0.2,
             Description = "새 설명",
+            Signature = null,
             Created = new DateTime(1999, 1, 1, 0, 0, 0, DateTimeKind.Utc),   // not updatable: ignored
         };
         var updated = await repository.UpdateAsync(changed);

@@ -221,6 +221,18 @@ internal static class Migrations
                 "ALTER TABLE mlmodel_connectors ADD COLUMN shared boolean NOT NULL DEFAULT false",
                 "UPDATE mlmodel_connectors SET shared = true",
             ]),
+
+        // A SavedModel's serving signatures (ModelVersion.Signature), as import reads them from
+        // saved_model.pb; versions imported before this step have none (NULL).
+        new(ModelSignatures, "model signatures: the serving signatures of a SavedModel, as JSON",
+            Sqlite:
+            [
+                "ALTER TABLE mlmodel_models ADD COLUMN signature TEXT",
+            ],
+            Postgres:
+            [
+                "ALTER TABLE mlmodel_models ADD COLUMN signature text",
+            ]),
     ];
 
     /// <summary>The step from which secret settings are stored sealed.</summary>
@@ -228,6 +240,9 @@ internal static class Migrations
 
     /// <summary>The step from which connectors have an owner and a shared flag.</summary>
     public const int ConnectorOwners = 5;
+
+    /// <summary>The step from which model versions have a signature column.</summary>
+    public const int ModelSignatures = 6;
 
     /// <summary>The version a database has once every migration ran.</summary>
     public static int Latest => All[^1].Version;

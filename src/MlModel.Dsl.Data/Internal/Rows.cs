@@ -37,6 +37,7 @@ internal sealed class ModelRow
     public string? Query { get; set; }
     public string? StorageKey { get; set; }
     public long? SizeBytes { get; set; }
+    public string? Signature { get; set; }
     public object Created { get; set; } = "";
     public object Modified { get; set; } = "";
 
@@ -69,6 +70,7 @@ internal sealed class ModelRow
         Query = Query,
         StorageKey = StorageKey,
         SizeBytes = SizeBytes,
+        Signature = Signature,
         Created = DbTime.FromDb(Created),
         Modified = DbTime.FromDb(Modified),
     };
@@ -103,6 +105,7 @@ internal sealed class ModelParameters(ModelVersion model, object created, object
     public string? Query => model.Query;
     public string? StorageKey => model.StorageKey;
     public long? SizeBytes => model.SizeBytes;
+    public string? Signature => model.Signature;
     public object Created => created;
     public object Modified => modified;
 }

@@ -19,12 +19,12 @@ internal static class Sql
         "cross_validation AS CrossValidation, grid_info AS GridInfo, train_cnt AS TrainCnt, elapsed AS Elapsed, " +
         "dictionary AS Dictionary, serving AS Serving, serving_name AS ServingName, serving_label AS ServingLabel, " +
         "state AS State, data_model_name AS DataModelName, query AS Query, storage_key AS StorageKey, " +
-        "size_bytes AS SizeBytes, created AS Created, modified AS Modified";
+        "size_bytes AS SizeBytes, signature AS Signature, created AS Created, modified AS Modified";
 
     private const string SelectModels = "SELECT " + ModelColumns + " FROM mlmodel_models";
 
     // The 17 fields `mlmodel list` shows, in ModelListEntry's order (SqliteListReader reads them
-    // by ordinal): reading 17 columns instead of 29 is most of what makes a long list fast.
+    // by ordinal): reading 17 columns instead of 30 is most of what makes a long list fast.
     private const string ListEntryColumns =
         "id AS Id, user_name AS UserName, name AS Name, version AS Version, description AS Description, " +
         "analysis_tool AS AnalysisTool, kind AS Kind, algorithm AS Algorithm, feature AS Feature, label AS Label, " +
@@ -51,10 +51,10 @@ internal static class Sql
         "INSERT INTO mlmodel_models (user_name, name, version, description, analysis_tool, kind, algorithm, " +
         "feature, label, filename, format, parameter, evaluation, cross_validation, grid_info, train_cnt, " +
         "elapsed, dictionary, serving, serving_name, serving_label, state, data_model_name, query, " +
-        "storage_key, size_bytes, created, modified) VALUES (@User, @Name, @Version, @Description, " +
+        "storage_key, size_bytes, signature, created, modified) VALUES (@User, @Name, @Version, @Description, " +
         "@AnalysisTool, @Kind, @Algorithm, @Feature, @Label, @Filename, @Format, @Parameter, @Evaluation, " +
         "@CrossValidation, @GridInfo, @TrainCnt, @Elapsed, @Dictionary, @Serving, @ServingName, " +
-        "@ServingLabel, @State, @DataModelName, @Query, @StorageKey, @SizeBytes, @Created, @Modified) " +
+        "@ServingLabel, @State, @DataModelName, @Query, @StorageKey, @SizeBytes, @Signature, @Created, @Modified) " +
         "RETURNING id";
 
     public const string InsertFile =
@@ -72,7 +72,7 @@ internal static class Sql
         "grid_info = @GridInfo, train_cnt = @TrainCnt, elapsed = @Elapsed, dictionary = @Dictionary, " +
         "serving = @Serving, serving_name = @ServingName, serving_label = @ServingLabel, state = @State, " +
         "data_model_name = @DataModelName, query = @Query, storage_key = @StorageKey, " +
-        "size_bytes = @SizeBytes, modified = @Modified" + ModelKey + " AND version = @Version " +
+        "size_bytes = @SizeBytes, signature = @Signature, modified = @Modified" + ModelKey + " AND version = @Version " +
         "RETURNING " + ModelColumns;
 
     // Files go with the row through ON DELETE CASCADE.

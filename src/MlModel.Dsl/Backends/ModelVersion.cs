@@ -78,6 +78,13 @@ public sealed record ModelVersion
     public string? DataModelName { get; init; }
     /// <summary>Query used by <c>fit</c>.</summary>
     public string? Query { get; init; }
+    /// <summary>
+    /// The serving signatures of a TensorFlow SavedModel (those of its MetaGraph tagged
+    /// <c>serve</c>), as import read them from saved_model.pb, in the JSON of
+    /// <see cref="ModelSignature.ToJson"/>; null for other formats and for versions imported
+    /// before signatures were recorded. <see cref="GetSignatures"/> reads it.
+    /// </summary>
+    public string? Signature { get; init; }
     /// <summary>Key prefix of the version's files in the model store; null when it has none.</summary>
     public string? StorageKey { get; init; }
     /// <summary>Total size of the files in bytes.</summary>
@@ -86,6 +93,13 @@ public sealed record ModelVersion
     public DateTime Created { get; init; }
     /// <summary>Last modification time, UTC.</summary>
     public DateTime Modified { get; init; }
+
+    /// <summary>
+    /// <see cref="Signature"/> read (empty when there is none); <see cref="ModelSignature.DefaultOf"/>
+    /// picks the one a request uses by default.
+    /// </summary>
+    /// <exception cref="System.Text.Json.JsonException">The stored text is not the JSON of <see cref="ModelSignature.ToJson"/>.</exception>
+    public IReadOnlyList<ModelSignature> GetSignatures() => ModelSignature.ParseJson(Signature);
 }
 
 /// <summary>

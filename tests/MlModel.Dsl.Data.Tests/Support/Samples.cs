@@ -10,6 +10,10 @@ public static class Samples
     public const string Evaluation =
         """[{"losses": {"loss": 0.2996, "val_loss": 0.1435}, "metrics": {"acc": 0.9142, "val_acc": 0.9583}}, {"losses": {"loss": 0.1201, "val_loss": 0.0963}, "metrics": {"acc": 0.9641, "val_acc": 0.9712}}]""";
 
+    /// <summary>A serving signature as import records it (ModelSignature.ToJson of mnist's serving_default).</summary>
+    public const string Signature =
+        """[{"name":"serving_default","method":"tensorflow/serving/predict","inputs":[{"key":"flatten_input","name":"serving_default_flatten_input:0","dtype":"DT_FLOAT","shape":[-1,28,28]}],"outputs":[{"key":"dense_1","name":"StatefulPartitionedCall:0","dtype":"DT_FLOAT","shape":[-1,10]}]}]""";
+
     public static ModelVersion Model(string user = "root", string name = "mnist_v1", int version = 1) => new()
     {
         User = user,
@@ -38,6 +42,7 @@ public static class Samples
         Query = "model mnist_train | fit deep label=digit",
         StorageKey = $"models/{user}/{name}/{version}/",
         SizeBytes = 12_345_678_901L,
+        Signature = Signature,
         Created = Created,
         Modified = Created.AddSeconds(11),
     };

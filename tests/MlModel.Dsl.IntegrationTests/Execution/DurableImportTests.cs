@@ -27,7 +27,7 @@ public class DurableImportTests
         // 3 MiB of variables after saved_model.pb: progress is reported while they are read, after
         // saved_model.pb has been written; removing it then makes the batch's commit fail.
         _h.PutObject("USERS/root/m.tar", Archives.Of(
-            Archives.File("saved_model.pb", "pb"),
+            Archives.File("saved_model.pb", Archives.SavedModelPb),
             Archives.File("variables/variables.data-00000-of-00001", RandomBytes(3 << 20, 1)),
             Archives.File("variables/variables.index", "index")));
         var stored = Path.Combine(_h.Store, "models", "root", "m", "1", "saved_model.pb");
@@ -58,7 +58,7 @@ public class DurableImportTests
     [Test]
     public async Task A_failure_after_many_files_were_written_leaves_nothing_behind()
     {
-        var entries = new List<TarEntry> { Archives.File("saved_model.pb", "pb") };
+        var entries = new List<TarEntry> { Archives.File("saved_model.pb", Archives.SavedModelPb) };
         entries.AddRange(Enumerable.Range(0, 200).Select(i => (TarEntry)Archives.File($"variables/shard-{i:D4}", RandomBytes(5000 + i, i))));
         entries.Add(Archives.Entry(TarEntryType.SymbolicLink, "variables/evil", "/etc/passwd"));
         _h.PutObject("USERS/root/m.tar", Archives.Of([.. entries]));
@@ -102,7 +102,7 @@ public class DurableImportTests
     public async Task A_large_file_is_hashed_the_same_on_import_and_verified_on_export([Values(4 << 20, (9 << 20) + 7)] int size)
     {
         var data = RandomBytes(size, 2);
-        _h.PutObject("USERS/root/big.tar", Archives.Of(Archives.File("saved_model.pb", "pb"), Archives.File("variables/big.bin", data)));
+        _h.PutObject("USERS/root/big.tar", Archives.Of(Archives.File("saved_model.pb", Archives.SavedModelPb), Archives.File("variables/big.bin", data)));
 
         (await _h.RunAsync($"{Import} path=USERS/root/big.tar")).Single()[0].Should().Be("ok");
 
@@ -120,7 +120,7 @@ public class DurableImportTests
     [Test]
     public async Task A_corrupted_large_file_fails_the_export_and_writes_no_archive()
     {
-        _h.PutObject("USERS/root/big.tar", Archives.Of(Archives.File("saved_model.pb", "pb"), Archives.File("variables/big.bin", RandomBytes(6 << 20, 3))));
+        _h.PutObject("USERS/root/big.tar", Archives.Of(Archives.File("saved_model.pb", Archives.SavedModelPb), Archives.File("variables/big.bin", RandomBytes(6 << 20, 3))));
         await _h.RunAsync($"{Import} path=USERS/root/big.tar");
         var victim = Path.Combine(_h.Store, "models", "root", "m", "1", "variables", "big.bin");
         await using (var file = new FileStream(victim, FileMode.Open, FileAccess.ReadWrite))
@@ -146,7 +146,7 @@ public class DurableImportTests
         Directory.CreateDirectory(folder.Combine("metadata"));
         Directory.CreateDirectory(folder.Combine("data"));
         await File.WriteAllTextAsync(folder.Combine("metadata", "part-00000"), """{"class":"org.apache.spark.ml.classification.LogisticRegressionModel","paramMap":{"maxIter":10}}""");
-        await File.WriteAllBytesAsync(folder.Combine("data", "part-00000.snappy.parquet"), RandomBytes(5 << 20, 4));
+        await File.WriteAllBytesAsync(folder.Combine("data", "part-00000.snappy.parquet"), Archives.ParquetFrame(5 << 20, 4));
 
         var model = await _h.Engine.Models.RegisterAsync(
             new ModelRegistration { Name = "lr", AnalysisTool = "spark", Kind = "classification", Format = "spark" },

@@ -119,8 +119,8 @@ public class ImportExportTests
         _h.PutObject("USERS/root/rf.tar", Archives.Of(
             Archives.File("rf/metadata/part-00000", metadata + "\n"),
             Archives.File("rf/metadata/_SUCCESS", ""),
-            Archives.File("rf/data/part-00000-1.snappy.parquet", "PAR1....PAR1"),
-            Archives.File("rf/treesMetadata/part-00000-2.snappy.parquet", "PAR1....PAR1")));
+            Archives.File("rf/data/part-00000-1.snappy.parquet", Parquet("data")),
+            Archives.File("rf/treesMetadata/part-00000-2.snappy.parquet", Parquet("treesMetadata"))));
         (await _h.RunAsync("mlmodel import name=rf analysis_tool=spark kind=regression connector_id=local path=USERS/root/rf.tar")).Single()[0].Should().Be("ok");
         var summary = (await _h.RunAsync("mlmodel summary name=rf")).ToDictionary(r => (string)r[0]!, r => r[1]);
         summary["algorithm"].Should().Be("RandomForestRegressionModel");
@@ -269,6 +269,10 @@ public class ImportExportTests
         ((string)row[7]!).Should().StartWith("mlmodel import: 'USERS/root/bad.tar' is not a valid SavedModel archive");
         ((string)row[8]!).Should().StartWith("mlmodel import name=m analysis_tool=tf");
     }
+
+    /// <summary>A real parquet part of a Spark model (py_rforest_cls), from its <paramref name="folder"/>.</summary>
+    private static byte[] Parquet(string folder) =>
+        File.ReadAllBytes(Directory.EnumerateFiles(Path.Combine(TestPaths.SparkModel("py_rforest_cls"), folder), "part-00000-*.parquet").Single());
 
     private async Task NothingLeftAsync()
     {

@@ -150,7 +150,7 @@ public class QueryTests
         var result = await _h.RunAsync("mlmodel list");
         var json = ResultWriter.ToJson(result);
         json.Should().StartWith("""{"fields":[{"name":"id","type":"int"},{"name":"user","type":"string"}""");
-        json.Should().Contain("""[1,"root","mnist_v1",1,null,"tf","regression","deep",null,null,"off","root_mnist_v1","DONE",null,null,""");
+        json.Should().Contain("""[1,"root","mnist_v1",1,null,"tf","regression","deep","x","y","off","root_mnist_v1","DONE",null,null,""");
         var csv = new StringWriter();
         ResultWriter.WriteCsv(result, csv);
         csv.ToString().Split("\r\n")[0].Should().Be("id,user,name,version,description,analysis_tool,kind,algorithm,feature,label,serving,serving_name,state,data_model_name,query,create,modified");

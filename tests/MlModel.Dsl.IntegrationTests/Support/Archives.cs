@@ -32,6 +32,30 @@ internal static class Archives
         return output.ToArray();
     }
 
+    /// <summary>
+    /// A real saved_model.pb (TensorFlow Serving's half_plus_two, TF1), for archives whose other
+    /// files are made up: import reads saved_model.pb as a SavedModel and refuses anything else.
+    /// </summary>
+    public static byte[] SavedModelPb => SavedModelBytes.Value;
+
+    private static readonly Lazy<byte[]> SavedModelBytes = new(() =>
+        System.IO.File.ReadAllBytes(Path.Combine(TestPaths.Model("saved_model_half_plus_two_cpu"), "saved_model.pb")));
+
+    /// <summary>
+    /// Bytes in a parquet file's frame (PAR1, body, footer length, PAR1), which is what import
+    /// checks of Spark's parquet parts: for tests about size, not content. The "footer" is the
+    /// body's last quarter.
+    /// </summary>
+    public static byte[] ParquetFrame(int body, int seed)
+    {
+        var bytes = new byte[body + 12];
+        new Random(seed).NextBytes(bytes);
+        "PAR1"u8.CopyTo(bytes);
+        BitConverter.TryWriteBytes(bytes.AsSpan(body + 4), (uint)Math.Max(1, body / 4));
+        "PAR1"u8.CopyTo(bytes.AsSpan(body + 8));
+        return bytes;
+    }
+
     /// <summary>A tar made of the given entries, in order.</summary>
     public static byte[] Of(params TarEntry[] entries)
     {

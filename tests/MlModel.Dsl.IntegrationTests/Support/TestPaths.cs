@@ -10,6 +10,9 @@ internal static class TestPaths
     /// <summary>A version folder of a TensorFlow Serving test model, e.g. saved_model_half_plus_two_cpu.</summary>
     public static string Model(string name) => Path.Combine(Fixtures, name, "00000123");
 
+    /// <summary>A Spark ML model folder as PySpark saved it, e.g. py_log_reg (see tests/fixtures/spark-ml-models/README.md).</summary>
+    public static string SparkModel(string name) => Path.Combine(RepoRoot, "tests", "fixtures", "spark-ml-models", name);
+
     private static string FindRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

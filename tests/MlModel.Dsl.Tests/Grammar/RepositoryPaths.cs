@@ -1,6 +1,6 @@
 namespace MlModel.Dsl.Tests.Grammar;
 
-/// <summary>Finds the repository's <c>grammar/</c> folder from the test binaries.</summary>
+/// <summary>Finds the repository's <c>grammar/</c> and <c>tests/fixtures/</c> folders from the test binaries.</summary>
 internal static class RepositoryPaths
 {
     private static readonly Lazy<string> Root = new(() =>
@@ -19,4 +19,7 @@ internal static class RepositoryPaths
     public static string Grammar => Path.Combine(Root.Value, "grammar");
 
     public static string Cases => Path.Combine(Grammar, "cases");
+
+    /// <summary>The real models of <c>tests/fixtures/</c>.</summary>
+    public static string Fixtures => Path.Combine(Root.Value, "tests", "fixtures");
 }

@@ -31,6 +31,12 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
     private const int MaxManifestBytes = 24 << 20;
 
     /// <summary>
+    /// The most of Spark metadata part files kept for the layout check (each up to 1 MiB): a
+    /// pipeline's stages take a few kilobytes each; this bounds an archive of many such files.
+    /// </summary>
+    private const long MaxSparkMetadataBytes = 16 << 20;
+
+    /// <summary>
     /// A file stored (or our export's manifest, with no hash); its hash arrives from the pipeline.
     /// A struct inside the dictionary's entry, with the path as the key: an import holds one per
     /// file until its end, so every object per file counts (about 1.5 KB per file before).
@@ -40,7 +46,11 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
     private readonly Dictionary<string, StoredFile> _files = new(StringComparer.Ordinal);
     private readonly HashSet<string> _directories = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _heads = new(StringComparer.Ordinal);
-    private string? _sparkMetadata;
+    private readonly Dictionary<string, string> _sparkMetadata = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SavedModelFacts> _savedModels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _parquetProblems = new(StringComparer.Ordinal);
+    private readonly SavedModelReader.Budget _savedModelBudget = new();
+    private long _sparkMetadataBytes;
     private byte[]? _manifest;
     private int _entries;
     private long _totalBytes;
@@ -217,7 +227,8 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
         _totalBytes += length;
 
         AddDirectory(path.Contains('/') ? path[..path.LastIndexOf('/')] : "");
-        var isSparkMetadata = path.Contains("metadata/part-", StringComparison.Ordinal) && _sparkMetadata is null;
+        // Spark's metadata (the model's and each pipeline stage's) is kept to be read at the end.
+        var isSparkMetadata = format == ModelFormat.Spark && SparkMetadata.IsMetadataPart(path) && _sparkMetadataBytes < MaxSparkMetadataBytes;
         var isManifest = path.EndsWith(ModelLayout.ManifestFile, StringComparison.Ordinal);
         var headCapacity = isSparkMetadata || isManifest ? (int)Math.Min(length, 1 << 20) : 16;
         Func<string, Exception> truncated = why => new ArchiveException($"entry '{path}' is truncated: {why}");
@@ -233,7 +244,15 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
             return;
         }
         // Hashed on the pipeline's thread while this one reads and writes.
-        using var hashing = new HashingStream(data, length, null, truncated, headCapacity, hashes);
+        // saved_model.pb and parquet parts are checked as they stream by: read once, never held whole.
+        IContentInspector? inspector = format switch
+        {
+            ModelFormat.SavedModel when path == ModelLayout.SavedModelFile || path.EndsWith("/" + ModelLayout.SavedModelFile, StringComparison.Ordinal)
+                => new SavedModelInspector(length, _savedModelBudget),
+            ModelFormat.Spark when path.EndsWith(".parquet", StringComparison.OrdinalIgnoreCase) => new ParquetInspector(length),
+            _ => null,
+        };
+        using var hashing = new HashingStream(data, length, null, truncated, headCapacity, hashes, inspector);
         await target.PutAsync(keyPrefix + path, hashing, length, cancellationToken);
         if (!hashing.IsComplete)
         {
@@ -248,7 +267,17 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
         }
         if (isSparkMetadata)
         {
-            _sparkMetadata = System.Text.Encoding.UTF8.GetString(hashing.Head);
+            _sparkMetadata[path] = System.Text.Encoding.UTF8.GetString(hashing.Head);
+            _sparkMetadataBytes += hashing.Head.Length;
+        }
+        switch (inspector)
+        {
+            case SavedModelInspector savedModel:
+                _savedModels[path] = savedModel.Complete();
+                break;
+            case ParquetInspector parquet when parquet.Problem() is { } problem:
+                _parquetProblems[path] = problem;
+                break;
         }
     }
 
@@ -318,7 +347,7 @@ internal sealed partial class ModelArchiveReader(IObjectWriteBatch target, strin
         {
             relativePaths[i] = entries[i].Path;
         }
-        var facts = ModelLayout.Validate(format, relativePaths, p => _heads.TryGetValue(root + p, out var h) ? h : null, _sparkMetadata);
+        var facts = ModelLayout.Validate(format, relativePaths, new ModelContent(root, _heads, _sparkMetadata, _savedModels, _parquetProblems));
 
         if (manifestPath is not null && manifestPath == root + ModelLayout.ManifestFile)
         {

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using MlModel.Dsl.Backends;
 
 namespace MlModel.Dsl.Execution.Archives;
 
@@ -6,7 +6,17 @@ namespace MlModel.Dsl.Execution.Archives;
 /// <param name="Filename">The main file (saved_model.pb, model.h5, metadata).</param>
 /// <param name="Algorithm">From a Spark model's metadata (<c>class</c>), else null.</param>
 /// <param name="Parameter">From a Spark model's metadata (<c>paramMap</c>), else null.</param>
-internal sealed record LayoutFacts(string Filename, string? Algorithm, string? Parameter);
+internal sealed record LayoutFacts(string Filename, string? Algorithm, string? Parameter)
+{
+    /// <summary>The default serving signature's input keys (a SavedModel), or Spark's <c>featuresCol</c>.</summary>
+    public string? Feature { get; init; }
+
+    /// <summary>The default serving signature's output keys (a SavedModel), or Spark's <c>labelCol</c>.</summary>
+    public string? Label { get; init; }
+
+    /// <summary>A SavedModel's serving signatures as <see cref="ModelSignature.ToJson"/> writes them.</summary>
+    public string? Signature { get; init; }
+}
 
 /// <summary>
 /// The files each format must hold (spec Part A's import table, B.3), checked on the paths
@@ -30,7 +40,7 @@ internal static class ModelLayout
     };
 
     /// <summary>Checks the layout and returns what it tells; throws a message (without prefix) when it is wrong.</summary>
-    public static LayoutFacts Validate(ModelFormat format, IReadOnlyCollection<string> paths, Func<string, ReadOnlyMemory<byte>?> head, string? sparkMetadata)
+    public static LayoutFacts Validate(ModelFormat format, IReadOnlyCollection<string> paths, ModelContent content)
     {
         var top = paths.Select(p => p.Split('/')[0]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var found = "found: " + string.Join(", ", top.Take(8)) + (top.Count > 8 ? ", ..." : "");
@@ -43,7 +53,7 @@ internal static class ModelLayout
             case ModelFormat.SavedModel:
                 if (hasSavedModel)
                 {
-                    return new LayoutFacts(SavedModelFile, null, null);
+                    return ServingFacts(content.SavedModel(SavedModelFile));
                 }
                 if (h5Files.Count > 0)
                 {
@@ -66,7 +76,7 @@ internal static class ModelLayout
                         ? $"the archive holds several .h5 files ({string.Join(", ", h5Files)}); name the model model.h5"
                         : $"the archive holds no model.h5 ({found})");
                 }
-                if (head(h5) is not { } bytes || !bytes.Span.StartsWith(Hdf5Signature))
+                if (content.Head(h5) is not { } bytes || !bytes.Span.StartsWith(Hdf5Signature))
                 {
                     throw new ArchiveException($"{h5} is not an HDF5 file: it does not start with the HDF5 signature");
                 }
@@ -86,38 +96,40 @@ internal static class ModelLayout
                 {
                     throw new ArchiveException("the archive has Spark metadata/ but no data/ folder with parquet files (nor stages/ of a PipelineModel)");
                 }
-                if (sparkMetadata is null)
+                if (content.BadParquet() is { } bad)
                 {
-                    throw new ArchiveException("the Spark metadata/ folder holds no part file with the model's JSON metadata");
+                    throw new ArchiveException($"{bad.Path} is not a parquet file: {bad.Problem}");
                 }
-                return SparkFacts(sparkMetadata);
+                return SparkMetadata.Describe(paths, content);
         }
     }
 
-    /// <summary>Spark's DefaultParamsWriter writes one JSON line: class, timestamp, sparkVersion, uid, paramMap.</summary>
-    private static LayoutFacts SparkFacts(string metadata)
+    /// <summary>
+    /// A SavedModel TensorFlow Serving can load: saved_model.pb parses, and has a MetaGraph tagged
+    /// <c>serve</c>, whose signatures are recorded; feature and label are the default signature's
+    /// input and output keys (comma-separated when several).
+    /// </summary>
+    private static LayoutFacts ServingFacts(SavedModelFacts? facts)
     {
-        try
+        if (facts is null)
         {
-            var line = metadata.Split('\n', 2)[0];
-            using var doc = JsonDocument.Parse(line);
-            var root = doc.RootElement;
-            string? algorithm = null;
-            if (root.TryGetProperty("class", out var cls) && cls.ValueKind == JsonValueKind.String)
-            {
-                var name = cls.GetString()!;
-                algorithm = name[(name.LastIndexOf('.') + 1)..];
-            }
-            string? parameter = null;
-            if (root.TryGetProperty("paramMap", out var map) && map.ValueKind == JsonValueKind.Object)
-            {
-                parameter = map.GetRawText();
-            }
-            return new LayoutFacts("metadata", algorithm, parameter);
+            // Every saved_model.pb of an archive is read on its way in; this one was not.
+            throw new InvalidOperationException("saved_model.pb was stored without being read");
         }
-        catch (JsonException)
+        if (facts.Problem is { } problem)
         {
-            throw new ArchiveException("the Spark metadata part file is not the JSON that Spark's model writer produces");
+            throw new ArchiveException(facts.NotProtobuf
+                ? $"{SavedModelFile} is not a SavedModel protobuf: {problem}"
+                : $"{SavedModelFile} {problem}");
         }
+        var preferred = ModelSignature.DefaultOf(facts.Signatures);
+        static string? Keys(IReadOnlyList<TensorSpec>? tensors) =>
+            tensors is { Count: > 0 } ? string.Join(",", tensors.Select(t => t.Key)) : null;
+        return new LayoutFacts(SavedModelFile, null, null)
+        {
+            Feature = Keys(preferred?.Inputs),
+            Label = Keys(preferred?.Outputs),
+            Signature = ModelSignature.ToJson(facts.Signatures),
+        };
     }
 }

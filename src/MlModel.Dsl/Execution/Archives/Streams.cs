@@ -182,12 +182,15 @@ internal sealed class HashingStream : Stream
     private readonly Func<string, Exception> _mismatch;
     private readonly byte[] _head;
     private readonly int _headCapacity;
+    private readonly IContentInspector? _inspector;
     private long _position;
     private bool _finished;
 
-    public HashingStream(Stream inner, long length, string? expectedSha256, Func<string, Exception> mismatch, int headCapacity = 16, Sha256Pipeline? pipeline = null)
+    // inspector: sees every byte as it passes, to check the file's format on the way.
+    public HashingStream(Stream inner, long length, string? expectedSha256, Func<string, Exception> mismatch, int headCapacity = 16, Sha256Pipeline? pipeline = null, IContentInspector? inspector = null)
     {
         _inner = inner;
+        _inspector = inspector;
         _length = length;
         _expectedSha256 = expectedSha256;
         _mismatch = mismatch;
@@ -304,6 +307,7 @@ internal sealed class HashingStream : Stream
             data[..take].CopyTo(_head.AsSpan((int)_position));
         }
         _hash?.AppendData(data);
+        _inspector?.Append(data);
         _position += data.Length;
     }
 
