@@ -256,7 +256,7 @@ public class HostileArchiveTests
         // A name in Korean has bytes over 0x7F, where the two sums differ.
         _h.PutObject("USERS/root/signed.tar", new RawTar()
             .Add("모델/", '5', signedChecksum: true)
-            .Add("모델/saved_model.pb", data: [1, 2, 3], signedChecksum: true)
+            .Add("모델/saved_model.pb", data: Archives.SavedModelPb, signedChecksum: true)
             .ToArray());
         (await _h.RunAsync($"{Import} path=USERS/root/signed.tar")).Single().Should().Equal("ok", "m", 1);
         _h.StoredFiles().Should().Contain(Path.Combine("models", "root", "m", "1", "모델", "saved_model.pb"));
@@ -269,7 +269,7 @@ public class HostileArchiveTests
         var korean = new string('모', 85); // 255 bytes of UTF-8
         var deepest = string.Join('/', Enumerable.Repeat("d", 63)) + "/f";
         _h.PutObject("USERS/root/limits.tar", Archives.Of(
-            Archives.File("saved_model.pb", "pb"), Archives.File("assets/" + longest, "x"), Archives.File("assets/" + korean, "y"), Archives.File(deepest, "z")));
+            Archives.File("saved_model.pb", Archives.SavedModelPb), Archives.File("assets/" + longest, "x"), Archives.File("assets/" + korean, "y"), Archives.File(deepest, "z")));
         (await _h.RunAsync($"{Import} path=USERS/root/limits.tar")).Single().Should().Equal("ok", "m", 1);
         _h.StoredFiles().Should().Contain(Path.Combine("models", "root", "m", "1", "assets", longest))
             .And.Contain(Path.Combine("models", "root", "m", "1", "assets", korean))
