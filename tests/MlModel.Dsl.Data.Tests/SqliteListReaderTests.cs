@@ -22,6 +22,33 @@ public sealed class SqliteListReaderTests
     }
 
     [Test]
+    [NonParallelizable] // ForceDapper is process-wide
+    public async Task The_direct_reader_and_the_dapper_path_read_the_same_entries()
+    {
+        await using var database = await SqliteTestDatabase.CreateAsync();
+        var repository = database.CreateRepository();
+        await ImportAsync(repository, Samples.Model("root", "a", 1));
+        await ImportAsync(repository, Samples.Bare("bob", "모델", 1) with { Description = "설명 'quoted' \n line", Serving = true });
+        await ImportAsync(repository, Samples.Model("root", "a", 2) with { Feature = null, Label = "" });
+        foreach (var filter in new[] { new ModelFilter(), new ModelFilter(User: "root"), new ModelFilter(Name: "모델"), new ModelFilter(Serving: true) })
+        {
+            var direct = repository.ListEntries(filter).ToList();
+            List<ModelListEntry> dapper;
+            SqliteListReader.ForceDapper = true;
+            try
+            {
+                dapper = repository.ListEntries(filter).ToList();
+            }
+            finally
+            {
+                SqliteListReader.ForceDapper = false;
+            }
+            direct.Should().NotBeEmpty();
+            direct.Should().Equal(dapper, filter.ToString());
+        }
+    }
+
+    [Test]
     public async Task Times_stored_in_another_form_are_still_read()
     {
         await using var database = await SqliteTestDatabase.CreateAsync();

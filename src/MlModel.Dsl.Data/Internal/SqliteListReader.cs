@@ -57,7 +57,10 @@ internal sealed unsafe partial class SqliteListReader : IEnumerator<ModelListEnt
     }
 
     /// <summary>Whether the direct reads can be used in this process.</summary>
-    public static bool IsAvailable => Usable.Value;
+    public static bool IsAvailable => Usable.Value && !ForceDapper;
+
+    /// <summary>Tests only: takes the Dapper path, to compare both readers on the same rows.</summary>
+    internal static bool ForceDapper { get; set; }
 
     /// <summary>The rows of <paramref name="sql"/> on <paramref name="connection"/>; null when the direct path is not available.</summary>
     public static SqliteListReader? TryOpen(SqliteConnection connection, string sql, ModelFilter filter)
