@@ -15,20 +15,18 @@ internal static class SyntaxErrors
 
     public static MlModelException Translate(ParseError<char> error, string source, int start, int end, bool keywordOptional = false)
     {
+        var expected = ExpectedLabels(error);
         var offset = Math.Clamp(start + error.ErrorOffset, start, end);
-        var tag = error.Message;
-        var atEnd = error.EOF || !error.Unexpected.HasValue || offset >= end;
-        var unexpected = atEnd ? '\0' : error.Unexpected.Value;
-        var op = OperationOf(source, start, end, keywordOptional);
-        var expected = new List<string>();
-        foreach (var e in error.Expected)
+        if (expected.Contains(SyntaxLabels.Keyword))
         {
-            var label = e.Label ?? (e.IsEof ? SyntaxLabels.EndOfInput : e.Tokens.IsDefaultOrEmpty ? null : "'" + new string(e.Tokens.AsSpan()) + "'");
-            if (label is not null && !expected.Contains(label))
-            {
-                expected.Add(label);
-            }
+            // Pidgin stops where the word stopped matching (the x of mlmodelx); the message shows
+            // the whole word, from its start.
+            offset = Math.Min(SkipWhiteSpace(source, start), end);
         }
+        var atEnd = offset >= end;
+        var unexpected = atEnd ? '\0' : source[offset];
+        var tag = Where(source, start, offset, atEnd, unexpected, expected);
+        var op = OperationOf(source, start, end, keywordOptional);
 
         // `name= version=1`: the grammar read `version` as name's value and then met '='.
         if (unexpected == '=' && (tag == SyntaxTags.AfterBare || expected.Contains(SyntaxLabels.Parameter))
@@ -79,6 +77,60 @@ internal static class SyntaxErrors
         }
         var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
         return new MlModelException(new MlModelError(ErrorCodes.Syntax, prefix + what, line, column, expected));
+    }
+
+    // Pidgin's expectations as labels, each once, in the grammar's order.
+    private static List<string> ExpectedLabels(ParseError<char> error)
+    {
+        var labels = new List<string>();
+        foreach (var e in error.Expected)
+        {
+            var label = e.Label ?? (e.IsEof ? SyntaxLabels.EndOfInput : e.Tokens.IsDefaultOrEmpty ? null : "'" + new string(e.Tokens.AsSpan()) + "'");
+            if (label is not null && !labels.Contains(label))
+            {
+                labels.Add(label);
+            }
+        }
+        return [.. labels.OrderBy(l => Array.IndexOf(SyntaxLabels.InOrder, l) is var i and >= 0 ? i : int.MaxValue)];
+    }
+
+    /// <summary>
+    /// Where the error happened, from what the grammar expected there; after a word or a value,
+    /// its last character tells which lexeme it was (a bare word cannot end in a quote or ')').
+    /// </summary>
+    private static string? Where(string source, int start, int offset, bool atEnd, char unexpected, List<string> expected)
+    {
+        if (expected.Contains(SyntaxLabels.Keyword))
+        {
+            return SyntaxTags.Keyword;
+        }
+        if (expected.Contains(SyntaxLabels.ClosingQuote))
+        {
+            return SyntaxTags.UnclosedQuote;
+        }
+        if (expected.Contains(SyntaxLabels.ClosingParen))
+        {
+            return SyntaxTags.UnclosedBase64;
+        }
+        if (expected.Contains(SyntaxLabels.EndOfInput))
+        {
+            return !atEnd && unexpected == '|' ? SyntaxTags.Pipe : null;
+        }
+        if (expected.Contains(SyntaxLabels.EqualsSign))
+        {
+            return SyntaxTags.AfterWord;
+        }
+        return expected switch
+        {
+            [SyntaxLabels.WhiteSpace] => SyntaxTags.AfterKeyword,
+            [SyntaxLabels.WhiteSpace, SyntaxLabels.EndOfCommand] => source[offset - 1] switch
+            {
+                '\'' => SyntaxTags.AfterQuoted,
+                ')' => SyntaxTags.AfterBase64,
+                _ => KeyOfValueAt(source, start, offset) is null ? SyntaxTags.AfterOperation : SyntaxTags.AfterBare,
+            },
+            _ => null,
+        };
     }
 
     private static string? Hint(string source, int start, int offset, string? tag, bool atEnd, char unexpected, List<string> expected)
@@ -404,4 +456,19 @@ internal static class Display
         var shown = sb?.ToString() ?? (length == text.Length ? text : text[..length]);
         return cut ? shown + "..." : shown;
     }
+}
+
+/// <summary>Where a syntax error happened, as <see cref="SyntaxErrors"/> reads it from Pidgin's error.</summary>
+internal static class SyntaxTags
+{
+    public const string Keyword = "keyword";
+    public const string AfterKeyword = "after-keyword";
+    public const string AfterOperation = "after-operation";
+    public const string AfterWord = "after-word";
+    public const string AfterBare = "after-bare";
+    public const string AfterQuoted = "after-quoted";
+    public const string AfterBase64 = "after-base64";
+    public const string UnclosedQuote = "unclosed-quote";
+    public const string UnclosedBase64 = "unclosed-base64";
+    public const string Pipe = "pipe";
 }
