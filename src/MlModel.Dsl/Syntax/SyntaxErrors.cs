@@ -123,7 +123,7 @@ internal static class SyntaxErrors
         return expected switch
         {
             [SyntaxLabels.WhiteSpace] => SyntaxTags.AfterKeyword,
-            [SyntaxLabels.WhiteSpace, SyntaxLabels.EndOfCommand] => source[offset - 1] switch
+            [SyntaxLabels.WhiteSpace, SyntaxLabels.EndOfCommand] => (offset > start ? source[offset - 1] : '\0') switch
             {
                 '\'' => SyntaxTags.AfterQuoted,
                 ')' => SyntaxTags.AfterBase64,
