@@ -61,6 +61,9 @@ internal sealed class S3TestEnvironment
         AuthenticationRegion = "us-east-1",
         RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
         ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        // Never wait forever on the test gateway (a restarted gateway once left a request unanswered).
+        Timeout = TimeSpan.FromSeconds(30),
+        MaxErrorRetry = 3,
     });
 
     public static string NewBucketName(string purpose) =>
