@@ -66,7 +66,7 @@ internal static class ArchiveFormats
     /// One xz stream after another: SharpCompress's XZStream reads one and stops right after its
     /// footer, where the next may begin (after stream padding, zero bytes), as <c>xz -d</c> reads them.
     /// </summary>
-    private sealed class XzStreams(Stream inner) : Stream
+    private sealed class XzStreams(Stream inner) : ReadOnlyStream
     {
         private XZStream? _current = new(new ReadPosition(inner));
         private readonly byte[] _peek = new byte[1];
@@ -122,11 +122,6 @@ internal static class ArchiveFormats
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
         protected override void Dispose(bool disposing)
         {
             if (disposing)
@@ -141,7 +136,7 @@ internal static class ArchiveFormats
     /// A stream that cannot seek but tells how far it has been read: XZStream asks its input's
     /// Position to find the padding of blocks and index, and a network stream has none.
     /// </summary>
-    private sealed class ReadPosition(Stream inner) : Stream
+    private sealed class ReadPosition(Stream inner) : ReadOnlyStream
     {
         private long _position;
 
@@ -159,10 +154,5 @@ internal static class ArchiveFormats
             _position += n;
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -35,7 +35,7 @@ internal sealed class CorruptCompressionException(string message, Exception? inn
 /// </remarks>
 /// <param name="inner">The tar stream, decompressed.</param>
 /// <param name="notATar">The message for a stream whose first block is not a tar header.</param>
-internal sealed class CheckedTarStream(Stream inner, string notATar) : Stream
+internal sealed class CheckedTarStream(Stream inner, string notATar) : ReadOnlyStream
 {
     private const int Block = 512;
 
@@ -494,11 +494,6 @@ internal sealed class CheckedTarStream(Stream inner, string notATar) : Stream
         }
         return ArchiveNames.Show(sb.ToString());
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

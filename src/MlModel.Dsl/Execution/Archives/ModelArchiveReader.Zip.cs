@@ -363,7 +363,7 @@ internal sealed partial class ModelArchiveReader
     /// that lies), and its CRC-32 (computed with System.IO.Hashing, vectorised: SharpCompress's
     /// own table-driven CRC-32 ran at about 120 MB/s here).
     /// </summary>
-    private sealed class ZipEntryStream(Stream inner, long size, uint crc, string shown, Func<bool> sourceFaulted) : Stream
+    private sealed class ZipEntryStream(Stream inner, long size, uint crc, string shown, Func<bool> sourceFaulted) : ReadOnlyStream
     {
         private readonly Crc32 _crc = new();
         private long _read;
@@ -479,11 +479,6 @@ internal sealed partial class ModelArchiveReader
         private bool IsCorruption(Exception e) => e is not (ArchiveException or OperationCanceledException or OutOfMemoryException) && !sourceFaulted();
 
         private ArchiveException Corrupt(Exception e) => new($"the zip data is corrupt or truncated in entry '{shown}'", e);
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

@@ -5,7 +5,7 @@ using MlModel.Dsl.Backends;
 namespace MlModel.Dsl.Execution.Archives;
 
 /// <summary>A read-only stream that counts what passes and calls back as it goes.</summary>
-internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, long limit = long.MaxValue, Func<Exception>? overLimit = null) : Stream
+internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, long limit = long.MaxValue, Func<Exception>? overLimit = null) : ReadOnlyStream
 {
     public long Count { get; private set; }
 
@@ -68,11 +68,6 @@ internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, 
         }
     }
 
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -91,7 +86,7 @@ internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, 
 /// first read, inside the same guard: SharpCompress's bzip2 reads its stream header when made.
 /// Failures of the source it reads from, and cancellation, travel as they are.
 /// </summary>
-internal sealed class DecompressedStream(Func<Stream> open, string format, Func<bool> sourceFaulted) : Stream
+internal sealed class DecompressedStream(Func<Stream> open, string format, Func<bool> sourceFaulted) : ReadOnlyStream
 {
     private Stream? _decompressor;
 
@@ -134,11 +129,6 @@ internal sealed class DecompressedStream(Func<Stream> open, string format, Func<
         e is not (OperationCanceledException or ArchiveException or OutOfMemoryException) && !sourceFaulted();
 
     private CorruptCompressionException Corrupt(Exception e) => new($"the {format} data is corrupt or truncated", e);
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
@@ -646,7 +636,7 @@ internal sealed class Sha256Pipeline : IDisposable
 }
 
 /// <summary>A stream that replays bytes already read from another stream, then continues with it.</summary>
-internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner) : Stream
+internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inner) : ReadOnlyStream
 {
     private int _prefixPosition;
 
@@ -697,11 +687,6 @@ internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inn
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
