@@ -25,6 +25,10 @@ public enum MlModelOperation
     Status,
     /// <summary>Consistency check of metadata against stored files (extension, administrators).</summary>
     Check,
+    /// <summary><c>serving status</c>: per served version, the server's state and the label (the <c>serving</c> command).</summary>
+    ServingStatus,
+    /// <summary><c>serving predict</c>: the rows of the stage before, with the model's predictions added (the <c>serving</c> command).</summary>
+    ServingPredict,
 }
 
 /// <summary>The model formats import accepts (spec Part A, B.3).</summary>
@@ -137,4 +141,90 @@ public sealed record CheckCommand(string? User = null, string? Name = null, bool
 {
     /// <inheritdoc/>
     public override MlModelOperation Operation => MlModelOperation.Check;
+}
+
+/// <summary><c>serving status (user=)? name=</c>: one row per served version: version, state, label.</summary>
+public sealed record ServingStatusCommand(string Name, string? User = null) : MlModelCommand
+{
+    /// <inheritdoc/>
+    public override MlModelOperation Operation => MlModelOperation.ServingStatus;
+}
+
+/// <summary>
+/// <c>serving predict (user=)? name= (col=)? (shape=[tuple,...])? (dtype=)? (layer_name=)? (version=)? (tag=tuple)?</c>:
+/// a stage that consumes the rows before it and adds <c>predictions</c>, <c>probability</c> and,
+/// with <see cref="Tag"/>, <c>interpreted</c>.
+/// </summary>
+/// <param name="Name">The model.</param>
+/// <param name="User">Its owner; defaults to the caller.</param>
+/// <param name="Column">The input column (<c>col</c>); null means <c>feature</c>.</param>
+/// <param name="Shape">One tuple per model input (<c>shape=[(12,)]</c>); null: from the model's signature.</param>
+/// <param name="Dtype">The input dtype (<c>float32</c>, <c>DT_FLOAT</c>, ...); null: from the signature.</param>
+/// <param name="LayerName">The input's name in the signature; null: the signature's only input, sent as <c>instances</c>.</param>
+/// <param name="Version">The served version; null: the latest available one.</param>
+/// <param name="Tag">Class names, the output index's tag (<c>tag=(setosa,versicolor,virginica)</c>).</param>
+public sealed record ServingPredictCommand(
+    string Name,
+    string? User = null,
+    string? Column = null,
+    IReadOnlyList<IReadOnlyList<int>>? Shape = null,
+    string? Dtype = null,
+    string? LayerName = null,
+    int? Version = null,
+    IReadOnlyList<string>? Tag = null) : MlModelCommand
+{
+    /// <inheritdoc/>
+    public override MlModelOperation Operation => MlModelOperation.ServingPredict;
+
+    /// <summary>Equal when every parameter is, the tuples compared item by item (not by list reference).</summary>
+    public bool Equals(ServingPredictCommand? other) =>
+        other is not null && Name == other.Name && User == other.User && Column == other.Column && Dtype == other.Dtype
+        && LayerName == other.LayerName && Version == other.Version
+        && SameItems(Tag, other.Tag, static (a, b) => a == b)
+        && SameItems(Shape, other.Shape, static (a, b) => SameItems(a, b, static (x, y) => x == y));
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        hash.Add(Name);
+        hash.Add(User);
+        hash.Add(Column);
+        hash.Add(Dtype);
+        hash.Add(LayerName);
+        hash.Add(Version);
+        foreach (var tag in Tag ?? [])
+        {
+            hash.Add(tag);
+        }
+        foreach (var dims in Shape ?? [])
+        {
+            foreach (var d in dims)
+            {
+                hash.Add(d);
+            }
+            hash.Add(-1);
+        }
+        return hash.ToHashCode();
+    }
+
+    private static bool SameItems<T>(IReadOnlyList<T>? a, IReadOnlyList<T>? b, Func<T, T, bool> same)
+    {
+        if (a is null || b is null)
+        {
+            return a is null && b is null;
+        }
+        if (a.Count != b.Count)
+        {
+            return false;
+        }
+        for (var i = 0; i < a.Count; i++)
+        {
+            if (!same(a[i], b[i]))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 }
