@@ -59,11 +59,32 @@ internal static class HelpText
     public static string General()
     {
         var sb = new StringBuilder(Usage).AppendLine();
-        foreach (var op in MlModelLanguage.Operations)
+        foreach (var command in MlModelLanguage.Commands)
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  {op.Name,-9} {op.Help}");
+            foreach (var op in command.Operations)
+            {
+                var name = command.Name == "mlmodel" ? op.Name : command.Name + " " + op.Name;
+                sb.AppendLine(CultureInfo.InvariantCulture, $"  {name,-15} {op.Help}");
+            }
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The operation that words such as <c>deploy</c>, <c>mlmodel deploy</c> or <c>serving predict</c>
+    /// name (the words after it are ignored), or null.
+    /// </summary>
+    public static OperationInfo? Find(IReadOnlyList<string> words)
+    {
+        if (words.Count == 0)
+        {
+            return null;
+        }
+        if (MlModelLanguage.FindCommand(words[0]) is { } command)
+        {
+            return words.Count > 1 ? command.Find(words[1]) : null;
+        }
+        return MlModelLanguage.Find(words[0]);
     }
 
     public static string Operation(OperationInfo op)
@@ -74,6 +95,7 @@ internal static class HelpText
         foreach (var p in op.Parameters)
         {
             var values = p.Values.Count > 0 ? $" ({string.Join(" | ", p.Values)})" : "";
+            values += p.Default is null ? "" : $"; default {p.Default}";
             sb.AppendLine(CultureInfo.InvariantCulture, $"  {p.Key.PadRight(width)}  {(p.Required ? "required" : "optional")}  {p.Help}{values}");
         }
         sb.AppendLine().AppendLine("Values: a bare word, a 'single-quoted string' (no quote inside), or base64(...) for any text.");

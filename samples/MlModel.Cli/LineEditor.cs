@@ -167,17 +167,24 @@ internal sealed class LineEditor(string historyFile)
         var words = text.Split([' ', '\t'], StringSplitOptions.None);
         var current = words[^1];
         var previous = words.Where(w => w.Length > 0).SkipLast(current.Length > 0 ? 1 : 0).ToList();
-        if (previous.Count > 0 && previous[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+        // The command word: mlmodel (which a prompt lets people leave out) or serving.
+        var command = MlModelLanguage.Commands[0];
+        if (previous.Count > 0 && MlModelLanguage.FindCommand(previous[0]) is { } named)
         {
+            command = named;
             previous.RemoveAt(0);
         }
 
         IEnumerable<string> candidates;
         if (previous.Count == 0)
         {
-            candidates = MlModelLanguage.Operations.Select(o => o.Name + " ");
+            candidates = command.Operations.Select(o => o.Name + " ");
+            if (command == MlModelLanguage.Commands[0] && words.Count(w => w.Length > 0) <= 1)
+            {
+                candidates = candidates.Concat(MlModelLanguage.Commands.Skip(1).Select(c => c.Name + " "));
+            }
         }
-        else if (MlModelLanguage.Find(previous[0]) is { } op)
+        else if (command.Find(previous[0]) is { } op)
         {
             var eq = current.IndexOf('=', StringComparison.Ordinal);
             if (eq >= 0)

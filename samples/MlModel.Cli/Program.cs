@@ -92,8 +92,7 @@ namespace MlModel.Cli
             }
             if (o.Help)
             {
-                var opName = o.Words.FirstOrDefault() ?? OperationWord(o.Command);
-                if (opName is not null && MlModelLanguage.Find(opName) is { } op)
+                if (HelpText.Find(o.Words.Count > 0 ? o.Words : Words(o.Command)) is { } op)
                 {
                     await stdout.WriteAsync(HelpText.Operation(op));
                 }
@@ -314,11 +313,11 @@ namespace MlModel.Cli
             static bool IsHelp(string w) => w is "--help" or "-h";
             if (words[0].Equals("help", StringComparison.OrdinalIgnoreCase) || (words.Count == 1 && IsHelp(words[0])))
             {
-                return words.Count > 1 && MlModelLanguage.Find(words[1]) is { } asked ? HelpText.Operation(asked) : HelpText.General();
+                return HelpText.Find(words.Skip(1).ToList()) is { } asked ? HelpText.Operation(asked) : HelpText.General();
             }
             if (words.Count > 1 && IsHelp(words[^1]))
             {
-                return MlModelLanguage.Find(words[0]) is { } op ? HelpText.Operation(op) : HelpText.General();
+                return HelpText.Find(words) is { } op ? HelpText.Operation(op) : HelpText.General();
             }
             return null;
         }
@@ -419,15 +418,7 @@ namespace MlModel.Cli
             await stderr.WriteLineAsync(colour ? $"\u001b[31m{error.Message}\u001b[0m" : error.Message);
         }
 
-        private static string? OperationWord(string? text)
-        {
-            if (text is null)
-            {
-                return null;
-            }
-            var words = text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries);
-            return words.Length > 1 && words[0].Equals("mlmodel", StringComparison.OrdinalIgnoreCase) ? words[1] : words.FirstOrDefault();
-        }
+        private static string[] Words(string? text) => text?.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries) ?? [];
 
         /// <summary>
         /// Shell words back to command text. The shell has already removed its own quotes, so a

@@ -189,7 +189,7 @@ internal static class Script
             k++;
         }
         var isKey = k < text.Length && text[k] == '=';
-        return word.Equals("mlmodel", StringComparison.OrdinalIgnoreCase)
+        return MlModelLanguage.FindCommand(word) is not null
             || (!isKey && (MlModelLanguage.Find(word) is not null || word is "help" or "exit" or "quit" or "--help" or "-h"));
     }
 

@@ -164,7 +164,7 @@ public static class MlModelParser
             // JsonElement throws this for strings that are not UTF-16 (a lone "\ud800").
             throw new MlModelException(ErrorCodes.InvalidJson, "mlmodel: the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")", e);
         }
-        return Binder.Bind(operation, null, raw, null);
+        return Binder.Bind(CommandTables.MlModel, operation, null, raw, null);
     }
 
     private static (string, RawParameter[]) ReadDslObject(JsonElement root)

@@ -8,10 +8,13 @@ using MlModel.Dsl.Syntax;
 namespace MlModel.Dsl.Binding;
 
 /// <summary>How a raw value arrived: from command text or from a dsl-object.</summary>
-internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther }
+internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther, Tuple, List }
 
-/// <summary>A value before binding. <see cref="Offset"/> is null for dsl-object input.</summary>
-internal readonly record struct RawValue(RawForm Form, string Text, int? Offset);
+/// <summary>
+/// A value before binding. <see cref="Offset"/> is null for dsl-object input. A tuple's
+/// <see cref="Items"/> are its values; a list's are its tuples (a dsl-object's JSON arrays, likewise).
+/// </summary>
+internal readonly record struct RawValue(RawForm Form, string Text, int? Offset, IReadOnlyList<RawValue>? Items = null);
 
 /// <summary>A parameter before binding; a null key is a positional word.</summary>
 internal readonly record struct RawParameter(string? Key, int? Offset, RawValue? Value);
@@ -57,11 +60,19 @@ internal static class Binder
             get
             {
                 var p = _array is not null ? _array[index] : parameters[index];
-                return new RawParameter(p.Key, p.Offset,
-                    p.Value is null ? null : new RawValue((RawForm)(int)p.Value.Form, p.Value.Text, p.Value.Offset));
+                return new RawParameter(p.Key, p.Offset, p.Value is null ? null : Raw(p.Value));
             }
         }
     }
+
+    private static RawValue Raw(ValueSyntax value) => new(
+        value.Form switch
+        {
+            ValueForm.Quoted => RawForm.Quoted,
+            ValueForm.Base64 => RawForm.Base64,
+            _ => RawForm.Bare,
+        },
+        value.Text, value.Offset);
 
     internal readonly struct ArrayParameters(RawParameter[] parameters) : IRawParameters
     {
@@ -71,19 +82,19 @@ internal static class Binder
     }
 
     public static MlModelCommand Bind(CommandSyntax syntax, string source) =>
-        Bind(syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
+        Bind(CommandTables.MlModel, syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
 
-    public static MlModelCommand Bind(string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
-        Bind(operationWord, operationOffset, new ArrayParameters(parameters), source);
+    public static MlModelCommand Bind(CommandTable table, string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
+        Bind(table, operationWord, operationOffset, new ArrayParameters(parameters), source);
 
-    private static MlModelCommand Bind<TParameters>(string operationWord, int? operationOffset, TParameters parameters, string? source)
+    private static MlModelCommand Bind<TParameters>(CommandTable table, string operationWord, int? operationOffset, TParameters parameters, string? source)
         where TParameters : IRawParameters
     {
-        var op = OperationTable.Find(operationWord)
+        var op = table.Find(operationWord)
             ?? throw Error(ErrorCodes.UnknownOperation, null,
                 $"unknown operation '{Display.Word(operationWord)}'", operationOffset, source,
-                Suggest(operationWord, OperationTable.All.Select(o => o.Name)) + NotAscii(operationWord)
-                + "allowed: " + string.Join(", ", OperationTable.All.Select(o => o.Name)));
+                Suggest(operationWord, table.Names) + NotAscii(operationWord)
+                + "allowed: " + string.Join(", ", table.Names), command: table.Command);
 
         var valueSlots = default(ValueSlots);
         var offsetSlots = default(OffsetSlots);
@@ -152,7 +163,7 @@ internal static class Binder
             throw Missing(op, missing, operationOffset, source, null);
         }
 
-        return Create(op, values, offsets, operationOffset, source);
+        return op.Create(new BoundArguments(op, values, offsets, operationOffset, source));
     }
 
     private static string At(string source, int offset)
@@ -163,6 +174,18 @@ internal static class Binder
 
     private static object? Convert(OperationSpec op, ParamSpec spec, RawValue value, string? source)
     {
+        switch (spec.Kind)
+        {
+            case ParamKind.Words:
+                return Words(op, spec, value, source);
+            case ParamKind.Shapes:
+                return Shapes(op, spec, value, source);
+        }
+        if (value.Form is RawForm.Tuple or RawForm.List)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': a {(value.Form == RawForm.Tuple ? "tuple" : "list")}",
+                value.Offset, source, "expected a single value: a word, a 'quoted string' or base64(...)");
+        }
         var text = value.Form == RawForm.Base64 ? DecodeBase64(op, spec, value, source) : value.Text;
 
         if (spec.Kind == ParamKind.Version)
@@ -265,6 +288,92 @@ internal static class Binder
             default:
                 return text;
         }
+    }
+
+    /// <summary>The most items a tuple may hold (class names of a large classifier fit).</summary>
+    internal const int MaxTupleItems = 100_000;
+
+    // tag=(setosa,'versicolor',2): each item a word, a number or a quoted string, as text.
+    private static List<string> Words(OperationSpec op, ParamSpec spec, RawValue value, string? source)
+    {
+        if (value.Form != RawForm.Tuple || value.Items is not { } items)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {(value.Form == RawForm.List ? "a list" : Show(value, value.Text))}",
+                value.Offset, source, $"expected a tuple, such as {spec.Key}=(setosa,versicolor,virginica)");
+        }
+        if (items.Count == 0)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' is empty", value.Offset, source, "a tuple has at least one item");
+        }
+        if (items.Count > MaxTupleItems)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"'{spec.Key}' has {items.Count} items", value.Offset, source, $"at most {MaxTupleItems}");
+        }
+        var words = new List<string>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            var where = $"item {i + 1} of '{spec.Key}'";
+            if (item.Form is not (RawForm.Bare or RawForm.Quoted or RawForm.JsonString or RawForm.JsonNumber))
+            {
+                throw Error(ErrorCodes.InvalidValue, op, $"invalid {where}", item.Offset ?? value.Offset, source,
+                    "expected a word, a number or a 'quoted string'");
+            }
+            if (item.Text.Length == 0 || item.Text.Length > 256 || item.Text.AsSpan().IndexOfAny("'\r\n") >= 0 || LoneSurrogate(item.Text) is not null)
+            {
+                throw Error(ErrorCodes.InvalidValue, op, $"invalid {where}: {Show(item, item.Text)}", item.Offset ?? value.Offset, source,
+                    "an item is 1 to 256 characters of text without quotes, line breaks or lone surrogates");
+            }
+            words.Add(item.Text);
+        }
+        return words;
+    }
+
+    // shape=[(12,)] or [(28,28,1),(4,)]: per model input, the dimensions of one row, each a
+    // whole number from 1 up. A lone tuple (shape=(12,)) is the list of that one.
+    private static List<IReadOnlyList<int>> Shapes(OperationSpec op, ParamSpec spec, RawValue value, string? source)
+    {
+        var hint = $"expected a list of tuples of whole numbers, such as {spec.Key}=[(12,)] or {spec.Key}=[(28,28,1)]";
+        IReadOnlyList<RawValue> tuples = value switch
+        {
+            { Form: RawForm.List, Items: { } items } => items,
+            { Form: RawForm.Tuple } => [value],
+            _ => throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {Show(value, value.Text)}", value.Offset, source, hint),
+        };
+        if (tuples.Count is 0 or > 64)
+        {
+            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {tuples.Count} tuples", value.Offset, source,
+                "one tuple per model input, 1 to 64 of them");
+        }
+        var shapes = new List<IReadOnlyList<int>>(tuples.Count);
+        foreach (var tuple in tuples)
+        {
+            if (tuple.Form != RawForm.Tuple || tuple.Items is not { Count: > 0 and <= 32 } dims)
+            {
+                throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': {(tuple.Form == RawForm.Tuple ? "a tuple of " + (tuple.Items?.Count ?? 0) + " dimensions" : Show(tuple, tuple.Text))}",
+                    tuple.Offset ?? value.Offset, source, hint + "; a tuple has 1 to 32 dimensions");
+            }
+            var shape = new int[dims.Count];
+            long size = 1;
+            for (var i = 0; i < dims.Count; i++)
+            {
+                var d = dims[i];
+                if (d.Form is not (RawForm.Bare or RawForm.JsonNumber) || !IsCanonicalPositive(d.Text)
+                    || !int.TryParse(d.Text, NumberStyles.None, CultureInfo.InvariantCulture, out shape[i]))
+                {
+                    throw Error(ErrorCodes.InvalidValue, op, $"invalid dimension in '{spec.Key}': {Show(d, d.Text)}", d.Offset ?? value.Offset, source,
+                        "a dimension is a whole number from 1 up, without quotes (the batch dimension is left out)");
+                }
+                size *= shape[i];
+                if (size > int.MaxValue)
+                {
+                    throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': a row of more than {int.MaxValue} values",
+                        tuple.Offset ?? value.Offset, source, "check the dimensions");
+                }
+            }
+            shapes.Add(shape);
+        }
+        return shapes;
     }
 
     private static bool IsJsonInteger(string text)
@@ -409,74 +518,13 @@ internal static class Binder
     /// (there is no text to point at), but the error carries the operation word's, so a host
     /// can underline the command that lacks it.
     /// </summary>
-    private static MlModelException Missing(OperationSpec op, List<string> keys, int? operationOffset, string? source, string? hint)
+    internal static MlModelException Missing(OperationSpec op, List<string> keys, int? operationOffset, string? source, string? hint)
     {
         var what = keys.Count == 1
             ? $"missing required parameter '{keys[0]}'"
             : "missing required parameters " + string.Join(", ", keys.Take(keys.Count - 1).Select(k => $"'{k}'")) + $" and '{keys[^1]}'";
         // The position is the operation's: the command that lacks the key (spec B.1).
         return Error(ErrorCodes.MissingParameter, op, what, operationOffset, source, hint);
-    }
-
-    private static MlModelCommand Create(OperationSpec op, ReadOnlySpan<object?> v, ReadOnlySpan<int> offsets, int? operationOffset, string? source)
-    {
-        switch (op.Operation)
-        {
-            case MlModelOperation.List:
-                return new ListCommand((string?)v[0], (string?)v[1], (string?)v[2], (bool?)v[3]);
-            case MlModelOperation.Summary:
-                return new SummaryCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
-            case MlModelOperation.Delete:
-                return new DeleteCommand((string)v[1]!, (int)v[2]!, (string?)v[0]);
-            case MlModelOperation.Import:
-                {
-                    var tool = (string)v[1]!;
-                    var format = (string?)v[4];
-                    int? formatOffset = offsets[4] >= 0 ? offsets[4] : null;
-                    if (tool == "tf")
-                    {
-                        if (format is null || v[3] is null)
-                        {
-                            List<string> missing = format is null && v[3] is null ? ["algorithm", "format"] : [format is null ? "format" : "algorithm"];
-                            throw Missing(op, missing, operationOffset, source,
-                                "a tf model needs " + (format is null ? "format=saved_model or format=h5" : "")
-                                + (format is null && v[3] is null ? " and " : "") + (v[3] is null ? "its algorithm (for example algorithm=deep)" : ""));
-                        }
-                        if (format == "spark")
-                        {
-                            throw Error(ErrorCodes.InvalidValue, op, "invalid value for 'format': 'spark' with analysis_tool=tf", formatOffset, source,
-                                "a tf model is format=saved_model or format=h5");
-                        }
-                    }
-                    else if (format is not null and not "spark")
-                    {
-                        throw Error(ErrorCodes.InvalidValue, op, $"invalid value for 'format': '{format}' with analysis_tool=spark", formatOffset, source,
-                            "a spark model is format=spark (or leave format out)");
-                    }
-                    var modelFormat = format switch
-                    {
-                        "saved_model" => ModelFormat.SavedModel,
-                        "h5" => ModelFormat.H5,
-                        _ => ModelFormat.Spark,
-                    };
-                    return new ImportCommand((string)v[0]!, tool, (string)v[2]!, (string?)v[3], modelFormat, (string)v[5]!, (string)v[6]!,
-                        (string?)v[7], (string?)v[8]);
-                }
-            case MlModelOperation.Export:
-                return new ExportCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
-            case MlModelOperation.Deploy:
-                return new DeployCommand((string)v[1]!, (string?)v[0], (int?)v[2], (string?)v[3]);
-            case MlModelOperation.Stop:
-                return new StopCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
-            case MlModelOperation.History:
-                return new HistoryCommand((string)v[1]!, (string?)v[0], (int?)v[2]);
-            case MlModelOperation.Status:
-                return new StatusCommand((string)v[1]!, (string?)v[0]);
-            case MlModelOperation.Check:
-                return new CheckCommand((string?)v[0], (string?)v[1], (bool?)v[3] ?? false, (int?)v[2]);
-            default:
-                throw new InvalidOperationException("unreachable");
-        }
     }
 
     // Operations and keys are ASCII (spec B.1). A look-alike, such as the Kelvin sign U+212A in
@@ -560,9 +608,10 @@ internal static class Binder
     /// Builds the error in the house format:
     /// <c>mlmodel OP: WHAT (line L, column C); HINT</c>.
     /// </summary>
-    internal static MlModelException Error(string code, OperationSpec? op, string what, int? offset, string? source, string? hint, IReadOnlyList<string>? expected = null)
+    internal static MlModelException Error(string code, OperationSpec? op, string what, int? offset, string? source, string? hint,
+        IReadOnlyList<string>? expected = null, string command = "mlmodel")
     {
-        var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
+        var prefix = op is null ? command + ": " : op.Title + ": ";
         int? line = null, column = null;
         var message = new StringBuilder(prefix).Append(what);
         if (offset is int o && source is not null)

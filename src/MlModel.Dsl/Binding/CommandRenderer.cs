@@ -9,60 +9,48 @@ namespace MlModel.Dsl.Binding;
 /// <summary>Renders commands back to canonical text and to the dsl-object JSON.</summary>
 internal static class CommandRenderer
 {
-    /// <summary>The parameters of <paramref name="command"/> that are set, in the spec's order.</summary>
-    public static IEnumerable<(string Key, object Value)> Parameters(MlModelCommand command)
+    /// <summary>The parameters of <paramref name="command"/> that are set, in the table's order.</summary>
+    public static IEnumerable<(ParamSpec Spec, object Value)> Parameters(MlModelCommand command)
     {
-        IEnumerable<(string, object?)> all = command switch
+        foreach (var spec in CommandTables.Get(command.Operation).Parameters)
         {
-            ListCommand c => [("user", c.User), ("name", c.Name), ("analysis_tool", c.AnalysisTool), ("serving", c.Serving)],
-            SummaryCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
-            DeleteCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
-            ImportCommand c =>
-            [
-                ("name", c.Name), ("analysis_tool", c.AnalysisTool), ("kind", c.Kind), ("algorithm", c.Algorithm),
-                ("format", FormatName(c.Format)), ("connector_id", c.ConnectorId), ("path", c.Path),
-                ("description", c.Description), ("parameter", c.Parameter),
-            ],
-            ExportCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
-            DeployCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version), ("label", c.Label)],
-            StopCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
-            HistoryCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version)],
-            StatusCommand c => [("user", c.User), ("name", c.Name)],
-            CheckCommand c => [("user", c.User), ("name", c.Name), ("version", c.Version), ("repair", c.Repair ? true : null)],
-            _ => throw new ArgumentOutOfRangeException(nameof(command)),
-        };
-        foreach (var (key, value) in all)
-        {
-            if (value is not null)
+            if (spec.Read(command) is { } value)
             {
-                yield return (key, value);
+                yield return (spec, value);
             }
         }
     }
 
-    public static string FormatName(ModelFormat format) => format switch
-    {
-        ModelFormat.SavedModel => "saved_model",
-        ModelFormat.H5 => "h5",
-        _ => "spark",
-    };
+    public static string FormatName(ModelFormat format) => CommandTables.FormatName(format);
 
-    public static string OperationName(MlModelOperation operation) => OperationTable.Get(operation).Name;
+    public static string OperationName(MlModelOperation operation) => CommandTables.Get(operation).Name;
 
     public static string ToText(MlModelCommand command)
     {
-        var sb = new StringBuilder("mlmodel ").Append(OperationName(command.Operation));
-        foreach (var (key, value) in Parameters(command))
+        var op = CommandTables.Get(command.Operation);
+        var sb = new StringBuilder(op.Command).Append(' ').Append(op.Name);
+        foreach (var (spec, value) in Parameters(command))
         {
-            sb.Append(' ').Append(key).Append('=');
+            sb.Append(' ').Append(spec.Key).Append('=');
             switch (value)
             {
                 case int i:
                     sb.Append(i.ToString(CultureInfo.InvariantCulture));
                     break;
                 case bool b:
-                    var words = OperationTable.Get(command.Operation).Find(key)!.Values!;
-                    sb.Append(b ? words[0] : words[1]);
+                    sb.Append(b ? spec.Values![0] : spec.Values![1]);
+                    break;
+                case IReadOnlyList<string> words:
+                    AppendTuple(sb, words, static (sb, word) => AppendValue(sb, word));
+                    break;
+                case IReadOnlyList<IReadOnlyList<int>> shapes:
+                    sb.Append('[');
+                    for (var i = 0; i < shapes.Count; i++)
+                    {
+                        sb.Append(i > 0 ? "," : "");
+                        AppendTuple(sb, shapes[i], static (sb, d) => sb.Append(d.ToString(CultureInfo.InvariantCulture)));
+                    }
+                    sb.Append(']');
                     break;
                 default:
                     AppendValue(sb, (string)value);
@@ -70,6 +58,18 @@ internal static class CommandRenderer
             }
         }
         return sb.ToString();
+    }
+
+    // (a,b,c); a one-item tuple keeps its comma, as Python writes it: (12,).
+    private static void AppendTuple<T>(StringBuilder sb, IReadOnlyList<T> items, Action<StringBuilder, T> append)
+    {
+        sb.Append('(');
+        for (var i = 0; i < items.Count; i++)
+        {
+            sb.Append(i > 0 ? "," : "");
+            append(sb, items[i]);
+        }
+        sb.Append(items.Count == 1 ? ",)" : ")");
     }
 
     /// <summary>A bare word when it is one, else a quoted string, else base64 (spec B.1).</summary>
@@ -100,13 +100,36 @@ internal static class CommandRenderer
         using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
-            writer.WriteString("command", "mlmodel");
+            var op = CommandTables.Get(command.Operation);
+            writer.WriteString("command", op.Command);
             writer.WriteStartObject("params");
-            writer.WriteString("operation", OperationName(command.Operation));
-            foreach (var (key, value) in Parameters(command))
+            writer.WriteString("operation", op.Name);
+            foreach (var (spec, value) in Parameters(command))
             {
+                var key = spec.Key;
                 switch (value)
                 {
+                    case IReadOnlyList<string> words:
+                        writer.WriteStartArray(key);
+                        foreach (var word in words)
+                        {
+                            writer.WriteStringValue(word);
+                        }
+                        writer.WriteEndArray();
+                        break;
+                    case IReadOnlyList<IReadOnlyList<int>> shapes:
+                        writer.WriteStartArray(key);
+                        foreach (var dims in shapes)
+                        {
+                            writer.WriteStartArray();
+                            foreach (var d in dims)
+                            {
+                                writer.WriteNumberValue(d);
+                            }
+                            writer.WriteEndArray();
+                        }
+                        writer.WriteEndArray();
+                        break;
                     case int i:
                         writer.WriteNumber(key, i);
                         break;

@@ -16,22 +16,28 @@ internal static class CommandRules
     {
         ArgumentNullException.ThrowIfNull(command);
         var parameters = new List<RawParameter>();
-        foreach (var (key, value) in CommandRenderer.Parameters(command))
+        var op = CommandTables.Get(command.Operation);
+        foreach (var (spec, value) in CommandRenderer.Parameters(command))
         {
-            var raw = value switch
-            {
-                int i => new RawValue(RawForm.JsonNumber, i.ToString(CultureInfo.InvariantCulture), null),
-                bool b => new RawValue(RawForm.JsonBool, b ? "true" : "false", null),
-                _ => new RawValue(RawForm.JsonString, Convert.ToString(value, CultureInfo.InvariantCulture) ?? "", null),
-            };
-            parameters.Add(new RawParameter(key, null, raw));
+            parameters.Add(new RawParameter(spec.Key, null, Raw(value)));
         }
         // No source text: the binder's messages then carry no position, as for a host's record there is none.
-        var bound = Binder.Bind(CommandRenderer.OperationName(command.Operation), null, parameters.ToArray(), source: null);
+        var bound = Binder.Bind(CommandTables.Find(op.Command)!, op.Name, null, parameters.ToArray(), source: null);
         if (bound != command)
         {
             throw new MlModelException(ErrorCodes.InvalidValue,
-                $"mlmodel {CommandRenderer.OperationName(command.Operation)}: the command does not hold its own values as the language reads them (it reads as: {bound})");
+                $"{op.Title}: the command does not hold its own values as the language reads them (it reads as: {bound})");
         }
     }
+
+    // A record's value as a dsl-object would carry it.
+    private static RawValue Raw(object value) => value switch
+    {
+        int i => new RawValue(RawForm.JsonNumber, i.ToString(CultureInfo.InvariantCulture), null),
+        bool b => new RawValue(RawForm.JsonBool, b ? "true" : "false", null),
+        IReadOnlyList<string> words => new RawValue(RawForm.Tuple, "", null, [.. words.Select(w => new RawValue(RawForm.JsonString, w ?? "", null))]),
+        IReadOnlyList<IReadOnlyList<int>> shapes => new RawValue(RawForm.List, "", null,
+            [.. shapes.Select(dims => new RawValue(RawForm.Tuple, "", null, [.. (dims ?? []).Select(d => Raw(d))]))]),
+        _ => new RawValue(RawForm.JsonString, Convert.ToString(value, CultureInfo.InvariantCulture) ?? "", null),
+    };
 }

@@ -103,9 +103,10 @@ public class GrammarCaseTests
         ]);
         foreach (var operation in Enum.GetValues<MlModelOperation>())
         {
-            var name = operation.ToString().ToLowerInvariant();
-            cases.Should().Contain(c => c.IsValid && c.ExpectedJson!.Contains($"\"operation\":\"{name}\"", StringComparison.Ordinal),
-                "every operation has a valid case");
+            var spec = MlModel.Dsl.Binding.CommandTables.Get(operation);
+            cases.Should().Contain(c => c.IsValid && c.ExpectedJson!.Contains($"\"command\":\"{spec.Command}\"", StringComparison.Ordinal)
+                && c.ExpectedJson!.Contains($"\"operation\":\"{spec.Name}\"", StringComparison.Ordinal),
+                $"every operation has a valid case ({spec.Title})");
         }
     }
 }
