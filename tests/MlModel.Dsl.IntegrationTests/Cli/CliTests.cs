@@ -297,6 +297,20 @@ public class CliTests
         LineEditor.Complete("dep").Completion.Should().Be("loy ");
         LineEditor.Complete("mlmodel summary na").Completion.Should().Be("me=");
         LineEditor.Complete("import name=x format=sa").Completion.Should().Be("ved_model ");
-        LineEditor.Complete("s").Options.Should().BeEquivalentTo(["summary ", "stop ", "status "]);
+        LineEditor.Complete("s").Options.Should().BeEquivalentTo(["summary ", "stop ", "status ", "serving "]);
+        LineEditor.Complete("serving p").Completion.Should().Be("redict ");
+        LineEditor.Complete("serving predict name=m sh").Completion.Should().Be("ape=");
+        LineEditor.Complete("serving predict name=m dtype=float6").Completion.Should().Be("4 ");
+        LineEditor.Complete("mlmodel s").Options.Should().BeEquivalentTo(["summary ", "stop ", "status "], "after mlmodel come its operations");
+    }
+
+    [Test]
+    public async Task Help_for_a_serving_operation_comes_from_the_same_table()
+    {
+        var (code, output, _) = await RunAsync("serving", "predict", "--help");
+        code.Should().Be(0);
+        output.Should().StartWith("... | serving predict (user=)? name= (col=)?");
+        output.Should().Contain("col         optional  the column that holds each row's input: a JSON array or comma-separated numbers; default feature");
+        (await RunAsync("--help")).Out.Should().Contain("  serving predict ").And.Contain("  deploy          ");
     }
 }
