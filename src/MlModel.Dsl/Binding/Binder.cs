@@ -8,10 +8,38 @@ using MlModel.Dsl.Syntax;
 namespace MlModel.Dsl.Binding;
 
 /// <summary>How a raw value arrived: from command text or from a dsl-object.</summary>
-internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther }
+/// <remarks>
+/// <see cref="Tuple"/> and <see cref="List"/> come from text (<c>(0,1,2)</c>, <c>[(12,)]</c>) and
+/// from a dsl-object's arrays alike (<c>["0","1","2"]</c>, <c>[[12]]</c>).
+/// </remarks>
+internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther, Tuple, List }
 
-/// <summary>A value before binding. <see cref="Offset"/> is null for dsl-object input.</summary>
-internal readonly record struct RawValue(RawForm Form, string Text, int? Offset);
+/// <summary>A value before binding.</summary>
+/// <param name="Form">How it arrived.</param>
+/// <param name="Text">The text as the binder reads it (base64 still encoded).</param>
+/// <param name="Offset">Where it starts in the command text; null for dsl-object input.</param>
+/// <param name="Items">
+/// A <see cref="RawForm.Tuple"/>'s items (each <see cref="RawForm.Bare"/>, <see cref="RawForm.Quoted"/>,
+/// <see cref="RawForm.JsonString"/> or <see cref="RawForm.JsonNumber"/>) or a <see cref="RawForm.List"/>'s
+/// tuples, never empty; null for the other forms. <see cref="Text"/> is then the value as written
+/// (the JSON array's text for a dsl-object), for messages.
+/// </param>
+internal readonly record struct RawValue(RawForm Form, string Text, int? Offset, IReadOnlyList<RawValue>? Items = null)
+{
+    /// <summary>A value of the syntax tree, with its items.</summary>
+    public static RawValue From(ValueSyntax value) => new(
+        value.Form switch
+        {
+            ValueForm.Bare => RawForm.Bare,
+            ValueForm.Quoted => RawForm.Quoted,
+            ValueForm.Base64 => RawForm.Base64,
+            ValueForm.Tuple => RawForm.Tuple,
+            _ => RawForm.List,
+        },
+        value.Text,
+        value.Offset,
+        value.Items.Count == 0 ? null : [.. value.Items.Select(From)]);
+}
 
 /// <summary>A parameter before binding; a null key is a positional word.</summary>
 internal readonly record struct RawParameter(string? Key, int? Offset, RawValue? Value);
@@ -57,8 +85,7 @@ internal static class Binder
             get
             {
                 var p = _array is not null ? _array[index] : parameters[index];
-                return new RawParameter(p.Key, p.Offset,
-                    p.Value is null ? null : new RawValue((RawForm)(int)p.Value.Form, p.Value.Text, p.Value.Offset));
+                return new RawParameter(p.Key, p.Offset, p.Value is null ? null : RawValue.From(p.Value));
             }
         }
     }
@@ -71,14 +98,27 @@ internal static class Binder
     }
 
     public static MlModelCommand Bind(CommandSyntax syntax, string source) =>
-        Bind(syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
+        Bind(syntax.Command, syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
 
     public static MlModelCommand Bind(string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
-        Bind(operationWord, operationOffset, new ArrayParameters(parameters), source);
+        Bind(CommandWords.MlModel, operationWord, operationOffset, new ArrayParameters(parameters), source);
 
-    private static MlModelCommand Bind<TParameters>(string operationWord, int? operationOffset, TParameters parameters, string? source)
+    /// <summary>A dsl-object's command: <paramref name="command"/> is <c>mlmodel</c> or <c>serving</c>, in lower case.</summary>
+    public static MlModelCommand Bind(string command, string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
+        Bind(command, operationWord, operationOffset, new ArrayParameters(parameters), source);
+
+    private static MlModelCommand Bind<TParameters>(string command, string operationWord, int? operationOffset, TParameters parameters, string? source)
         where TParameters : IRawParameters
     {
+        if (command != CommandWords.MlModel)
+        {
+            // The serving command's operations have no table here yet: every one is unknown.
+            var (line, column) = operationOffset is int o && source is not null ? SourceText.Position(source, o) : default;
+            throw new MlModelException(new MlModelError(ErrorCodes.UnknownOperation,
+                $"{command}: unknown operation '{Display.Word(operationWord)}'" + (line > 0 ? $" (line {line}, column {column})" : "")
+                + $"; this build binds no {command} operation yet", line > 0 ? line : null, line > 0 ? column : null));
+        }
+
         var op = OperationTable.Find(operationWord)
             ?? throw Error(ErrorCodes.UnknownOperation, null,
                 $"unknown operation '{Display.Word(operationWord)}'", operationOffset, source,
@@ -163,6 +203,13 @@ internal static class Binder
 
     private static object? Convert(OperationSpec op, ParamSpec spec, RawValue value, string? source)
     {
+        if (value.Form is RawForm.Tuple or RawForm.List)
+        {
+            // Tuples and lists are the serving command's (shape, tag); every key here takes one value.
+            throw Invalid(op, spec, value, value.Text, source,
+                value.Form == RawForm.Tuple ? "expected a single value, not a tuple" : "expected a single value, not a list of tuples");
+        }
+
         var text = value.Form == RawForm.Base64 ? DecodeBase64(op, spec, value, source) : value.Text;
 
         if (spec.Kind == ParamKind.Version)
@@ -317,7 +364,7 @@ internal static class Binder
     {
         // White space inside base64(...) is ignored so that long values can be wrapped.
         var encoded = value.Text.AsSpan();
-        if (encoded.ContainsAny(Lexemes.WhiteSpace))
+        if (encoded.ContainsAny(MlModelLexicon.WhiteSpace))
         {
             encoded = string.Concat(value.Text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).AsSpan();
         }
@@ -396,7 +443,7 @@ internal static class Binder
         {
             RawForm.Quoted => $"'{shown}' (quoted)",
             RawForm.Base64 => $"'{shown}' (from base64)",
-            RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther => shown,
+            RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther or RawForm.Tuple or RawForm.List => shown,
             _ => $"'{shown}'",
         };
     }
