@@ -27,18 +27,14 @@ internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, 
 internal readonly record struct RawValue(RawForm Form, string Text, int? Offset, IReadOnlyList<RawValue>? Items = null)
 {
     /// <summary>A value of the syntax tree, with its items.</summary>
-    public static RawValue From(ValueSyntax value) => new(
-        value.Form switch
-        {
-            ValueForm.Bare => RawForm.Bare,
-            ValueForm.Quoted => RawForm.Quoted,
-            ValueForm.Base64 => RawForm.Base64,
-            ValueForm.Tuple => RawForm.Tuple,
-            _ => RawForm.List,
-        },
-        value.Text,
-        value.Offset,
-        value.Items.Count == 0 ? null : [.. value.Items.Select(From)]);
+    public static RawValue From(ValueSyntax value) => value.Form switch
+    {
+        ValueForm.Bare => new(RawForm.Bare, value.Text, value.Offset),
+        ValueForm.Quoted => new(RawForm.Quoted, value.Text, value.Offset),
+        ValueForm.Base64 => new(RawForm.Base64, value.Text, value.Offset),
+        ValueForm.Tuple => new(RawForm.Tuple, value.Text, value.Offset, [.. value.Items.Select(From)]),
+        _ => new(RawForm.List, value.Text, value.Offset, [.. value.Items.Select(From)]),
+    };
 }
 
 /// <summary>A parameter before binding; a null key is a positional word.</summary>
@@ -97,28 +93,31 @@ internal static class Binder
         public RawParameter this[int index] => parameters[index];
     }
 
-    public static MlModelCommand Bind(CommandSyntax syntax, string source) =>
-        Bind(syntax.Command, syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
+    public static MlModelCommand Bind(CommandSyntax syntax, string source) => syntax.Command == CommandWords.MlModel
+        ? Bind(syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source)
+        : throw NotBound(syntax.Command, syntax.Operation, syntax.OperationOffset, source);
 
     public static MlModelCommand Bind(string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
-        Bind(CommandWords.MlModel, operationWord, operationOffset, new ArrayParameters(parameters), source);
+        Bind(operationWord, operationOffset, new ArrayParameters(parameters), source);
 
     /// <summary>A dsl-object's command: <paramref name="command"/> is <c>mlmodel</c> or <c>serving</c>, in lower case.</summary>
     public static MlModelCommand Bind(string command, string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
-        Bind(command, operationWord, operationOffset, new ArrayParameters(parameters), source);
+        command == CommandWords.MlModel
+            ? Bind(operationWord, operationOffset, new ArrayParameters(parameters), source)
+            : throw NotBound(command, operationWord, operationOffset, source);
 
-    private static MlModelCommand Bind<TParameters>(string command, string operationWord, int? operationOffset, TParameters parameters, string? source)
+    // The serving command's operations have no table here yet: every one is unknown.
+    private static MlModelException NotBound(string command, string operationWord, int? operationOffset, string? source)
+    {
+        var (line, column) = operationOffset is int o && source is not null ? SourceText.Position(source, o) : default;
+        return new MlModelException(new MlModelError(ErrorCodes.UnknownOperation,
+            $"{command}: unknown operation '{Display.Word(operationWord)}'" + (line > 0 ? $" (line {line}, column {column})" : "")
+            + $"; this build binds no {command} operation yet", line > 0 ? line : null, line > 0 ? column : null));
+    }
+
+    private static MlModelCommand Bind<TParameters>(string operationWord, int? operationOffset, TParameters parameters, string? source)
         where TParameters : IRawParameters
     {
-        if (command != CommandWords.MlModel)
-        {
-            // The serving command's operations have no table here yet: every one is unknown.
-            var (line, column) = operationOffset is int o && source is not null ? SourceText.Position(source, o) : default;
-            throw new MlModelException(new MlModelError(ErrorCodes.UnknownOperation,
-                $"{command}: unknown operation '{Display.Word(operationWord)}'" + (line > 0 ? $" (line {line}, column {column})" : "")
-                + $"; this build binds no {command} operation yet", line > 0 ? line : null, line > 0 ? column : null));
-        }
-
         var op = OperationTable.Find(operationWord)
             ?? throw Error(ErrorCodes.UnknownOperation, null,
                 $"unknown operation '{Display.Word(operationWord)}'", operationOffset, source,
