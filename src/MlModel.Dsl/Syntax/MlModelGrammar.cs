@@ -95,15 +95,15 @@ public static class MlModelGrammar
             items.Between(open, close).MapWithInput(static (text, items) =>
                 (Text: text.ToString(), Items: items as IReadOnlyList<ValueSyntax> ?? [.. items])));
 
-    // value = list | base64 value | bare word | quoted string | tuple ;
-    // A value starts with a quote, a "(" or a bare character. A list and base64( begin like a
+    // value = base64 value | list | bare word | quoted string | tuple ;
+    // A value starts with a quote, a "(" or a bare character. base64( and a list begin like a
     // bare word, so they are tried before it; one look at the first character spares every
     // other word both tries.
     /// <summary>A value in any of its five forms, without the white space after it.</summary>
     public static Parser<char, ValueSyntax> Value { get; } =
         Lookahead(Token(static c => c is '\'' or '(' || MlModelLexicon.IsBareChar(c))).Labelled(SyntaxLabels.Value)
             .Then(OneOf(
-                Lookahead(Token(static c => c is '[' or 'b' or 'B')).Then(OneOf(List, Base64Value)),
+                Lookahead(Token(static c => c is 'b' or 'B' or '[')).Then(OneOf(Base64Value, List)),
                 BareValue,
                 QuotedValue,
                 Tuple));
