@@ -123,8 +123,8 @@ internal static class SyntaxErrors
 
     /// <summary>
     /// Where the error happened, from what the grammar expected there; after a word or a value,
-    /// its last character and its first tell which lexeme it was (a bare word cannot end in a
-    /// quote or ')', and only a tuple, a list or base64 can end in ')' or ']').
+    /// its last character (and its first) tell which lexeme it was: a bare word cannot end in a
+    /// quote or ')', and a ']' ends a list only when the value began as one.
     /// </summary>
     private static string? Where(string source, int start, int offset, bool atEnd, char unexpected, List<string> expected)
     {
@@ -162,13 +162,8 @@ internal static class SyntaxErrors
             [SyntaxLabels.WhiteSpace, SyntaxLabels.EndOfCommand] => (offset > start ? source[offset - 1] : '\0') switch
             {
                 '\'' => SyntaxTags.AfterQuoted,
-                ')' or ']' when ValueAt(source, start, offset) is (_, int valueStart) && source[valueStart] is '(' or '[' or 'b' or 'B' =>
-                    source[valueStart] switch
-                    {
-                        '(' => SyntaxTags.AfterTuple,
-                        '[' => SyntaxTags.AfterList,
-                        _ => SyntaxTags.AfterBase64,
-                    },
+                ')' => ValueAt(source, start, offset) is (_, int valueStart) && source[valueStart] == '(' ? SyntaxTags.AfterTuple : SyntaxTags.AfterBase64,
+                ']' when ValueAt(source, start, offset) is (_, int valueStart) && MlModelLexicon.StartsList(source, valueStart) => SyntaxTags.AfterList,
                 _ => KeyOfValueAt(source, start, offset) is null ? SyntaxTags.AfterOperation : SyntaxTags.AfterBare,
             },
             _ => null,
