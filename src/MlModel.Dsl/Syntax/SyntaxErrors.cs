@@ -340,7 +340,7 @@ internal static class SyntaxErrors
     }
 
     /// <summary>The key whose value contains <paramref name="offset"/> (or ends just before it), if any.</summary>
-    internal static string? KeyOfValueAt(string source, int start, int offset) => ValueAt(source, start, offset)?.Key;
+    private static string? KeyOfValueAt(string source, int start, int offset) => ValueAt(source, start, offset)?.Key;
 
     /// <summary>
     /// The key whose value contains <paramref name="offset"/> (or ends just before it), and where
@@ -451,13 +451,13 @@ internal static class SyntaxErrors
     }
 
     /// <summary>The command word and the operation, as far as the text shows them: what every message starts with.</summary>
-    internal readonly record struct CommandHead(string Command, string? Operation, OperationSpec? Spec)
+    private readonly record struct CommandHead(string Command, string? Operation, OperationSpec? Spec)
     {
         /// <summary><c>mlmodel deploy: </c>, <c>serving predict: </c>, or <c>mlmodel: </c> when the operation is not known.</summary>
         public string Prefix => Operation is null ? Command + ": " : $"{Command} {Operation}: ";
     }
 
-    internal static CommandHead HeadOf(string source, int start, int end, bool keywordOptional = false)
+    private static CommandHead HeadOf(string source, int start, int end, bool keywordOptional = false)
     {
         var i = MlModelLexicon.SkipWhiteSpace(source, start);
         var j = Math.Min(MlModelLexicon.SkipWord(source, i), end);
