@@ -108,6 +108,9 @@ public static class MlModelGrammar
                 QuotedValue,
                 Tuple));
 
+    /// <summary><see cref="Value"/> followed by the end of input: the whole text is one value.</summary>
+    internal static Parser<char, ValueSyntax> WholeValue { get; } = Value.Before(End);
+
     // value , boundary ; nullable, because after "=" the value may be missing.
     private static readonly Parser<char, ValueSyntax?> BoundedValue = Value.Before(Boundary)!;
 

@@ -114,14 +114,12 @@ public static class MlModelLexicon
         return sb.ToString();
     }
 
-    private static readonly Parser<char, ValueSyntax> WholeValue = MlModelGrammar.Value.Before(Parser<char>.End);
-
     /// <summary>Whether the grammar reads all of <paramref name="text"/> as one value, in any form.</summary>
-    internal static bool IsWholeValue(string text) => WholeValue.Parse(text).Success;
+    internal static bool IsWholeValue(string text) => MlModelGrammar.WholeValue.Parse(text).Success;
 
-    // ---- Scanners: how far a token runs, as the grammar reads it. The query splitter, the
-    // error messages and the prompt's statement splitter look at text the grammar has not
-    // accepted (or not yet seen), so each also says where an unclosed token stops.
+    // ---- Scanners: how far a token runs, as the grammar reads it. The query splitter and the
+    // error messages look at text the grammar has not accepted (or not yet seen), so each also
+    // says where an unclosed token stops.
 
     /// <summary>The offset of the first character at or after <paramref name="i"/> that is not white space.</summary>
     internal static int SkipWhiteSpace(string s, int i)

@@ -38,7 +38,7 @@ public static class LexicalGenerators
 /// </summary>
 public class LexiconTests
 {
-    private static readonly Parser<char, ValueSyntax> WholeValue = MlModelGrammar.Value.Before(Parser<char>.End);
+    private static readonly Parser<char, ValueSyntax> WholeValue = MlModelGrammar.WholeValue;
 
     // The text a value stands for, as the binder would decode it.
     private static string Meaning(ValueSyntax value) =>
