@@ -20,7 +20,7 @@ internal static class HandWrittenParser
             throw new FormatException("expected mlmodel");
         }
         i += 7;
-        if (i < s.Length && !MlModelGrammar.IsWhiteSpace(s[i]))
+        if (i < s.Length && !MlModelLexicon.IsWhiteSpace(s[i]))
         {
             throw new FormatException("expected white space");
         }
@@ -64,7 +64,7 @@ internal static class HandWrittenParser
                 parameters.Add(new ParameterSyntax(null, keyOffset, new ValueSyntax(ValueForm.Bare, word, keyOffset)));
                 i = wordEnd;
             }
-            if (i < s.Length && !MlModelGrammar.IsWhiteSpace(s[i]) && s[i] != '|')
+            if (i < s.Length && !MlModelLexicon.IsWhiteSpace(s[i]) && s[i] != '|')
             {
                 throw new FormatException("expected white space");
             }
@@ -110,7 +110,7 @@ internal static class HandWrittenParser
 
     private static int SkipWhiteSpace(ReadOnlySpan<char> s, int i)
     {
-        while (i < s.Length && MlModelGrammar.IsWhiteSpace(s[i]))
+        while (i < s.Length && MlModelLexicon.IsWhiteSpace(s[i]))
         {
             i++;
         }
@@ -119,7 +119,7 @@ internal static class HandWrittenParser
 
     private static int EndOfWord(ReadOnlySpan<char> s, int i)
     {
-        while (i < s.Length && MlModelGrammar.IsBareChar(s[i]))
+        while (i < s.Length && MlModelLexicon.IsBareChar(s[i]))
         {
             i++;
         }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using MlModel.Cli;
 using MlModel.Dsl;
 using MlModel.Dsl.Backends;
+using MlModel.Dsl.Syntax;
 
 Console.OutputEncoding = Encoding.UTF8;
 Console.CancelKeyPress += Interrupts.OnCancelKeyPress;
@@ -121,7 +122,12 @@ namespace MlModel.Cli
             else if (o.Words.Count > 0)
             {
                 // Shell words are one command: the shell has split it already, and a ';' in a value is text.
-                var words = FromWords(o.Words);
+                // The mlmodel word goes in front, unless the words are the serving command's.
+                var words = MlModelLexicon.FromArguments([.. o.Words]);
+                if (!o.Words[0].Equals("serving", StringComparison.OrdinalIgnoreCase))
+                {
+                    words = "mlmodel " + words;
+                }
                 (text, origin) = (words, "the command line");
                 return await RunScriptAsync(o, text, [new Statement(0, words.Length, 1, 1, HasPipe: false, EndsWithSeparator: false)], stdout, stderr, cancellationToken);
             }
@@ -419,36 +425,6 @@ namespace MlModel.Cli
         }
 
         private static string[] Words(string? text) => text?.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries) ?? [];
-
-        /// <summary>
-        /// Shell words back to command text. The shell has already removed its own quotes, so a
-        /// value that is not a bare word, a quoted string or base64(...) is quoted again here.
-        /// </summary>
-        internal static string FromWords(IReadOnlyList<string> words)
-        {
-            var sb = new StringBuilder("mlmodel");
-            foreach (var word in words)
-            {
-                sb.Append(' ');
-                var eq = word.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                {
-                    sb.Append(word);
-                    continue;
-                }
-                var value = word[(eq + 1)..];
-                sb.Append(word, 0, eq + 1).Append(IsValueSyntax(value) ? value : Quote(value));
-            }
-            return sb.ToString();
-        }
-
-        private static bool IsValueSyntax(string value) =>
-            value.Length > 0 && (value.All(c => !char.IsWhiteSpace(c) && c is not ('\'' or '"' or '=' or '|' or '(' or ')' or ','))
-                || (value.Length >= 2 && value[0] == '\'' && value[^1] == '\'' && value[1..^1].IndexOfAny(['\'', '\r', '\n']) < 0)
-                || (value.StartsWith("base64(", StringComparison.OrdinalIgnoreCase) && value.EndsWith(')') && value.IndexOf(')') == value.Length - 1));
-
-        private static string Quote(string value) =>
-            value.IndexOfAny(['\'', '\r', '\n']) < 0 ? $"'{value}'" : $"base64({Convert.ToBase64String(Encoding.UTF8.GetBytes(value))})";
     }
 
     /// <summary>

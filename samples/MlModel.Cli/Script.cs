@@ -1,4 +1,5 @@
 using MlModel.Dsl;
+using MlModel.Dsl.Syntax;
 
 namespace MlModel.Cli;
 
@@ -18,7 +19,7 @@ internal readonly record struct Statement(int Start, int End, int Line, int Colu
 /// <list type="bullet">
 /// <item>at an unquoted <c>;</c>,</item>
 /// <item>at an empty line,</item>
-/// <item>where the next line starts another command: its first word is <c>mlmodel</c>, an
+/// <item>where the next line starts another command: its first word is <c>mlmodel</c>, <c>serving</c>, an
 /// operation (not followed by <c>=</c>), <c>help</c>, <c>exit</c> or <c>quit</c>, or it starts
 /// with <c>*</c> or <c>{</c> (a line of key=value pairs, a <c>|</c> or the rest of a dsl-object
 /// continues the command above it),</item>
@@ -76,7 +77,7 @@ internal static class Script
                 }
                 continue;
             }
-            if (Language.IsWhiteSpace(c))
+            if (MlModelLexicon.IsWhiteSpace(c))
             {
                 i++;
                 continue;
@@ -114,7 +115,7 @@ internal static class Script
                 depth--;
             }
             last = next - 1;
-            while (last > i && Language.IsWhiteSpace(text[last]))
+            while (last > i && MlModelLexicon.IsWhiteSpace(text[last]))
             {
                 last--;
             }
@@ -150,7 +151,7 @@ internal static class Script
             return j < text.Length && text[j] == '"' ? j + 1 : Math.Min(j, text.Length);
         }
         if (c is 'b' or 'B' && text.AsSpan(i).StartsWith("base64(", StringComparison.OrdinalIgnoreCase)
-            && (i == 0 || !Language.IsBareChar(text[i - 1])))
+            && (i == 0 || !MlModelLexicon.IsBareChar(text[i - 1])))
         {
             var close = text.IndexOf(')', i);
             return close < 0 ? text.Length : close + 1;
@@ -174,7 +175,7 @@ internal static class Script
             return true;
         }
         var j = i;
-        while (j < text.Length && Language.IsBareChar(text[j]))
+        while (j < text.Length && MlModelLexicon.IsBareChar(text[j]))
         {
             j++;
         }
@@ -260,12 +261,4 @@ internal static class Script
         }
         return false;
     }
-}
-
-/// <summary>The characters of the language that the splitter needs (spec B.1).</summary>
-internal static class Language
-{
-    public static bool IsWhiteSpace(char c) => c is ' ' or '\t' or '\r' or '\n';
-
-    public static bool IsBareChar(char c) => !IsWhiteSpace(c) && c is not ('\'' or '"' or '=' or '|' or '(' or ')' or ',');
 }

@@ -8,17 +8,19 @@ using Pidgin;
 
 namespace MlModel.Dsl;
 
-/// <summary>The <c>mlmodel</c> stage of a host query, with the text around it.</summary>
+/// <summary>The <c>mlmodel</c> (or <c>serving</c>) stage of a host query, with the text around it.</summary>
 /// <param name="Before">The query before the stage, without the <c>|</c> and trimmed ("" when the stage comes first).</param>
 /// <param name="Command">The bound command.</param>
 /// <param name="After">The query after the stage, without the <c>|</c> and trimmed ("" when it is last).</param>
-/// <param name="Start">0-based offset of the stage's <c>mlmodel</c> keyword in the query.</param>
+/// <param name="Start">0-based offset of the stage's command word (<c>mlmodel</c> or <c>serving</c>) in the query.</param>
 /// <param name="End">0-based offset just past the stage.</param>
 public sealed record MlModelQueryStage(string Before, MlModelCommand Command, string After, int Start, int End);
 
 /// <summary>
 /// Entry points of the language: command text or a dsl-object in, a typed command (or an
 /// <see cref="MlModelException"/> with a position) out. No other exception escapes a parse.
+/// A command is <c>mlmodel</c>'s or <c>serving</c>'s, by its first word (or its dsl-object's
+/// <c>"command"</c>); both reach the same binder with that word.
 /// </summary>
 public static class MlModelParser
 {
@@ -89,7 +91,11 @@ public static class MlModelParser
         return result.Value;
     }
 
-    /// <summary>Parses a dsl-object: <c>{"command":"mlmodel","params":{"operation":...}}</c>.</summary>
+    /// <summary>
+    /// Parses a dsl-object: <c>{"command":"mlmodel","params":{"operation":...}}</c>, or
+    /// <c>"command":"serving"</c>. A JSON array of strings and numbers is a tuple
+    /// (<c>"tag": ["0","1","2"]</c>), an array of such arrays a list of tuples (<c>"shape": [[12]]</c>).
+    /// </summary>
     /// <exception cref="MlModelException">The JSON is malformed or is not a valid command.</exception>
     public static MlModelCommand ParseJson(string json)
     {
@@ -153,37 +159,37 @@ public static class MlModelParser
     /// <exception cref="MlModelException">The object is not a valid command.</exception>
     public static MlModelCommand ParseJson(JsonElement root)
     {
+        string command;
         string operation;
         RawParameter[] raw;
         try
         {
-            (operation, raw) = ReadDslObject(root);
+            (command, operation, raw) = ReadDslObject(root);
         }
         catch (InvalidOperationException e)
         {
             // JsonElement throws this for strings that are not UTF-16 (a lone "\ud800").
             throw new MlModelException(ErrorCodes.InvalidJson, "mlmodel: the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")", e);
         }
-        return Binder.Bind(CommandTables.MlModel, operation, null, raw, null);
+        return Binder.Bind(CommandTables.Find(command)!, operation, null, raw, null);
     }
 
-    private static (string, RawParameter[]) ReadDslObject(JsonElement root)
+    /// <summary>The command word, the operation and the parameters of a dsl-object, before binding.</summary>
+    internal static (string Command, string Operation, RawParameter[] Parameters) ReadDslObject(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
             throw JsonShape("the dsl-object must be a JSON object: {\"command\": \"mlmodel\", \"params\": {\"operation\": ...}}");
         }
-        if (!root.TryGetProperty("command", out var command) || command.ValueKind != JsonValueKind.String)
+        if (!root.TryGetProperty("command", out var commandProperty) || commandProperty.ValueKind != JsonValueKind.String)
         {
-            throw JsonShape("the dsl-object needs \"command\": \"mlmodel\"");
+            throw JsonShape("the dsl-object needs \"command\": \"mlmodel\" or \"serving\"");
         }
-        if (!Ascii.EqualsIgnoreCase(command.GetString(), "mlmodel"))
-        {
-            throw JsonShape($"the dsl-object is for command '{Display.Word(command.GetString()!)}', not 'mlmodel'");
-        }
+        var command = CommandWords.Find(commandProperty.GetString())
+            ?? throw JsonShape($"the dsl-object is for command '{Display.Word(commandProperty.GetString()!)}', not 'mlmodel' or 'serving'");
         if (!root.TryGetProperty("params", out var parameters) || parameters.ValueKind != JsonValueKind.Object)
         {
-            throw JsonShape("the dsl-object needs a \"params\" object, such as {\"operation\": \"list\"}");
+            throw JsonShape($"the dsl-object needs a \"params\" object, such as {{\"operation\": \"{CommandWords.Operations(command).First()}\"}}", command);
         }
 
         string? operation = null;
@@ -194,11 +200,11 @@ public static class MlModelParser
             {
                 if (property.Value.ValueKind != JsonValueKind.String)
                 {
-                    throw JsonShape("\"operation\" must be a string such as \"list\"");
+                    throw JsonShape($"\"operation\" must be a string such as \"{CommandWords.Operations(command).First()}\"", command);
                 }
                 if (operation is not null)
                 {
-                    throw new MlModelException(ErrorCodes.DuplicateParameter, "mlmodel: duplicate parameter 'operation'; give each parameter once");
+                    throw new MlModelException(ErrorCodes.DuplicateParameter, $"{command}: duplicate parameter 'operation'; give each parameter once");
                 }
                 operation = property.Value.GetString()!;
                 continue;
@@ -212,6 +218,7 @@ public static class MlModelParser
                 JsonValueKind.False => new RawValue(RawForm.JsonBool, "false", null),
                 // The training parameters may come as the object itself rather than as its text.
                 JsonValueKind.Object when Ascii.EqualsIgnoreCase(property.Name, "parameter") => new RawValue(RawForm.JsonString, v.GetRawText(), null),
+                JsonValueKind.Array => ArrayValue(v),
                 JsonValueKind.Null => null,
                 _ => new RawValue(RawForm.JsonOther, v.GetRawText(), null),
             };
@@ -223,64 +230,92 @@ public static class MlModelParser
         }
         if (operation is null)
         {
-            throw new MlModelException(ErrorCodes.MissingParameter, "mlmodel: missing required parameter 'operation'; allowed: "
-                + string.Join(", ", OperationTable.All.Select(o => o.Name)));
+            throw new MlModelException(ErrorCodes.MissingParameter, $"{command}: missing required parameter 'operation'; allowed: "
+                + string.Join(", ", CommandWords.Operations(command)));
         }
-        return (operation, raw.ToArray());
+        return (command, operation, raw.ToArray());
+    }
+
+    // A tuple is a non-empty array of strings and numbers; a list of tuples, a non-empty array of
+    // tuples. Anything else (an empty array, a mix, deeper nesting, other members) stays
+    // JsonOther, which no key takes.
+    private static RawValue ArrayValue(JsonElement array)
+    {
+        var text = array.GetRawText();
+        var items = new List<RawValue>();
+        RawForm? form = null;
+        foreach (var e in array.EnumerateArray())
+        {
+            RawValue? item = e.ValueKind switch
+            {
+                JsonValueKind.String => new RawValue(RawForm.JsonString, e.GetString()!, null),
+                JsonValueKind.Number => new RawValue(RawForm.JsonNumber, e.GetRawText(), null),
+                JsonValueKind.Array when ArrayValue(e) is { Form: RawForm.Tuple } tuple => tuple,
+                _ => null,
+            };
+            var itemForm = item?.Form == RawForm.Tuple ? RawForm.List : RawForm.Tuple;
+            if (item is null || (form is not null && form != itemForm))
+            {
+                return new RawValue(RawForm.JsonOther, text, null);
+            }
+            form = itemForm;
+            items.Add(item.Value);
+        }
+        return form is RawForm f ? new RawValue(f, text, null, items) : new RawValue(RawForm.JsonOther, text, null);
     }
 
     /// <summary>
-    /// Finds the <c>mlmodel</c> stage of a whole host query such as
-    /// <c>* | mlmodel list | where name = 'a'</c>. A <c>|</c> inside quotes or base64 does not
-    /// split. Positions in errors are those of the whole query.
+    /// Finds the <c>mlmodel</c> (or <c>serving</c>) stage of a whole host query such as
+    /// <c>* | mlmodel list | where name = 'a'</c> or <c>.. | serving predict name=m tag=(0,1,2)</c>:
+    /// the first stage that starts with one of the two words. A <c>|</c> inside quotes, base64, a
+    /// tuple or a list does not split. Positions in errors are those of the whole query.
     /// </summary>
     public static MlModelQueryStage ParseQuery(string query)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var stages = QuerySplitter.Split(query);
-        foreach (var (start, end) in stages)
+        var stage = ParseQuerySyntax(query);
+        return new MlModelQueryStage(stage.Before, Binder.Bind(stage.Syntax, query), stage.After, stage.Syntax.Start, stage.End);
+    }
+
+    /// <summary>
+    /// <see cref="ParseQuery"/> before binding: the syntax tree of the query's <c>mlmodel</c> or
+    /// <c>serving</c> stage (its offsets those of the whole query), the text around it, and where
+    /// it ends.
+    /// </summary>
+    internal static (string Before, CommandSyntax Syntax, string After, int End) ParseQuerySyntax(string query)
+    {
+        foreach (var (start, end) in QuerySplitter.Split(query))
         {
-            var first = FirstWord(query, start, end);
-            if (first.Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+            var i = MlModelLexicon.SkipWhiteSpace(query, start);
+            if (CommandWords.Find(query.AsSpan(i, Math.Min(MlModelLexicon.SkipWord(query, i), end) - i)) is not null)
             {
-                var slice = query[start..end];
-                var result = MlModelGrammar.WholeCommand.Parse(slice);
+                var result = MlModelGrammar.WholeCommand.Parse(query[start..end]);
                 if (!result.Success)
                 {
                     throw SyntaxErrors.Translate(result.Error!, query, start, end);
                 }
-                var syntax = Shift(result.Value, start);
-                var bound = Binder.Bind(syntax, query);
                 var before = start == 0 ? "" : query[..Math.Max(0, start - 1)].Trim();
                 var after = end >= query.Length ? "" : query[(end + 1)..].Trim();
-                return new MlModelQueryStage(before, bound, after, syntax.Start, end);
+                return (before, Shift(result.Value, start), after, end);
             }
         }
-        throw new MlModelException(ErrorCodes.Syntax, "mlmodel: the query has no mlmodel stage; a stage starts with the word mlmodel, as in: * | mlmodel list");
-    }
-
-    private static string FirstWord(string text, int start, int end)
-    {
-        var i = start;
-        while (i < end && MlModelGrammar.IsWhiteSpace(text[i]))
-        {
-            i++;
-        }
-        var j = i;
-        while (j < end && MlModelGrammar.IsBareChar(text[j]))
-        {
-            j++;
-        }
-        return text[i..j];
+        throw new MlModelException(ErrorCodes.Syntax,
+            "mlmodel: the query has no mlmodel or serving stage; a stage starts with the word mlmodel or serving, as in: * | mlmodel list");
     }
 
     private static CommandSyntax Shift(CommandSyntax s, int by) => by == 0 ? s : new CommandSyntax(
         s.Operation,
         s.OperationOffset + by,
-        s.Parameters.Select(p => new ParameterSyntax(p.Key, p.Offset + by, p.Value is null ? null : p.Value with { Offset = p.Value.Offset + by })).ToList(),
+        s.Parameters.Select(p => new ParameterSyntax(p.Key, p.Offset + by, p.Value is null ? null : Shift(p.Value, by))).ToList(),
         s.Start + by,
-        s.End + by);
+        s.End + by)
+    {
+        Command = s.Command,
+    };
 
-    private static MlModelException JsonShape(string what) =>
-        new(ErrorCodes.InvalidJson, "mlmodel: " + what);
+    private static ValueSyntax Shift(ValueSyntax v, int by) =>
+        v with { Offset = v.Offset + by, Items = v.Items.Count == 0 ? v.Items : [.. v.Items.Select(i => Shift(i, by))] };
+
+    private static MlModelException JsonShape(string what, string command = CommandWords.MlModel) =>
+        new(ErrorCodes.InvalidJson, command + ": " + what);
 }

@@ -8,13 +8,34 @@ using MlModel.Dsl.Syntax;
 namespace MlModel.Dsl.Binding;
 
 /// <summary>How a raw value arrived: from command text or from a dsl-object.</summary>
+/// <remarks>
+/// <see cref="Tuple"/> and <see cref="List"/> come from text (<c>(0,1,2)</c>, <c>[(12,)]</c>) and
+/// from a dsl-object's arrays alike (<c>["0","1","2"]</c>, <c>[[12]]</c>).
+/// </remarks>
 internal enum RawForm { Bare, Quoted, Base64, JsonString, JsonNumber, JsonBool, JsonOther, Tuple, List }
 
-/// <summary>
-/// A value before binding. <see cref="Offset"/> is null for dsl-object input. A tuple's
-/// <see cref="Items"/> are its values; a list's are its tuples (a dsl-object's JSON arrays, likewise).
-/// </summary>
-internal readonly record struct RawValue(RawForm Form, string Text, int? Offset, IReadOnlyList<RawValue>? Items = null);
+/// <summary>A value before binding.</summary>
+/// <param name="Form">How it arrived.</param>
+/// <param name="Text">The text as the binder reads it (base64 still encoded).</param>
+/// <param name="Offset">Where it starts in the command text; null for dsl-object input.</param>
+/// <param name="Items">
+/// A <see cref="RawForm.Tuple"/>'s items (each <see cref="RawForm.Bare"/>, <see cref="RawForm.Quoted"/>,
+/// <see cref="RawForm.JsonString"/> or <see cref="RawForm.JsonNumber"/>) or a <see cref="RawForm.List"/>'s
+/// tuples, never empty; null for the other forms. <see cref="Text"/> is then the value as written
+/// (the JSON array's text for a dsl-object), for messages.
+/// </param>
+internal readonly record struct RawValue(RawForm Form, string Text, int? Offset, IReadOnlyList<RawValue>? Items = null)
+{
+    /// <summary>A value of the syntax tree, with its items.</summary>
+    // Bare, Quoted and Base64 are the first three of both enums. The items are read apart: with
+    // them inline, the method is not inlined and costs a parse about 150 ns.
+    public static RawValue From(ValueSyntax value) => value.Form <= ValueForm.Base64
+        ? new((RawForm)(int)value.Form, value.Text, value.Offset)
+        : WithItems(value);
+
+    private static RawValue WithItems(ValueSyntax value) =>
+        new(value.Form == ValueForm.Tuple ? RawForm.Tuple : RawForm.List, value.Text, value.Offset, [.. value.Items.Select(From)]);
+}
 
 /// <summary>A parameter before binding; a null key is a positional word.</summary>
 internal readonly record struct RawParameter(string? Key, int? Offset, RawValue? Value);
@@ -60,19 +81,10 @@ internal static class Binder
             get
             {
                 var p = _array is not null ? _array[index] : parameters[index];
-                return new RawParameter(p.Key, p.Offset, p.Value is null ? null : Raw(p.Value));
+                return new RawParameter(p.Key, p.Offset, p.Value is null ? null : RawValue.From(p.Value));
             }
         }
     }
-
-    private static RawValue Raw(ValueSyntax value) => new(
-        value.Form switch
-        {
-            ValueForm.Quoted => RawForm.Quoted,
-            ValueForm.Base64 => RawForm.Base64,
-            _ => RawForm.Bare,
-        },
-        value.Text, value.Offset);
 
     internal readonly struct ArrayParameters(RawParameter[] parameters) : IRawParameters
     {
@@ -82,7 +94,7 @@ internal static class Binder
     }
 
     public static MlModelCommand Bind(CommandSyntax syntax, string source) =>
-        Bind(CommandTables.MlModel, syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
+        Bind(CommandTables.Find(syntax.Command)!, syntax.Operation, syntax.OperationOffset, new SyntaxParameters(syntax.Parameters), source);
 
     public static MlModelCommand Bind(CommandTable table, string operationWord, int? operationOffset, RawParameter[] parameters, string? source) =>
         Bind(table, operationWord, operationOffset, new ArrayParameters(parameters), source);
@@ -183,9 +195,11 @@ internal static class Binder
         }
         if (value.Form is RawForm.Tuple or RawForm.List)
         {
-            throw Error(ErrorCodes.InvalidValue, op, $"invalid value for '{spec.Key}': a {(value.Form == RawForm.Tuple ? "tuple" : "list")}",
-                value.Offset, source, "expected a single value: a word, a 'quoted string' or base64(...)");
+            // Tuples and lists are the serving command's (shape, tag); every key here takes one value.
+            throw Invalid(op, spec, value, value.Text, source,
+                value.Form == RawForm.Tuple ? "expected a single value, not a tuple" : "expected a single value, not a list of tuples");
         }
+
         var text = value.Form == RawForm.Base64 ? DecodeBase64(op, spec, value, source) : value.Text;
 
         if (spec.Kind == ParamKind.Version)
@@ -426,7 +440,7 @@ internal static class Binder
     {
         // White space inside base64(...) is ignored so that long values can be wrapped.
         var encoded = value.Text.AsSpan();
-        if (encoded.ContainsAny(Lexemes.WhiteSpace))
+        if (encoded.ContainsAny(MlModelLexicon.WhiteSpace))
         {
             encoded = string.Concat(value.Text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)).AsSpan();
         }
@@ -505,7 +519,7 @@ internal static class Binder
         {
             RawForm.Quoted => $"'{shown}' (quoted)",
             RawForm.Base64 => $"'{shown}' (from base64)",
-            RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther => shown,
+            RawForm.JsonNumber or RawForm.JsonBool or RawForm.JsonOther or RawForm.Tuple or RawForm.List => shown,
             _ => $"'{shown}'",
         };
     }

@@ -72,25 +72,8 @@ internal static class CommandRenderer
         sb.Append(items.Count == 1 ? ",)" : ")");
     }
 
-    /// <summary>A bare word when it is one, else a quoted string, else base64 (spec B.1).</summary>
-    public static void AppendValue(StringBuilder sb, string text)
-    {
-        if (text.Length > 0 && text.AsSpan().IndexOfAny(NonBare) < 0)
-        {
-            sb.Append(text);
-        }
-        else if (text.AsSpan().IndexOfAny("'\r\n") < 0)
-        {
-            sb.Append('\'').Append(text).Append('\'');
-        }
-        else
-        {
-            sb.Append("base64(").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(text))).Append(')');
-        }
-    }
-
-    private static readonly System.Buffers.SearchValues<char> NonBare =
-        System.Buffers.SearchValues.Create(" \t\r\n'\"=|(),");
+    /// <summary>A bare word when it is one, else a quoted string, else base64 (spec B.1): the lexicon's rule.</summary>
+    public static void AppendValue(StringBuilder sb, string text) => MlModelLexicon.AppendValue(sb, text);
 
     public static string ToJson(MlModelCommand command, bool indented)
     {

@@ -217,9 +217,15 @@ internal static class CommandTables
                 c => c.Repair ? true : null, values: ["true", "false"], @default: false)),
     ]);
 
-    /// <summary>TensorFlow's dtypes by their NumPy names, as IRIS's <c>dtype=</c> takes them.</summary>
+    /// <summary>
+    /// The input dtypes <c>dtype=</c> takes: the spec's and IRIS's words (<c>float</c>, <c>double</c>,
+    /// <c>int</c>, ...) and NumPy's names, each one of TensorFlow's numeric or bool dtypes.
+    /// </summary>
     internal static readonly IReadOnlyList<string> Dtypes =
-        ["float32", "float64", "float16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"];
+    [
+        "float", "double", "half", "int", "long", "bool",
+        "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    ];
 
     public static CommandTable Serving { get; } = new("serving",
     [

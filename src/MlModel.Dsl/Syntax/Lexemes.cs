@@ -1,19 +1,11 @@
-using System.Buffers;
-
 namespace MlModel.Dsl.Syntax;
 
 /// <summary>
-/// The character classes of the lexical rules (<c>grammar/mlmodel.ebnf</c>, section 1) and the
-/// cache of the language's own words. <see cref="MlModelGrammar"/> builds its lexemes from these;
-/// the binder and the error translator use the same classes.
+/// The cache of the language's own words, which the grammar's bare words are interned through.
+/// The lexical rules themselves are <see cref="MlModelLexicon"/>'s.
 /// </summary>
 internal static class Lexemes
 {
-    internal static readonly SearchValues<char> WhiteSpace = SearchValues.Create(" \t\r\n");
-
-    // Spec B.1: a bare word is any run of characters other than these.
-    internal static readonly SearchValues<char> NonBare = SearchValues.Create(" \t\r\n'\"=|(),");
-
     /// <summary>
     /// Words the language uses everywhere (keys, operations, the closed values). A word equal to
     /// one of them is returned as that string rather than a new one, so a typical command
@@ -26,6 +18,7 @@ internal static class Lexemes
         "mlmodel", "list", "summary", "delete", "import", "export", "deploy", "stop", "history", "status", "check",
         "user", "name", "version", "analysis_tool", "kind", "algorithm", "format", "connector_id", "path",
         "description", "parameter", "label", "serving", "repair",
+        "predict", "col", "shape", "dtype", "layer_name", "tag",
         "tf", "spark", "saved_model", "h5", "on", "off", "true", "false", "stable", "unstable",
         "classification", "regression", "deep", "root", "demo",
     ];
@@ -59,8 +52,4 @@ internal static class Lexemes
         }
         return word.ToString();
     }
-
-    internal static bool IsWhiteSpace(char c) => c is ' ' or '\t' or '\r' or '\n';
-
-    internal static bool IsBareChar(char c) => !NonBare.Contains(c);
 }

@@ -12,6 +12,9 @@ namespace MlModel.Dsl.Syntax;
 internal static class SyntaxErrors
 {
     private const string Base64Advice = "write the value in single quotes ('...') or as base64(...)";
+    private const string ItemAdvice = "write the item in single quotes ('...')";
+    private const string TupleExamples = "such as (12,) or (0, 1, 2)";
+    private const string ListExamples = "such as [(12,)] or [(28, 28, 1), (4, 1)]";
 
     public static MlModelException Translate(ParseError<char> error, string source, int start, int end, bool keywordOptional = false)
     {
@@ -21,19 +24,33 @@ internal static class SyntaxErrors
         {
             // Pidgin stops where the word stopped matching (the x of mlmodelx); the message shows
             // the whole word, from its start.
-            offset = Math.Min(SkipWhiteSpace(source, start), end);
+            offset = Math.Min(MlModelLexicon.SkipWhiteSpace(source, start), end);
         }
         var atEnd = offset >= end;
         var unexpected = atEnd ? '\0' : source[offset];
         var tag = Where(source, start, offset, atEnd, unexpected, expected);
-        var op = OperationOf(source, start, end, keywordOptional);
+        var head = HeadOf(source, start, end, keywordOptional);
+
+        // Pidgin forgets what a separated list expected when its separator failed without
+        // consuming anything; the closing bracket alone is left. Name the separator (or, after
+        // one, the item) again.
+        if (tag == SyntaxTags.InTuple && expected is [SyntaxLabels.TupleClose])
+        {
+            expected = PreviousNonWhiteSpace(source, start, offset) is ',' or '('
+                ? [SyntaxLabels.Item, SyntaxLabels.TupleClose]
+                : [SyntaxLabels.Comma, SyntaxLabels.TupleClose];
+        }
+        else if (tag == SyntaxTags.InList && expected is [SyntaxLabels.ListClose])
+        {
+            expected = [SyntaxLabels.Comma, SyntaxLabels.ListClose];
+        }
 
         // `name= version=1`: the grammar read `version` as name's value and then met '='.
         if (unexpected == '=' && (tag == SyntaxTags.AfterBare || expected.Contains(SyntaxLabels.Parameter))
             && MissingValueKey(source, offset, start) is (string key, int keyOffset))
         {
-            return Binder.Error(ErrorCodes.MissingValue, op, $"parameter '{Display.Word(key)}' has no value", keyOffset, source,
-                $"write {Display.Word(key)}=<value>");
+            return Error(ErrorCodes.MissingValue, head, $"parameter '{Display.Word(key)}' has no value", keyOffset, source,
+                $"write {Display.Word(key)}=<value>", null);
         }
 
         string found;
@@ -53,6 +70,8 @@ internal static class SyntaxErrors
         {
             SyntaxTags.AfterQuoted => " after the quoted string",
             SyntaxTags.AfterBase64 => " after base64(...)",
+            SyntaxTags.AfterTuple => " after the tuple",
+            SyntaxTags.AfterList => " after the list",
             _ => "",
         };
 
@@ -68,15 +87,23 @@ internal static class SyntaxErrors
         {
             what.Append(", expected ").Append(JoinOr(expected));
         }
-        var hint = inKey is not null && op?.Find(inKey)?.Kind == ParamKind.Version && tag != SyntaxTags.UnclosedQuote
+        var hint = inKey is not null && head.Spec?.Find(inKey)?.Kind == ParamKind.Version && tag != SyntaxTags.UnclosedQuote
             ? "a version is a whole number from 1 to 2147483647, such as 1000, written without quotes"
-            : Hint(source, start, offset, tag, atEnd, unexpected, expected);
+            : Hint(source, start, offset, tag, atEnd, unexpected, expected, head);
         if (hint is not null)
         {
             what.Append("; ").Append(hint);
         }
-        var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
-        return new MlModelException(new MlModelError(ErrorCodes.Syntax, prefix + what, line, column, expected));
+        return new MlModelException(new MlModelError(ErrorCodes.Syntax, head.Prefix + what, line, column, expected));
+    }
+
+    // The house form, `serving predict: WHAT (line L, column C); HINT`, for the errors the
+    // syntax finds before any binder sees the command.
+    private static MlModelException Error(string code, CommandHead head, string what, int offset, string source, string hint, IReadOnlyList<string>? expected)
+    {
+        var (line, column) = SourceText.Position(source, offset);
+        return new MlModelException(new MlModelError(code,
+            string.Create(CultureInfo.InvariantCulture, $"{head.Prefix}{what} (line {line}, column {column}); {hint}"), line, column, expected));
     }
 
     // Pidgin's expectations as labels, each once, in the grammar's order.
@@ -96,7 +123,8 @@ internal static class SyntaxErrors
 
     /// <summary>
     /// Where the error happened, from what the grammar expected there; after a word or a value,
-    /// its last character tells which lexeme it was (a bare word cannot end in a quote or ')').
+    /// its last character (and its first) tell which lexeme it was: a bare word cannot end in a
+    /// quote or ')', and a ']' ends a list only when the value began as one.
     /// </summary>
     private static string? Where(string source, int start, int offset, bool atEnd, char unexpected, List<string> expected)
     {
@@ -112,6 +140,14 @@ internal static class SyntaxErrors
         {
             return SyntaxTags.UnclosedBase64;
         }
+        if (expected.Contains(SyntaxLabels.Item) || expected.Contains(SyntaxLabels.TupleClose))
+        {
+            return SyntaxTags.InTuple;
+        }
+        if (expected.Contains(SyntaxLabels.Tuple) || expected.Contains(SyntaxLabels.ListClose))
+        {
+            return SyntaxTags.InList;
+        }
         if (expected.Contains(SyntaxLabels.EndOfInput))
         {
             return !atEnd && unexpected == '|' ? SyntaxTags.Pipe : null;
@@ -126,19 +162,20 @@ internal static class SyntaxErrors
             [SyntaxLabels.WhiteSpace, SyntaxLabels.EndOfCommand] => (offset > start ? source[offset - 1] : '\0') switch
             {
                 '\'' => SyntaxTags.AfterQuoted,
-                ')' => SyntaxTags.AfterBase64,
+                ')' => ValueAt(source, start, offset) is (_, int valueStart) && source[valueStart] == '(' ? SyntaxTags.AfterTuple : SyntaxTags.AfterBase64,
+                ']' when ValueAt(source, start, offset) is (_, int valueStart) && MlModelLexicon.StartsList(source, valueStart) => SyntaxTags.AfterList,
                 _ => KeyOfValueAt(source, start, offset) is null ? SyntaxTags.AfterOperation : SyntaxTags.AfterBare,
             },
             _ => null,
         };
     }
 
-    private static string? Hint(string source, int start, int offset, string? tag, bool atEnd, char unexpected, List<string> expected)
+    private static string? Hint(string source, int start, int offset, string? tag, bool atEnd, char unexpected, List<string> expected, CommandHead head)
     {
         switch (tag)
         {
             case SyntaxTags.Keyword:
-                return atEnd ? "a command starts with mlmodel and an operation, such as: mlmodel list" : null;
+                return atEnd ? "a command starts with mlmodel or serving and an operation, such as: mlmodel list" : null;
             case SyntaxTags.UnclosedQuote:
                 {
                     var (l, c) = SourceText.Position(source, source.LastIndexOf('\'', Math.Max(start, offset - 1)));
@@ -151,12 +188,23 @@ internal static class SyntaxErrors
                     var (l, c) = SourceText.Position(source, open);
                     return $"the base64( at line {l}, column {c} is not closed";
                 }
+            case SyntaxTags.InTuple:
+                return TupleHint(source, start, offset, atEnd, unexpected, expected);
+            case SyntaxTags.InList:
+                return ListHint(source, start, offset, atEnd, unexpected, expected);
             case SyntaxTags.AfterKeyword:
-                return "put white space between mlmodel and the operation: mlmodel list";
+                var command = CommandWords.Find(PreviousWord(source, start, offset)) ?? CommandWords.MlModel;
+                return command == CommandWords.Serving
+                    ? "put white space between serving and the operation: serving status name=<model>"
+                    : "put white space between mlmodel and the operation: mlmodel list";
             case SyntaxTags.AfterQuoted:
                 return "a single-quoted string ends at the next quote and cannot contain one: write text with a quote as base64(...)";
+            case SyntaxTags.AfterTuple:
+                return "a tuple ends at its ')': put white space before the next parameter";
+            case SyntaxTags.AfterList:
+                return "a list ends at its ']': put white space before the next parameter";
             case SyntaxTags.Pipe:
-                return "a '|' ends the mlmodel command and starts the host's next pipeline stage: give the command alone, or parse the whole query with ParseQuery";
+                return $"a '|' ends the {head.Command} command and starts the host's next pipeline stage: give the command alone, or parse the whole query with ParseQuery";
         }
         if (tag is SyntaxTags.AfterOperation or SyntaxTags.AfterWord or SyntaxTags.AfterBare
             && Display.FirstInvisible(PreviousWord(source, start, offset)) is char invisible)
@@ -166,7 +214,7 @@ internal static class SyntaxErrors
         }
         if (expected.Contains(SyntaxLabels.Operation))
         {
-            return "allowed operations: " + string.Join(", ", OperationTable.All.Select(o => o.Name));
+            return "allowed operations: " + string.Join(", ", CommandWords.Operations(head.Command));
         }
         if (atEnd)
         {
@@ -187,6 +235,8 @@ internal static class SyntaxErrors
                 return $"'({key}=)?' is the syntax's notation for an optional parameter: write {key}=<value>, or leave it out";
             case '(' when atParameter && PreviousWord(source, start, offset).Equals("base64", StringComparison.OrdinalIgnoreCase):
                 return "write base64(...) with no space before '('";
+            case '(' or ',' when tag == SyntaxTags.AfterBare && ValueAt(source, start, offset) is (_, int valueStart) && source[valueStart] == '[':
+                return $"a list holds tuples, {ListExamples}; as text, " + Base64Advice;
             case '=' or '(' or ')' or ',' when tag == SyntaxTags.AfterBare || expected.Contains(SyntaxLabels.Value):
                 return $"'{unexpected}' cannot appear in a bare word: " + Base64Advice
                     + (unexpected == ',' ? "; parameters are separated by white space, not ','" : "");
@@ -197,11 +247,92 @@ internal static class SyntaxErrors
         return null;
     }
 
+    private static string? TupleHint(string source, int start, int offset, bool atEnd, char unexpected, List<string> expected)
+    {
+        var open = OpeningBracket(source, start, offset, '(', ')');
+        var (l, c) = SourceText.Position(source, open);
+        var notClosed = $"the tuple that starts at line {l}, column {c} is not closed";
+        if (atEnd)
+        {
+            return notClosed;
+        }
+        if (offset > start && source[offset - 1] == '\'' && expected.Contains(SyntaxLabels.Comma))
+        {
+            return "a quoted item ends at the next quote and cannot contain one; items are separated by ','";
+        }
+        return unexpected switch
+        {
+            ')' => $"a tuple holds at least one item, {TupleExamples}",
+            ',' => $"an item is missing before this ',': a tuple's items are separated by single commas, {TupleExamples}",
+            '|' => $"a '|' can appear in a tuple only inside a quoted item ('a|b'); else {notClosed}",
+            '"' => "double quotes do not quote in mlmodel: " + ItemAdvice,
+            '(' when PreviousWord(source, start, offset).Equals("base64", StringComparison.OrdinalIgnoreCase) =>
+                "a tuple item is a number, a word or a quoted string: base64(...) cannot appear in a tuple",
+            '(' => $"tuples do not nest; several tuples are written as a list, {ListExamples}",
+            '\'' => "a quote cannot appear inside a bare item: " + ItemAdvice,
+            '=' => "'=' cannot appear in a bare item: " + ItemAdvice,
+            _ when expected.Contains(SyntaxLabels.Comma) => $"separate a tuple's items with ',', {TupleExamples}",
+            _ => null,
+        };
+    }
+
+    private static string? ListHint(string source, int start, int offset, bool atEnd, char unexpected, List<string> expected)
+    {
+        if (atEnd || unexpected == '|')
+        {
+            var (l, c) = SourceText.Position(source, OpeningBracket(source, start, offset, '[', ']'));
+            return $"the list that starts at line {l}, column {c} is not closed";
+        }
+        if (expected.Contains(SyntaxLabels.Comma))
+        {
+            return $"separate the tuples of a list with ',', {ListExamples}";
+        }
+        return unexpected == ']'
+            ? $"a list takes no ',' after its last tuple, {ListExamples}"
+            : $"a list holds only tuples, {ListExamples}; a single value needs no list";
+    }
+
+    // The bracket that opened the tuple or list the error is in: the last one before the offset
+    // that is not closed before it (quoted items skipped).
+    private static int OpeningBracket(string s, int start, int offset, char open, char close)
+    {
+        var candidate = -1;
+        var i = start;
+        while (i < offset)
+        {
+            if (s[i] == '\'')
+            {
+                i = MlModelLexicon.QuotedStringEnd(s, i);
+                continue;
+            }
+            if (s[i] == open)
+            {
+                candidate = i;
+            }
+            else if (s[i] == close)
+            {
+                candidate = -1;
+            }
+            i++;
+        }
+        return candidate < 0 ? offset : candidate;
+    }
+
+    private static char PreviousNonWhiteSpace(string s, int start, int offset)
+    {
+        var i = offset;
+        while (i > start && MlModelLexicon.IsWhiteSpace(s[i - 1]))
+        {
+            i--;
+        }
+        return i > start ? s[i - 1] : '\0';
+    }
+
     // `(user=)?` or `(label='stable')?`, copied from a syntax line: the key inside.
     private static string? OptionalNotation(string s, int offset)
     {
         var i = offset + 1;
-        var keyEnd = SkipWord(s, i);
+        var keyEnd = MlModelLexicon.SkipWord(s, i);
         return keyEnd > i && keyEnd < s.Length && s[keyEnd] == '=' && s.IndexOf(")?", keyEnd, StringComparison.Ordinal) is var close and > 0
             && s.AsSpan(keyEnd, close - keyEnd).IndexOfAny(" \t\r\n") < 0
             ? s[i..keyEnd]
@@ -209,103 +340,66 @@ internal static class SyntaxErrors
     }
 
     /// <summary>The key whose value contains <paramref name="offset"/> (or ends just before it), if any.</summary>
-    internal static string? KeyOfValueAt(string source, int start, int offset)
+    private static string? KeyOfValueAt(string source, int start, int offset) => ValueAt(source, start, offset)?.Key;
+
+    /// <summary>
+    /// The key whose value contains <paramref name="offset"/> (or ends just before it), and where
+    /// that value starts, read the way the grammar reads the command up to there.
+    /// </summary>
+    private static (string Key, int ValueStart)? ValueAt(string source, int start, int offset)
     {
-        var i = SkipWhiteSpace(source, start);
-        var first = SkipWord(source, i);
-        if (source.AsSpan(i, first - i).Equals("mlmodel", StringComparison.OrdinalIgnoreCase))
+        var i = MlModelLexicon.SkipWhiteSpace(source, start);
+        var first = MlModelLexicon.SkipWord(source, i);
+        if (CommandWords.Find(source.AsSpan(i, first - i)) is not null)
         {
-            i = SkipWhiteSpace(source, first); // mlmodel (which a prompt's command may leave out)
-            first = SkipWord(source, i);
+            i = MlModelLexicon.SkipWhiteSpace(source, first); // the command word (which a prompt's command may leave out)
+            first = MlModelLexicon.SkipWord(source, i);
         }
-        i = SkipWhiteSpace(source, first); // the operation
+        i = MlModelLexicon.SkipWhiteSpace(source, first); // the operation
         while (i < offset)
         {
-            var wordEnd = SkipWord(source, i);
+            var wordEnd = MlModelLexicon.SkipWord(source, i);
             if (wordEnd == i)
             {
                 return null;
             }
-            var j = SkipWhiteSpace(source, wordEnd);
+            var j = MlModelLexicon.SkipWhiteSpace(source, wordEnd);
             if (j >= source.Length || source[j] != '=')
             {
-                i = SkipWhiteSpace(source, wordEnd);
+                i = MlModelLexicon.SkipWhiteSpace(source, wordEnd);
                 continue;
             }
             var key = source[i..wordEnd];
-            var valueStart = SkipWhiteSpace(source, j + 1);
+            var valueStart = MlModelLexicon.SkipWhiteSpace(source, j + 1);
             if (offset <= valueStart)
             {
-                return offset > j ? key : null;
+                return offset > j ? (key, valueStart) : null;
             }
-            var valueEnd = ValueEnd(source, valueStart);
+            var valueEnd = MlModelLexicon.ValueEnd(source, valueStart);
             if (offset <= valueEnd)
             {
-                return key;
+                return (key, valueStart);
             }
-            i = SkipWhiteSpace(source, valueEnd);
+            i = MlModelLexicon.SkipWhiteSpace(source, valueEnd);
         }
         return null;
     }
 
-    // Where a value that starts at `i` ends, the way the grammar reads it; at an unclosed quote
-    // or base64( it is the line break or the end that stopped it.
-    private static int ValueEnd(string s, int i)
-    {
-        if (i >= s.Length)
-        {
-            return i;
-        }
-        if (s[i] == '\'')
-        {
-            var close = s.AsSpan(i + 1).IndexOfAny('\'', '\r', '\n');
-            return close < 0 ? s.Length : s[i + 1 + close] == '\'' ? i + close + 2 : i + 1 + close;
-        }
-        if (s.AsSpan(i).StartsWith("base64(", StringComparison.OrdinalIgnoreCase))
-        {
-            var close = s.IndexOf(')', i + 7);
-            return close < 0 ? s.Length : close + 1;
-        }
-        return SkipWord(s, i);
-    }
-
-    private static int SkipWhiteSpace(string s, int i)
-    {
-        while (i < s.Length && Lexemes.IsWhiteSpace(s[i]))
-        {
-            i++;
-        }
-        return i;
-    }
-
-    private static int SkipWord(string s, int i)
-    {
-        while (i < s.Length && Lexemes.IsBareChar(s[i]))
-        {
-            i++;
-        }
-        return i;
-    }
-
     private static string WordAt(string s, int offset, int end)
     {
-        var j = offset;
-        while (j < end && Lexemes.IsBareChar(s[j]) && j - offset < 40)
-        {
-            j++;
-        }
+        var j = Math.Min(MlModelLexicon.SkipWord(s, offset), Math.Min(end, offset + 40));
         return j == offset ? s[offset].ToString() : s[offset..j];
     }
 
     private static string PreviousWord(string s, int start, int offset)
     {
         var i = offset;
-        while (i > start && Lexemes.IsWhiteSpace(s[i - 1]))
+        while (i > start && MlModelLexicon.IsWhiteSpace(s[i - 1]))
         {
             i--;
         }
         var wordEnd = i;
-        while (i > start && Lexemes.IsBareChar(s[i - 1]))
+        while (i > start && MlModelLexicon.IsBareChar(s[i - 1]))
         {
             i--;
         }
@@ -316,12 +410,12 @@ internal static class SyntaxErrors
     private static (string, int)? MissingValueKey(string source, int offset, int start)
     {
         var i = offset;
-        while (i > start && Lexemes.IsWhiteSpace(source[i - 1]))
+        while (i > start && MlModelLexicon.IsWhiteSpace(source[i - 1]))
         {
             i--;
         }
         var wordEnd = i;
-        while (i > start && Lexemes.IsBareChar(source[i - 1]))
+        while (i > start && MlModelLexicon.IsBareChar(source[i - 1]))
         {
             i--;
         }
@@ -330,7 +424,7 @@ internal static class SyntaxErrors
             return null;
         }
         var wordStart = i;
-        while (i > start && Lexemes.IsWhiteSpace(source[i - 1]))
+        while (i > start && MlModelLexicon.IsWhiteSpace(source[i - 1]))
         {
             i--;
         }
@@ -339,36 +433,59 @@ internal static class SyntaxErrors
             return null;
         }
         i--;
-        while (i > start && Lexemes.IsWhiteSpace(source[i - 1]))
+        while (i > start && MlModelLexicon.IsWhiteSpace(source[i - 1]))
         {
             i--;
         }
         var keyEnd = i;
-        while (i > start && Lexemes.IsBareChar(source[i - 1]))
+        while (i > start && MlModelLexicon.IsBareChar(source[i - 1]))
         {
             i--;
         }
         // `key=` must itself start a parameter: white space (or the command's start) before it.
-        if (keyEnd == i || (i > start && !Lexemes.IsWhiteSpace(source[i - 1])))
+        if (keyEnd == i || (i > start && !MlModelLexicon.IsWhiteSpace(source[i - 1])))
         {
             return null;
         }
         return (source[i..keyEnd], i);
     }
 
-    internal static OperationSpec? OperationOf(string source, int start, int end, bool keywordOptional = false)
+    /// <summary>The command word and the operation, as far as the text shows them: what every message starts with.</summary>
+    private readonly record struct CommandHead(string Command, string? Operation, OperationSpec? Spec)
     {
-        var i = SkipWhiteSpace(source, start);
-        if (end - i >= 8 && source.AsSpan(i, 7).Equals("mlmodel", StringComparison.OrdinalIgnoreCase) && Lexemes.IsWhiteSpace(source[i + 7]))
+        /// <summary><c>mlmodel deploy: </c>, <c>serving predict: </c>, or <c>mlmodel: </c> when the operation is not known.</summary>
+        public string Prefix => Operation is null ? Command + ": " : $"{Command} {Operation}: ";
+    }
+
+    private static CommandHead HeadOf(string source, int start, int end, bool keywordOptional = false)
+    {
+        var i = MlModelLexicon.SkipWhiteSpace(source, start);
+        var j = Math.Min(MlModelLexicon.SkipWord(source, i), end);
+        var command = j < end && MlModelLexicon.IsWhiteSpace(source[j]) ? CommandWords.Find(source.AsSpan(i, j - i)) : null;
+        if (command is not null)
         {
-            i = SkipWhiteSpace(source, i + 7);
+            i = MlModelLexicon.SkipWhiteSpace(source, j);
         }
-        else if (!keywordOptional)
+        else if (keywordOptional)
         {
-            return null;
+            command = CommandWords.MlModel;
         }
-        var j = Math.Min(SkipWord(source, i), end);
-        return j > i ? OperationTable.Find(source[i..j]) : null;
+        else
+        {
+            return new CommandHead(CommandWords.Find(source.AsSpan(i, j - i)) ?? CommandWords.MlModel, null, null);
+        }
+        j = Math.Min(MlModelLexicon.SkipWord(source, i), end);
+        if (j <= i)
+        {
+            return new CommandHead(command, null, null);
+        }
+        var word = source[i..j];
+        if (command == CommandWords.MlModel)
+        {
+            var spec = OperationTable.Find(word);
+            return new CommandHead(command, spec?.Name, spec);
+        }
+        return new CommandHead(command, CommandWords.Operation(command, word), null);
     }
 
     private static string Describe(string s, int offset) => s[offset] switch
@@ -470,5 +587,9 @@ internal static class SyntaxTags
     public const string AfterBase64 = "after-base64";
     public const string UnclosedQuote = "unclosed-quote";
     public const string UnclosedBase64 = "unclosed-base64";
+    public const string InTuple = "in-tuple";
+    public const string InList = "in-list";
+    public const string AfterTuple = "after-tuple";
+    public const string AfterList = "after-list";
     public const string Pipe = "pipe";
 }

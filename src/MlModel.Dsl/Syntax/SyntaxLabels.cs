@@ -6,10 +6,15 @@ namespace MlModel.Dsl.Syntax;
 /// </summary>
 internal static class SyntaxLabels
 {
-    public const string Keyword = "'mlmodel'";
+    public const string Keyword = "'mlmodel' or 'serving'";
     public const string Operation = "an operation";
     public const string Parameter = "a parameter (key=value)";
     public const string Value = "a value";
+    public const string Item = "a tuple item";
+    public const string Tuple = "a tuple";
+    public const string Comma = "','";
+    public const string TupleClose = "')' to close the tuple";
+    public const string ListClose = "']' to close the list";
     public const string WhiteSpace = "white space";
     public const string EqualsSign = "'='";
     public const string EndOfCommand = "the end of the command";
@@ -22,5 +27,8 @@ internal static class SyntaxLabels
     /// order Pidgin met the alternatives in (<c>Until</c> tries its terminator before the item).
     /// </summary>
     public static readonly string[] InOrder =
-        [Keyword, Operation, Parameter, Value, WhiteSpace, EqualsSign, EndOfCommand, EndOfInput, ClosingQuote, ClosingParen];
+    [
+        Keyword, Operation, Parameter, Value, Item, Tuple, Comma, TupleClose, ListClose, WhiteSpace, EqualsSign,
+        EndOfCommand, EndOfInput, ClosingQuote, ClosingParen,
+    ];
 }

@@ -33,6 +33,15 @@ public class CliTests
     }
 
     [Test]
+    public async Task Shell_words_are_one_command_whose_values_are_quoted_again()
+    {
+        // The shell took the quotes off 'CNN wineQ model'; MlModelLexicon.FromArguments puts them back.
+        var (code, output, error) = await RunAsync("--parse", "deploy", "name=mnist", "label=CNN wineQ model");
+        code.Should().Be(0, error);
+        output.Trim().Should().Be("""{"command":"mlmodel","params":{"operation":"deploy","name":"mnist","label":"CNN wineQ model"}}""");
+    }
+
+    [Test]
     public async Task A_command_error_exits_1_with_the_message_on_stderr()
     {
         var (code, output, error) = await RunAsync("--parse", "-c", "mlmodel delete name=a");

@@ -157,9 +157,9 @@ public class CommandTableTests
             .Should().Throw<MlModelException>().Which.Message.Should().Be(
                 "serving predict: invalid value for 'tag': 'setosa'; expected a tuple, such as tag=(setosa,versicolor,virginica)");
         FluentActions.Invoking(() => Binder.Bind(CommandTables.MlModel, "deploy", null,
-                [new("name", null, S("m")), new("label", null, Tuple(S("a"), S("b")))], null))
+                [new("name", null, S("m")), new("label", null, Tuple(S("a"), S("b")) with { Text = "[\"a\",\"b\"]" })], null))
             .Should().Throw<MlModelException>().Which.Message.Should().Be(
-                "mlmodel deploy: invalid value for 'label': a tuple; expected a single value: a word, a 'quoted string' or base64(...)");
+                "mlmodel deploy: invalid value for 'label': [\"a\",\"b\"]; expected a single value, not a tuple");
         FluentActions.Invoking(() => Binder.Bind(CommandTables.Serving, "fit", null, [], null))
             .Should().Throw<MlModelException>().Which.Message.Should().Be("serving: unknown operation 'fit'; allowed: status, predict");
     }

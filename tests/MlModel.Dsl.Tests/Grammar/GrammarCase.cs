@@ -30,7 +30,8 @@ public sealed record GrammarCase(
     (int Line, int Column)? ErrorPosition,
     string? ErrorMessage,
     string? Before,
-    string? After)
+    string? After,
+    bool SyntaxOnly = false)
 {
     /// <summary>NUnit shows this, so a failing case names its file and line.</summary>
     public override string ToString() => $"{File}:{Line} {Name}";
@@ -90,7 +91,7 @@ public sealed record GrammarCase(
             if (expectation.StartsWith('{'))
             {
                 yield return new GrammarCase(file, headerLine, name, input, joined, expectation, null, null, null,
-                    extra.GetValueOrDefault("before"), extra.GetValueOrDefault("after"));
+                    extra.GetValueOrDefault("before"), extra.GetValueOrDefault("after"), flags.Contains("syntax"));
             }
             else if (expectation.StartsWith("error ", StringComparison.Ordinal))
             {
@@ -105,7 +106,7 @@ public sealed record GrammarCase(
                     var lc = parts[2].Split(':');
                     position = (int.Parse(lc[0], CultureInfo.InvariantCulture), int.Parse(lc[1], CultureInfo.InvariantCulture));
                 }
-                yield return new GrammarCase(file, headerLine, name, input, joined, null, parts[1], position, message, null, null);
+                yield return new GrammarCase(file, headerLine, name, input, joined, null, parts[1], position, message, null, null, flags.Contains("syntax"));
             }
             else
             {
