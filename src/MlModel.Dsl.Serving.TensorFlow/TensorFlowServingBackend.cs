@@ -34,10 +34,10 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         if (Encoding.UTF8.GetByteCount(servingName) > MaxServingNameBytes)
         {
             throw new MlModelException(ErrorCodes.Unsupported,
-                $"mlmodel deploy: the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; TensorFlow Serving's model folders allow at most {MaxServingNameBytes}: use a shorter model name");
+                $"the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; TensorFlow Serving's model folders allow at most {MaxServingNameBytes}: use a shorter model name");
         }
         var mapped = files.Select(f => new ServingFile(f.RelativePath, f.Length, f.LocalPath, f.Open)).ToList();
-        await WithGateAsync(servingName, () => _serving.DeployAsync(servingName, version, label, mapped, cancellationToken), "deploy", cancellationToken);
+        await WithGateAsync(servingName, () => _serving.DeployAsync(servingName, version, label, mapped, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -46,7 +46,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         {
             await _serving.StopAsync(servingName, version, cancellationToken);
             return 0;
-        }, "stop", cancellationToken);
+        }, cancellationToken);
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<ServingVersionStatus>> GetStatusAsync(string servingName, CancellationToken cancellationToken = default)
@@ -58,7 +58,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "status");
+            throw Map(e);
         }
         var versions = new SortedSet<long>();
         if (status.Config is { } config)
@@ -91,7 +91,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
     }
 
@@ -105,7 +105,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
         var entries = new SortedDictionary<string, ServingEntry>(StringComparer.Ordinal);
         foreach (var d in deployed.Where(d => d.Managed))
@@ -126,7 +126,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
 
     /// <inheritdoc/>
     public Task SetLabelsAsync(string servingName, IReadOnlyDictionary<string, int> labels, CancellationToken cancellationToken = default) =>
-        WithGateAsync(servingName, () => _serving.SetLabelsAsync(servingName, labels.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal), cancellationToken), "check", cancellationToken);
+        WithGateAsync(servingName, () => _serving.SetLabelsAsync(servingName, labels.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal), cancellationToken), cancellationToken);
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> FindLeftoversAsync(bool remove, CancellationToken cancellationToken = default)
@@ -137,7 +137,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
     }
 
@@ -151,7 +151,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
     }
 
-    private async Task<T> WithGateAsync<T>(string servingName, Func<Task<T>> run, string operation, CancellationToken cancellationToken)
+    private async Task<T> WithGateAsync<T>(string servingName, Func<Task<T>> run, CancellationToken cancellationToken)
     {
         var gate = _gates.GetOrAdd(servingName, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -161,7 +161,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, operation);
+            throw Map(e);
         }
         finally
         {
@@ -169,7 +169,8 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
     }
 
-    private static MlModelException Map(TensorFlowServingException e, string operation)
+    // The engine places the error in the command that ran into it (mlmodel deploy, serving status).
+    private static MlModelException Map(TensorFlowServingException e)
     {
         var code = e.Kind switch
         {
@@ -183,6 +184,6 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         {
             message += "; TensorFlow Serving says: " + server;
         }
-        return new MlModelException(code, $"mlmodel {operation}: {message}", e);
+        return new MlModelException(code, message, e);
     }
 }

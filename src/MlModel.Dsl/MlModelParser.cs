@@ -109,8 +109,8 @@ public static class MlModelParser
                 at = next < 0 ? -1 : at + 2 + next;
             }
             var (line, column) = SourceText.Position(json, Math.Max(at, 0));
-            throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
-                $"mlmodel: the dsl-object is not valid Unicode text (line {line}, column {column}): it holds a lone surrogate"
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                $"the dsl-object is not valid Unicode text (line {line}, column {column}): it holds a lone surrogate"
                 + (at >= 0 ? " " + Display.CodePoint(json[at]) : ""), line, column), e);
         }
         catch (JsonException e)
@@ -122,8 +122,8 @@ public static class MlModelParser
             var cut = reason.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? p
                 : reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
             reason = Display.Escape((cut >= 0 ? reason[..cut] : reason).Replace(" Change the reader options.", "", StringComparison.Ordinal).Trim(), 200);
-            throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
-                $"mlmodel: the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                $"the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
         }
         using (doc)
         {
@@ -162,7 +162,8 @@ public static class MlModelParser
         catch (InvalidOperationException e)
         {
             // JsonElement throws this for strings that are not UTF-16 (a lone "\ud800").
-            throw new MlModelException(ErrorCodes.InvalidJson, "mlmodel: the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")", e);
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                "the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")"), e);
         }
         return Binder.Bind(operation, null, raw, null);
     }
@@ -198,7 +199,7 @@ public static class MlModelParser
                 }
                 if (operation is not null)
                 {
-                    throw new MlModelException(ErrorCodes.DuplicateParameter, "mlmodel: duplicate parameter 'operation'; give each parameter once");
+                    throw new MlModelException(MlModelError.Create(ErrorCodes.DuplicateParameter, CommandWords.MlModel, null, "duplicate parameter 'operation'; give each parameter once"));
                 }
                 operation = property.Value.GetString()!;
                 continue;
@@ -223,8 +224,8 @@ public static class MlModelParser
         }
         if (operation is null)
         {
-            throw new MlModelException(ErrorCodes.MissingParameter, "mlmodel: missing required parameter 'operation'; allowed: "
-                + string.Join(", ", OperationTable.All.Select(o => o.Name)));
+            throw new MlModelException(MlModelError.Create(ErrorCodes.MissingParameter, CommandWords.MlModel, null, "missing required parameter 'operation'; allowed: "
+                + string.Join(", ", OperationTable.All.Select(o => o.Name))));
         }
         return (operation, raw.ToArray());
     }
@@ -256,7 +257,7 @@ public static class MlModelParser
                 return new MlModelQueryStage(before, bound, after, syntax.Start, end);
             }
         }
-        throw new MlModelException(ErrorCodes.Syntax, "mlmodel: the query has no mlmodel stage; a stage starts with the word mlmodel, as in: * | mlmodel list");
+        throw new MlModelException(MlModelError.Create(ErrorCodes.Syntax, CommandWords.MlModel, null, "the query has no mlmodel stage; a stage starts with the word mlmodel, as in: * | mlmodel list"));
     }
 
     private static string FirstWord(string text, int start, int end)
@@ -282,5 +283,5 @@ public static class MlModelParser
         s.End + by);
 
     private static MlModelException JsonShape(string what) =>
-        new(ErrorCodes.InvalidJson, "mlmodel: " + what);
+        new(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null, what));
 }

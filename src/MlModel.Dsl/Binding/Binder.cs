@@ -562,9 +562,8 @@ internal static class Binder
     /// </summary>
     internal static MlModelException Error(string code, OperationSpec? op, string what, int? offset, string? source, string? hint, IReadOnlyList<string>? expected = null)
     {
-        var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
         int? line = null, column = null;
-        var message = new StringBuilder(prefix).Append(what);
+        var message = new StringBuilder(what);
         if (offset is int o && source is not null)
         {
             (var l, var c) = SourceText.Position(source, o);
@@ -576,6 +575,6 @@ internal static class Binder
         {
             message.Append("; ").Append(hint.TrimEnd());
         }
-        return new MlModelException(new MlModelError(code, message.ToString(), line, column, expected));
+        return new MlModelException(MlModelError.Create(code, op is null ? CommandWords.MlModel : CommandWords.Of(op.Operation), op?.Name, message.ToString(), line, column, expected));
     }
 }

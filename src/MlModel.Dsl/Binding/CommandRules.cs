@@ -30,8 +30,8 @@ internal static class CommandRules
         var bound = Binder.Bind(CommandRenderer.OperationName(command.Operation), null, parameters.ToArray(), source: null);
         if (bound != command)
         {
-            throw new MlModelException(ErrorCodes.InvalidValue,
-                $"mlmodel {CommandRenderer.OperationName(command.Operation)}: the command does not hold its own values as the language reads them (it reads as: {bound})");
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidValue, CommandWords.Of(command.Operation), CommandRenderer.OperationName(command.Operation),
+                $"the command does not hold its own values as the language reads them (it reads as: {bound})"));
         }
     }
 }

@@ -75,8 +75,7 @@ internal static class SyntaxErrors
         {
             what.Append("; ").Append(hint);
         }
-        var prefix = op is null ? "mlmodel: " : $"mlmodel {op.Name}: ";
-        return new MlModelException(new MlModelError(ErrorCodes.Syntax, prefix + what, line, column, expected));
+        return new MlModelException(MlModelError.Create(ErrorCodes.Syntax, op is null ? CommandWords.MlModel : CommandWords.Of(op.Operation), op?.Name, what.ToString(), line, column, expected));
     }
 
     // Pidgin's expectations as labels, each once, in the grammar's order.
