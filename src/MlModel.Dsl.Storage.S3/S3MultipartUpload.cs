@@ -1,4 +1,4 @@
-using MlModel.Dsl.Backends.Local;
+using MlModel.Dsl.Backends;
 using Amazon.S3.Model;
 
 namespace MlModel.Dsl.Storage.S3;

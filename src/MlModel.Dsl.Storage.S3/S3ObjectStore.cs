@@ -1,4 +1,4 @@
-using MlModel.Dsl.Backends.Local;
+using MlModel.Dsl.Backends;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
