@@ -156,14 +156,14 @@ namespace MlModel.Cli
             }
             // Errors of a home that cannot be used name the (first) command: "mlmodel import: ...".
             var operation = Interpret(text, statements[0]) is Step.Run first ? first.Command.Operation.ToString().ToLowerInvariant() : null;
-            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, operation, stderr, Interrupts.For(cancellationToken));
-            if (embedded is null)
+            var (engine, code) = await CreateEngineAsync(o, resolveStore: true, operation, stderr, Interrupts.For(cancellationToken));
+            if (engine is null)
             {
                 return code;
             }
-            await using (embedded)
+            await using (engine)
             {
-                return (await RunStatementsAsync(embedded.Engine, o, text, statements, stdout, stderr, () => Interrupts.For(cancellationToken))).Code;
+                return (await RunStatementsAsync(engine, o, text, statements, stdout, stderr, () => Interrupts.For(cancellationToken))).Code;
             }
         }
 
@@ -331,7 +331,7 @@ namespace MlModel.Cli
 
         /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
         /// <remarks>The errors of a home that cannot be used are placed in <c>mlmodel</c>'s <paramref name="operation"/>: <c>mlmodel import</c>, <c>mlmodel connector</c>.</remarks>
-        internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string? operation, TextWriter stderr, CancellationToken cancellationToken)
+        internal static async Task<(MlModelEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string? operation, TextWriter stderr, CancellationToken cancellationToken)
         {
             try
             {
@@ -474,15 +474,14 @@ namespace MlModel.Cli
 
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, null, stderr, Interrupts.For(cancellationToken));
-            if (embedded is null)
+            var (engine, code) = await Cli.CreateEngineAsync(o, resolveStore: true, null, stderr, Interrupts.For(cancellationToken));
+            if (engine is null)
             {
                 return code;
             }
-            await using var lifetime = embedded;
-            var engine = embedded.Engine;
+            await using var lifetime = engine;
             var editor = new LineEditor(Path.Combine(Path.GetFullPath(o.Home), "history"));
-            var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {embedded.StoreDescription})";
+            var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {engine.Options.ModelStore?.Description})";
             await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}{store}.");
             await stdout.WriteLineAsync(Banner);
             var pending = new StringBuilder();
@@ -629,13 +628,12 @@ namespace MlModel.Cli
 
             // Connectors need no model store: --store is not resolved here, so that the connector
             // it names can be added with MLMODEL_STORE already set.
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "connector", stderr, cancellationToken);
-            if (embedded is null)
+            var (engine, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "connector", stderr, cancellationToken);
+            if (engine is null)
             {
                 return code;
             }
-            await using var lifetime = embedded;
-            var engine = embedded.Engine;
+            await using var lifetime = engine;
             var caller = new MlModelCaller(o.User, o.Admin);
             try
             {
