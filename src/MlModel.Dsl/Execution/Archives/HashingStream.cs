@@ -18,7 +18,7 @@ namespace MlModel.Dsl.Execution.Archives;
 /// own, waited for at the end; for smaller content inline, where handing it over costs more than
 /// it saves.</para>
 /// </remarks>
-internal sealed class HashingStream : Stream
+internal sealed class HashingStream : ReadOnlyStream
 {
     /// <summary>Content at least this long gets a pipeline of its own when none is shared.</summary>
     internal const long BackgroundThreshold = 4L << 20;
@@ -200,11 +200,9 @@ internal sealed class HashingStream : Stream
         }
     }
 
-    public override void Flush() { }
+    // The tar writer may ask to be where it already is; nothing else.
     public override long Seek(long offset, SeekOrigin origin) =>
         offset == _position && origin == SeekOrigin.Begin ? _position : throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

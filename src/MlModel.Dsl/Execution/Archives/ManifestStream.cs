@@ -7,7 +7,7 @@ namespace MlModel.Dsl.Execution.Archives;
 /// read: for 100,000 files the whole text would be about 9 MB of UTF-8, twice that as a string.
 /// </summary>
 /// <remarks>Like <see cref="HashingStream"/>, it reports a fixed <see cref="Length"/> for the tar writer and never seeks.</remarks>
-internal sealed class ManifestStream : Stream
+internal sealed class ManifestStream : ReadOnlyStream
 {
     private readonly IReadOnlyList<ModelFile> _files;
     private readonly byte[] _line = new byte[1024];
@@ -84,9 +84,7 @@ internal sealed class ManifestStream : Stream
         return true;
     }
 
-    public override void Flush() { }
+    // The tar writer may ask to be where it already is; nothing else.
     public override long Seek(long offset, SeekOrigin origin) =>
         offset == _position && origin == SeekOrigin.Begin ? _position : throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
