@@ -1,4 +1,3 @@
-using MlModel.Dsl.Backends;
 using Amazon.S3.Model;
 
 namespace MlModel.Dsl.Storage.S3;
