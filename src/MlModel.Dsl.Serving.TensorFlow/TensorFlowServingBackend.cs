@@ -12,10 +12,6 @@ namespace MlModel.Dsl.Serving.TensorFlow;
 /// </summary>
 public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
 {
-    // TensorFlow Serving's base path is <root>/<serving name>/<version>; the publisher keeps
-    // temporary sibling folders next to it, so the name must leave room in a 255-byte file name.
-    private const int MaxServingNameBytes = 190;
-
     private readonly TensorFlowServing _serving;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
@@ -31,10 +27,11 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     /// <inheritdoc/>
     public async Task DeployAsync(string servingName, int version, string? label, IReadOnlyList<CoreServingFile> files, CancellationToken cancellationToken = default)
     {
-        if (Encoding.UTF8.GetByteCount(servingName) > MaxServingNameBytes)
+        // Before anything is written, in the user's words; TensorFlowServing checks it again, as for every call.
+        if (Encoding.UTF8.GetByteCount(servingName) > TensorFlowServing.MaxServingNameBytes)
         {
             throw new MlModelException(ErrorCodes.Unsupported,
-                $"the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; TensorFlow Serving's model folders allow at most {MaxServingNameBytes}: use a shorter model name");
+                $"the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; this library allows at most {TensorFlowServing.MaxServingNameBytes} (the name is a folder of the serving root): use a shorter model name");
         }
         var mapped = files.Select(f => new ServingFile(f.RelativePath, f.Length, f.LocalPath, f.Open)).ToList();
         await WithGateAsync(servingName, () => _serving.DeployAsync(servingName, version, label, mapped, cancellationToken), cancellationToken);
