@@ -18,11 +18,11 @@ namespace MlModel.Cli
     /// </summary>
     internal static class Interrupts
     {
-        private static CancellationTokenSource s_command = new();
+        private static CancellationTokenSource _command = new();
 
         public static void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
         {
-            var current = s_command;
+            var current = _command;
             if (!current.IsCancellationRequested)
             {
                 e.Cancel = true;
@@ -33,11 +33,11 @@ namespace MlModel.Cli
         /// <summary>A token for the next command: the last one's, unless Ctrl+C cancelled that.</summary>
         public static CancellationToken Next()
         {
-            if (s_command.IsCancellationRequested)
+            if (_command.IsCancellationRequested)
             {
-                s_command = new CancellationTokenSource();
+                _command = new CancellationTokenSource();
             }
-            return s_command.Token;
+            return _command.Token;
         }
 
         /// <summary>The next command's token, cancelled by Ctrl+C or by <paramref name="outer"/> (a host's, a test's).</summary>

@@ -36,7 +36,7 @@ public sealed partial class S3ObjectStore
             var status = (int)service.StatusCode;
             if (code is "NoSuchBucket")
             {
-                return new MlModelException(ErrorCodes.Connector, $"the bucket of {who} does not exist on the server", e);
+                return new MlModelException(ErrorCodes.Connector, $"the bucket of {_who} does not exist on the server", e);
             }
 
             if (code is "NoSuchKey" || (status == 404 && code is not "NoSuchUpload"))
@@ -48,7 +48,7 @@ public sealed partial class S3ObjectStore
                 || status is 401 or 403)
             {
                 return new MlModelException(ErrorCodes.Connector,
-                    $"the server refused the credentials for {who} ({(code.Length > 0 ? code : "HTTP " + status)})", e);
+                    $"the server refused the credentials for {_who} ({(code.Length > 0 ? code : "HTTP " + status)})", e);
             }
 
             return new MlModelException(ErrorCodes.Backend,
@@ -60,13 +60,13 @@ public sealed partial class S3ObjectStore
             var innermost = Innermost(e);
             var reason = innermost is OperationCanceledException or TimeoutException ? "the request timed out" : innermost.Message;
             return new MlModelException(ErrorCodes.Connector,
-                $"cannot reach the S3 endpoint {endpoint ?? "(AWS)"} for {who}: {reason}", e);
+                $"cannot reach the S3 endpoint {_endpoint ?? "(AWS)"} for {_who}: {reason}", e);
         }
 
         if (e is AmazonClientException)
         {
             return new MlModelException(ErrorCodes.Connector,
-                $"the S3 client for {who} failed before reaching the server: {e.Message}", e);
+                $"the S3 client for {_who} failed before reaching the server: {e.Message}", e);
         }
 
         return new MlModelException(ErrorCodes.Backend,

@@ -6,7 +6,7 @@ public sealed partial class S3ObjectStore
     private string ObjectKey(string key)
     {
         ObjectKeyRules.ValidateKey(key);
-        return prefix + key;
+        return _prefix + key;
     }
 
     private static string NormalizePrefix(string? value, string subject)

@@ -19,7 +19,7 @@ public sealed partial class S3ObjectStore
             var page = await ListPageAsync(prefix, token, cancellationToken);
             foreach (var item in page.S3Objects ?? [])
             {
-                yield return new ObjectInfo(item.Key[this.prefix.Length..], item.Size ?? 0, Utc(item.LastModified));
+                yield return new ObjectInfo(item.Key[_prefix.Length..], item.Size ?? 0, Utc(item.LastModified));
             }
 
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
@@ -46,10 +46,10 @@ public sealed partial class S3ObjectStore
             ListMultipartUploadsResponse page;
             try
             {
-                page = await client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
+                page = await _client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest
                 {
-                    BucketName = bucket,
-                    Prefix = this.prefix + prefix,
+                    BucketName = _bucket,
+                    Prefix = _prefix + prefix,
                     KeyMarker = keyMarker,
                     UploadIdMarker = uploadMarker,
                 }, cancellationToken);
@@ -60,7 +60,7 @@ public sealed partial class S3ObjectStore
             }
             foreach (var upload in page.MultipartUploads ?? [])
             {
-                yield return new ObjectInfo(upload.Key[this.prefix.Length..] + UploadMarker + upload.UploadId, 0, Utc(upload.Initiated));
+                yield return new ObjectInfo(upload.Key[_prefix.Length..] + UploadMarker + upload.UploadId, 0, Utc(upload.Initiated));
             }
             if (page.IsTruncated != true)
             {
@@ -81,9 +81,9 @@ public sealed partial class S3ObjectStore
         var objectKey = ObjectKey(key[..marker]);
         try
         {
-            await client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
             {
-                BucketName = bucket,
+                BucketName = _bucket,
                 Key = objectKey,
                 UploadId = key[(marker + UploadMarker.Length)..],
             }, cancellationToken);
@@ -104,7 +104,7 @@ public sealed partial class S3ObjectStore
         var objectKey = ObjectKey(key);
         try
         {
-            await client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = bucket, Key = objectKey }, cancellationToken);
+            await _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _bucket, Key = objectKey }, cancellationToken);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
         {
@@ -147,10 +147,10 @@ public sealed partial class S3ObjectStore
     {
         try
         {
-            return await client.ListObjectsV2Async(new ListObjectsV2Request
+            return await _client.ListObjectsV2Async(new ListObjectsV2Request
             {
-                BucketName = bucket,
-                Prefix = prefix + listPrefix,
+                BucketName = _bucket,
+                Prefix = _prefix + listPrefix,
                 ContinuationToken = token,
             }, cancellationToken);
         }
@@ -165,9 +165,9 @@ public sealed partial class S3ObjectStore
         DeleteObjectsResponse response;
         try
         {
-            response = await client.DeleteObjectsAsync(new DeleteObjectsRequest
+            response = await _client.DeleteObjectsAsync(new DeleteObjectsRequest
             {
-                BucketName = bucket,
+                BucketName = _bucket,
                 Objects = objectKeys.Select(k => new KeyVersion { Key = k }).ToList(),
                 Quiet = true,
             }, cancellationToken);
@@ -184,7 +184,7 @@ public sealed partial class S3ObjectStore
             var first = failed[0];
             throw new MlModelException(ErrorCodes.Backend,
                 $"could not delete {failed.Count} object(s) under '{ObjectKeyRules.Printable(listPrefix)}' in {Description}: "
-                + $"'{ObjectKeyRules.Printable(first.Key[prefix.Length..])}': {first.Code} {first.Message}");
+                + $"'{ObjectKeyRules.Printable(first.Key[_prefix.Length..])}': {first.Code} {first.Message}");
         }
     }
 }

@@ -13,10 +13,10 @@ public sealed partial class S3ObjectStore
         var objectKey = ObjectKey(key);
         try
         {
-            var response = await client.GetObjectAsync(new GetObjectRequest { BucketName = bucket, Key = objectKey }, cancellationToken);
+            var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = objectKey }, cancellationToken);
             return new S3ReadStream(this, key, response);
         }
-        catch (AmazonS3Exception e) when (!bucketSeen && (int)e.StatusCode is 400 or 404 && e.ErrorCode is null or "" or "BadRequest" or "NotFound")
+        catch (AmazonS3Exception e) when (!_bucketSeen && (int)e.StatusCode is 400 or 404 && e.ErrorCode is null or "" or "BadRequest" or "NotFound")
         {
             // No S3 error code to go by (Ceph's gateway answered a GET in a missing bucket with a
             // bare 400 in one CI run): a missing bucket must still be named as such, so ask once.
@@ -35,8 +35,8 @@ public sealed partial class S3ObjectStore
         var objectKey = ObjectKey(key);
         try
         {
-            var response = await client.GetObjectMetadataAsync(
-                new GetObjectMetadataRequest { BucketName = bucket, Key = objectKey }, cancellationToken);
+            var response = await _client.GetObjectMetadataAsync(
+                new GetObjectMetadataRequest { BucketName = _bucket, Key = objectKey }, cancellationToken);
             return new ObjectInfo(key, response.ContentLength, Utc(response.LastModified));
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
@@ -53,7 +53,7 @@ public sealed partial class S3ObjectStore
 
     private async Task CheckBucketAsync(string key, CancellationToken cancellationToken)
     {
-        if (bucketSeen)
+        if (_bucketSeen)
         {
             return;
         }
@@ -61,14 +61,14 @@ public sealed partial class S3ObjectStore
         try
         {
             // A listing's error has a body: NoSuchBucket when the bucket is missing.
-            await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, MaxKeys = 1 }, cancellationToken);
+            await _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = _prefix, MaxKeys = 1 }, cancellationToken);
         }
         catch (Exception e) when (Translate(e, key, "stat", cancellationToken) is { } mapped)
         {
             throw mapped;
         }
 
-        bucketSeen = true;
+        _bucketSeen = true;
     }
 
     /// <inheritdoc />
@@ -88,13 +88,13 @@ public sealed partial class S3ObjectStore
 
         try
         {
-            var url = await client.GetPreSignedURLAsync(new GetPreSignedUrlRequest
+            var url = await _client.GetPreSignedURLAsync(new GetPreSignedUrlRequest
             {
-                BucketName = bucket,
+                BucketName = _bucket,
                 Key = objectKey,
                 Verb = HttpVerb.GET,
                 Expires = DateTime.UtcNow.Add(expiry),
-                Protocol = protocol,
+                Protocol = _protocol,
             });
             return new Uri(url, UriKind.Absolute);
         }

@@ -15,20 +15,20 @@ public sealed partial class S3ObjectStore
             throw new MlModelException(ErrorCodes.InvalidValue, $"the length of object '{ObjectKeyRules.Printable(key)}' must not be negative");
         }
 
-        if (length is { } small && small < threshold)
+        if (length is { } small && small < _threshold)
         {
             await PutSmallAsync(key, objectKey, content, small, cancellationToken);
             return;
         }
 
         // Parts: at least PartSize, and large enough for the whole object to fit in 10,000 of them.
-        var size = partSize;
+        var size = _partSize;
         if (length is { } known && (known + size - 1) / size > S3StoreOptions.MaxParts)
         {
             size = (int)Math.Min(S3StoreOptions.MaxPartSize, (known + S3StoreOptions.MaxParts - 1) / S3StoreOptions.MaxParts);
         }
 
-        using var upload = new S3MultipartUpload(this, key, objectKey, size, maxConcurrentParts, cancellationToken);
+        using var upload = new S3MultipartUpload(this, key, objectKey, size, _maxConcurrentParts, cancellationToken);
         Exception? sourceFailure = null;
         try
         {
@@ -50,7 +50,7 @@ public sealed partial class S3ObjectStore
                 }
 
                 total += read;
-                if (first && read < size && length is null && read < threshold)
+                if (first && read < size && length is null && read < _threshold)
                 {
                     // Unknown length, and it all fitted in the first buffer: one PUT.
                     try
@@ -115,7 +115,7 @@ public sealed partial class S3ObjectStore
     {
         ArgumentNullException.ThrowIfNull(write);
         var objectKey = ObjectKey(key);
-        using var upload = new S3MultipartUpload(this, key, objectKey, partSize, maxConcurrentParts, cancellationToken);
+        using var upload = new S3MultipartUpload(this, key, objectKey, _partSize, _maxConcurrentParts, cancellationToken);
         var stream = new S3UploadStream(upload);
         var produced = false;
         try
@@ -126,7 +126,7 @@ public sealed partial class S3ObjectStore
             produced = true;
             cancellationToken.ThrowIfCancellationRequested();
             var (buffer, count) = stream.Finish();
-            if (!upload.Started && count < Math.Max(threshold, 1))
+            if (!upload.Started && count < Math.Max(_threshold, 1))
             {
                 try
                 {
@@ -179,7 +179,7 @@ public sealed partial class S3ObjectStore
     private async Task PutSmallAsync(string key, string objectKey, Stream content, long length, CancellationToken cancellationToken)
     {
         var size = (int)length;
-        var buffer = buffers.Rent(size + 1);
+        var buffer = _buffers.Rent(size + 1);
         try
         {
             // One byte more than declared, to notice content that is longer. The caller's stream's
@@ -195,7 +195,7 @@ public sealed partial class S3ObjectStore
         }
         finally
         {
-            buffers.Return(buffer);
+            _buffers.Return(buffer);
         }
     }
 
@@ -204,9 +204,9 @@ public sealed partial class S3ObjectStore
         try
         {
             using var body = new MemoryStream(buffer, 0, count, writable: false);
-            await client.PutObjectAsync(new PutObjectRequest
+            await _client.PutObjectAsync(new PutObjectRequest
             {
-                BucketName = bucket,
+                BucketName = _bucket,
                 Key = objectKey,
                 InputStream = body,
                 AutoCloseStream = false,
@@ -222,13 +222,13 @@ public sealed partial class S3ObjectStore
     }
 
     /// <summary>The store's part buffers.</summary>
-    internal PartBufferPool Buffers => buffers;
+    internal PartBufferPool Buffers => _buffers;
 
     /// <summary>Starts a multipart upload; returns its id.</summary>
     internal async Task<string> InitiateMultipartAsync(string objectKey, CancellationToken cancellationToken)
     {
-        var response = await client.InitiateMultipartUploadAsync(
-            new InitiateMultipartUploadRequest { BucketName = bucket, Key = objectKey }, cancellationToken);
+        var response = await _client.InitiateMultipartUploadAsync(
+            new InitiateMultipartUploadRequest { BucketName = _bucket, Key = objectKey }, cancellationToken);
         return response.UploadId;
     }
 
@@ -236,9 +236,9 @@ public sealed partial class S3ObjectStore
     internal async Task<string> UploadPartAsync(string objectKey, string uploadId, int number, byte[] buffer, int count, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream(buffer, 0, count, writable: false);
-        var response = await client.UploadPartAsync(new UploadPartRequest
+        var response = await _client.UploadPartAsync(new UploadPartRequest
         {
-            BucketName = bucket,
+            BucketName = _bucket,
             Key = objectKey,
             UploadId = uploadId,
             PartNumber = number,
@@ -250,9 +250,9 @@ public sealed partial class S3ObjectStore
 
     /// <summary>Completes a multipart upload (its ETag, empty on Ceph, is not used).</summary>
     internal Task CompleteMultipartAsync(string objectKey, string uploadId, List<PartETag> parts, CancellationToken cancellationToken) =>
-        client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+        _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
         {
-            BucketName = bucket,
+            BucketName = _bucket,
             Key = objectKey,
             UploadId = uploadId,
             PartETags = parts,
@@ -264,9 +264,9 @@ public sealed partial class S3ObjectStore
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-            await client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest
             {
-                BucketName = bucket,
+                BucketName = _bucket,
                 Key = objectKey,
                 UploadId = uploadId,
             }, timeout.Token);

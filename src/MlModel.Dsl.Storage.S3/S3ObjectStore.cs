@@ -25,33 +25,33 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 {
     private static readonly TimeSpan MaxPresignExpiry = TimeSpan.FromDays(7);
 
-    private readonly AmazonS3Client client;
-    private readonly string bucket;
-    private readonly string prefix;
-    private readonly string? endpoint;
-    private readonly Protocol protocol;
-    private readonly long threshold;
-    private readonly int partSize;
-    private readonly int maxConcurrentParts;
-    private readonly string who;
-    private volatile bool bucketSeen;
-    private readonly PartBufferPool buffers;
+    private readonly AmazonS3Client _client;
+    private readonly string _bucket;
+    private readonly string _prefix;
+    private readonly string? _endpoint;
+    private readonly Protocol _protocol;
+    private readonly long _threshold;
+    private readonly int _partSize;
+    private readonly int _maxConcurrentParts;
+    private readonly string _who;
+    private volatile bool _bucketSeen;
+    private readonly PartBufferPool _buffers;
 
     /// <summary>Creates a store; throws <see cref="MlModelException"/> (<see cref="ErrorCodes.Connector"/>) for unusable options.</summary>
     public S3ObjectStore(S3StoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        bucket = options.Bucket?.Trim() ?? "";
+        _bucket = options.Bucket?.Trim() ?? "";
         var connector = string.IsNullOrWhiteSpace(options.ConnectorId) ? null : options.ConnectorId;
-        who = connector is null ? $"bucket '{bucket}'" : $"connector '{connector}' (bucket '{bucket}')";
+        _who = connector is null ? $"bucket '{_bucket}'" : $"connector '{connector}' (bucket '{_bucket}')";
         string Subject() => connector is null ? "the S3 store" : $"connector '{connector}' (s3)";
 
-        if (bucket.Length == 0)
+        if (_bucket.Length == 0)
         {
             throw new MlModelException(ErrorCodes.Connector, $"{Subject()} needs a bucket");
         }
 
-        prefix = NormalizePrefix(options.Prefix, Subject());
+        _prefix = NormalizePrefix(options.Prefix, Subject());
         Uri? serviceUri = null;
         if (!string.IsNullOrWhiteSpace(options.ServiceUrl))
         {
@@ -69,7 +69,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                     $"{Subject()}: the endpoint must not carry user info (user:password@); give keys as access_key_env/secret_key_env");
             }
 
-            endpoint = SafeEndpoint(options.ServiceUrl);
+            _endpoint = SafeEndpoint(options.ServiceUrl);
         }
 
         if (string.IsNullOrWhiteSpace(options.Region))
@@ -101,13 +101,13 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                 $"{Subject()}: the number of concurrent parts must be between 1 and 64, not {options.MaxConcurrentParts}");
         }
 
-        threshold = options.MultipartThreshold;
-        partSize = options.PartSize;
-        maxConcurrentParts = options.MaxConcurrentParts;
+        _threshold = options.MultipartThreshold;
+        _partSize = options.PartSize;
+        _maxConcurrentParts = options.MaxConcurrentParts;
         // One length serves both the parts and the single-PUT buffer (threshold + 1 bytes, to
         // notice content longer than declared).
-        buffers = new PartBufferPool((int)Math.Max(partSize, Math.Min(threshold + 1, S3StoreOptions.MaxPartSize)), maxConcurrentParts);
-        protocol = serviceUri is null || serviceUri.Scheme == Uri.UriSchemeHttps ? Protocol.HTTPS : Protocol.HTTP;
+        _buffers = new PartBufferPool((int)Math.Max(_partSize, Math.Min(_threshold + 1, S3StoreOptions.MaxPartSize)), _maxConcurrentParts);
+        _protocol = serviceUri is null || serviceUri.Scheme == Uri.UriSchemeHttps ? Protocol.HTTPS : Protocol.HTTP;
 
         var config = new AmazonS3Config
         {
@@ -136,7 +136,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                 config.RegionEndpoint = RegionEndpoint.GetBySystemName(options.Region.Trim());
             }
 
-            client = string.IsNullOrEmpty(options.AccessKey)
+            _client = string.IsNullOrEmpty(options.AccessKey)
                 ? new AmazonS3Client(config)
                 : new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
         }
@@ -147,22 +147,22 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     }
 
     /// <inheritdoc />
-    public string Description => $"s3://{bucket}/{prefix}";
+    public string Description => $"s3://{_bucket}/{_prefix}";
 
     /// <summary>The bucket.</summary>
-    public string Bucket => bucket;
+    public string Bucket => _bucket;
 
     /// <summary>The key prefix of every object, "" or ending with '/'.</summary>
-    public string Prefix => prefix;
+    public string Prefix => _prefix;
 
     /// <summary>The AWS SDK client (for tests and benchmarks).</summary>
-    internal IAmazonS3 Client => client;
+    internal IAmazonS3 Client => _client;
 
     /// <inheritdoc />
     public override string ToString() => Description;
 
     /// <summary>Disposes the AWS SDK client.</summary>
-    public void Dispose() => client.Dispose();
+    public void Dispose() => _client.Dispose();
 
     /// <summary>The endpoint without user info, query or fragment, for messages.</summary>
     internal static string? SafeEndpoint(string? url)

@@ -21,7 +21,7 @@ public sealed partial class LocalObjectStore
 
     /// <param name="what">What could not be done: <c>read object 'k'</c>, <c>list 'models/'</c>.</param>
     private MlModelException? RootIsNotAFolder(string what) =>
-        Directory.Exists(root) || FileSystemErrors.FileInTheWay(root) is not { } file
+        Directory.Exists(_root) || FileSystemErrors.FileInTheWay(_root) is not { } file
             ? null
             : new(ErrorCodes.Backend, $"could not {what} in {Description}: {file} is a file, not a folder");
 
@@ -33,7 +33,7 @@ public sealed partial class LocalObjectStore
     private string FolderOf(string key)
     {
         var slash = key.LastIndexOf('/');
-        return slash <= 0 ? root : Path.Combine(root, key[..slash].Replace('/', Path.DirectorySeparatorChar));
+        return slash <= 0 ? _root : Path.Combine(_root, key[..slash].Replace('/', Path.DirectorySeparatorChar));
     }
 
     internal static MlModelException LengthMismatch(string key, long expected, long actual) =>

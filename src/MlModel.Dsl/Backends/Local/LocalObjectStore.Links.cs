@@ -9,13 +9,13 @@ public sealed partial class LocalObjectStore
     /// </summary>
     private bool CheckLinks(string key, string path)
     {
-        var relative = Path.GetRelativePath(root, path);
+        var relative = Path.GetRelativePath(_root, path);
         if (relative == ".")
         {
             return true;
         }
 
-        var current = root;
+        var current = _root;
         foreach (var segment in relative.Split(Path.DirectorySeparatorChar))
         {
             current = Path.Combine(current, segment);
@@ -58,7 +58,7 @@ public sealed partial class LocalObjectStore
         }
     }
 
-    private string RealRoot() => realRoot ??= RealPath(root, 0) ?? root;
+    private string RealRoot() => _realRoot ??= RealPath(_root, 0) ?? _root;
 
     /// <summary>The path with every symbolic link on it resolved; null for a loop.</summary>
     private static string? RealPath(string path, int depth)

@@ -117,7 +117,7 @@ public sealed partial class LocalObjectStore
         {
             throw ObjectKeyRules.Invalid(key, $"not a temporary file (its name does not start with '{TempPrefix}')");
         }
-        var folder = slash < 0 ? root : StartFolder(key[..(slash + 1)]);
+        var folder = slash < 0 ? _root : StartFolder(key[..(slash + 1)]);
         var path = Path.Combine(folder, name);
         try
         {
@@ -145,7 +145,7 @@ public sealed partial class LocalObjectStore
         var slash = prefix.LastIndexOf('/');
         if (slash < 0)
         {
-            return root;
+            return _root;
         }
 
         var folderKey = prefix[..slash];
@@ -166,7 +166,7 @@ public sealed partial class LocalObjectStore
             return found;
         }
 
-        var startKey = start.Length > root.Length ? ToKey(start) + "/" : "";
+        var startKey = start.Length > _root.Length ? ToKey(start) + "/" : "";
         var options = new EnumerationOptions
         {
             RecurseSubdirectories = false,
@@ -278,7 +278,7 @@ public sealed partial class LocalObjectStore
     private void PruneEmptyFolders(string folder)
     {
         for (var current = folder;
-             current.Length > root.Length && current.StartsWith(root, StringComparison.Ordinal);
+             current.Length > _root.Length && current.StartsWith(_root, StringComparison.Ordinal);
              current = Path.GetDirectoryName(current)!)
         {
             if (new FileInfo(current).LinkTarget is not null || !TryRemoveFolder(current))
@@ -307,5 +307,5 @@ public sealed partial class LocalObjectStore
     }
 
     private string ToKey(string path) =>
-        Path.GetRelativePath(root, path).Replace(Path.DirectorySeparatorChar, '/');
+        Path.GetRelativePath(_root, path).Replace(Path.DirectorySeparatorChar, '/');
 }

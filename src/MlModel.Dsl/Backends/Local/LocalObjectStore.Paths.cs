@@ -63,8 +63,8 @@ public sealed partial class LocalObjectStore
 
     private string Combine(string key)
     {
-        var path = Path.GetFullPath(Path.Combine(root, key.Replace('/', Path.DirectorySeparatorChar)));
-        if (!IsUnder(path, root))
+        var path = Path.GetFullPath(Path.Combine(_root, key.Replace('/', Path.DirectorySeparatorChar)));
+        if (!IsUnder(path, _root))
         {
             throw ObjectKeyRules.Invalid(key, "it leads out of the store's root");
         }

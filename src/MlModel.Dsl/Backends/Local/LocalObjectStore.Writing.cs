@@ -371,7 +371,7 @@ public sealed partial class LocalObjectStore
 
     private bool ParentIsFile(string folder)
     {
-        for (var current = folder; current.Length > root.Length; current = Path.GetDirectoryName(current)!)
+        for (var current = folder; current.Length > _root.Length; current = Path.GetDirectoryName(current)!)
         {
             if (File.Exists(current))
             {

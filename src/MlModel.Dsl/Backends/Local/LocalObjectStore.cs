@@ -30,8 +30,8 @@ public sealed partial class LocalObjectStore : ILocalFileStore
 
     private const int MaxLinkDepth = 40;
 
-    private readonly string root;
-    private string? realRoot;
+    private readonly string _root;
+    private string? _realRoot;
 
     /// <summary>Creates a store over <paramref name="rootFolder"/>; the folder is created on the first write.</summary>
     /// <param name="rootFolder">The root folder; relative paths are resolved against the current directory.</param>
@@ -42,15 +42,15 @@ public sealed partial class LocalObjectStore : ILocalFileStore
             throw new MlModelException(ErrorCodes.InvalidValue, "the root folder of a local object store must be a path");
         }
 
-        root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootFolder));
-        if (root.Length == 0)
+        _root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootFolder));
+        if (_root.Length == 0)
         {
-            root = Path.GetFullPath(rootFolder);
+            _root = Path.GetFullPath(rootFolder);
         }
     }
 
     /// <summary>The absolute root folder.</summary>
-    public string RootFolder => root;
+    public string RootFolder => _root;
 
     /// <summary>
     /// Whether a write returns (and a write batch commits) only once its bytes and its name are on
@@ -64,7 +64,7 @@ public sealed partial class LocalObjectStore : ILocalFileStore
     public bool Durable { get; init; } = true;
 
     /// <inheritdoc />
-    public string Description => "local:" + root;
+    public string Description => "local:" + _root;
 
     /// <inheritdoc />
     public override string ToString() => Description;
