@@ -15,13 +15,14 @@ var home = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(Path.GetTe
 var query = args.Length > 1 ? args[1] : "* | mlmodel list | where analysis_tool = 'tf' | fields name, version";
 
 // 1. The host registers the engine once, with the backends it wants.
-var services = new ServiceCollection()
+await using var services = new ServiceCollection()
     .AddMlModel(o =>
     {
         o.Repository = new SqliteModelRepository(Path.Combine(home, "mlmodel.db"));
         o.ModelStore = new LocalObjectStore(Path.Combine(home, "store"));
         o.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
         o.Administrators.Add("root");
+        o.OwnsBackends = true; // disposing the container disposes the engine, and the engine these
     })
     .BuildServiceProvider();
 var engine = services.GetRequiredService<MlModelEngine>();

@@ -10,31 +10,6 @@ namespace MlModel.Cli;
 /// <summary>A usage error found while setting up (an unknown <c>--store</c> connector): exit code 2.</summary>
 internal sealed class UsageException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>The engine the CLI runs commands on, with what it owns (the repository, an S3 store), released at exit.</summary>
-internal sealed class EmbeddedEngine(MlModelEngine engine, IReadOnlyList<object> owned) : IAsyncDisposable
-{
-    public MlModelEngine Engine { get; } = engine;
-
-    /// <summary>Where model files and exports live, for messages: <c>local:/home/u/.mlmodel/store</c>, <c>s3://bucket/</c>.</summary>
-    public string StoreDescription => Engine.Options.ModelStore?.Description ?? "(none)";
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var o in owned)
-        {
-            switch (o)
-            {
-                case IAsyncDisposable a:
-                    await a.DisposeAsync();
-                    break;
-                case IDisposable d:
-                    d.Dispose();
-                    break;
-            }
-        }
-    }
-}
-
 /// <summary>
 /// The embedded default, all under one home folder (created 0700):
 /// <c>mlmodel.db</c> (SQLite, 0600), <c>secret.key</c> (the key of connector secrets, 0600), <c>objects/</c> (the <c>local</c> connector, where imports come from),
@@ -46,13 +21,14 @@ internal sealed class EmbeddedEngine(MlModelEngine engine, IReadOnlyList<object>
 internal static class EmbeddedSetup
 {
     /// <summary>
-    /// Builds the engine. <paramref name="resolveStore"/> false skips <c>--store</c> (the
-    /// <c>connector</c> subcommand manages connectors and needs no model store, and must work
+    /// Builds the engine, which owns its backends (<see cref="MlModelOptions.OwnsBackends"/>): the
+    /// caller disposes the engine at exit. <paramref name="resolveStore"/> false skips <c>--store</c>
+    /// (the <c>connector</c> subcommand manages connectors and needs no model store, and must work
     /// before the store's connector is added).
     /// </summary>
     /// <exception cref="UsageException"><c>--store</c> names no connector, or one whose store cannot be created.</exception>
     /// <exception cref="MlModelException">Something other than a folder stands where the home or one of its folders belongs.</exception>
-    public static async Task<EmbeddedEngine> CreateAsync(CliOptions o, bool resolveStore, CancellationToken cancellationToken)
+    public static async Task<MlModelEngine> CreateAsync(CliOptions o, bool resolveStore, CancellationToken cancellationToken)
     {
         var home = Path.GetFullPath(o.Home);
         var repositoryOptions = new ModelRepositoryOptions { SecretKey = SecretKey(o, home) };
@@ -78,7 +54,6 @@ internal static class EmbeddedSetup
         IModelRepository repository = o.Database is null
             ? new SqliteModelRepository(Path.Combine(home, "mlmodel.db"), repositoryOptions)
             : new PostgresModelRepository(o.Database, repositoryOptions);
-        var owned = new List<object>();
         var serving = new TensorFlowServingOptions
         {
             ServingRoot = Path.Combine(home, "serving"),
@@ -94,6 +69,7 @@ internal static class EmbeddedSetup
         {
             Repository = repository,
             Serving = new TensorFlowServingBackend(serving),
+            OwnsBackends = true,
         };
         options.ObjectStoreProviders.Add(new S3ObjectStoreProvider());
         options.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
@@ -116,7 +92,6 @@ internal static class EmbeddedSetup
                     throw new UsageException(e.Message, e);
                 }
                 options.ModelStore = o.NoSync && store is LocalObjectStore local ? new LocalObjectStore(local.RootFolder) { Durable = false } : store;
-                owned.Add(store);
             }
             else
             {
@@ -125,11 +100,10 @@ internal static class EmbeddedSetup
         }
         catch
         {
-            (repository as IDisposable)?.Dispose();
+            await engine.DisposeAsync();
             throw;
         }
-        owned.Add(repository);
-        return new EmbeddedEngine(engine, owned);
+        return engine;
     }
 
     /// <summary>The name of the connector secret key file in the home folder.</summary>

@@ -19,11 +19,11 @@ namespace MlModel.Cli
     /// </summary>
     internal static class Interrupts
     {
-        private static CancellationTokenSource s_command = new();
+        private static CancellationTokenSource _command = new();
 
         public static void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
         {
-            var current = s_command;
+            var current = _command;
             if (!current.IsCancellationRequested)
             {
                 e.Cancel = true;
@@ -34,11 +34,11 @@ namespace MlModel.Cli
         /// <summary>A token for the next command: the last one's, unless Ctrl+C cancelled that.</summary>
         public static CancellationToken Next()
         {
-            if (s_command.IsCancellationRequested)
+            if (_command.IsCancellationRequested)
             {
-                s_command = new CancellationTokenSource();
+                _command = new CancellationTokenSource();
             }
-            return s_command.Token;
+            return _command.Token;
         }
 
         /// <summary>The next command's token, cancelled by Ctrl+C or by <paramref name="outer"/> (a host's, a test's).</summary>
@@ -160,15 +160,15 @@ namespace MlModel.Cli
                 return (await RunStatementsAsync(null, o, text, statements, stdout, stderr, () => cancellationToken)).Code;
             }
             // Errors of a home that cannot be used name the (first) command: "mlmodel import: ...".
-            var prefix = Interpret(text, statements[0]) is Step.Run first ? "mlmodel " + first.Command.Operation.ToString().ToLowerInvariant() : "mlmodel";
-            var (embedded, code) = await CreateEngineAsync(o, resolveStore: true, prefix, stderr, Interrupts.For(cancellationToken));
-            if (embedded is null)
+            var operation = Interpret(text, statements[0]) is Step.Run first ? first.Command.Operation.ToString().ToLowerInvariant() : null;
+            var (engine, code) = await CreateEngineAsync(o, resolveStore: true, operation, stderr, Interrupts.For(cancellationToken));
+            if (engine is null)
             {
                 return code;
             }
-            await using (embedded)
+            await using (engine)
             {
-                return (await RunStatementsAsync(embedded.Engine, o, text, statements, stdout, stderr, () => Interrupts.For(cancellationToken))).Code;
+                return (await RunStatementsAsync(engine, o, text, statements, stdout, stderr, () => Interrupts.For(cancellationToken))).Code;
             }
         }
 
@@ -216,7 +216,7 @@ namespace MlModel.Cli
                 }
                 catch (OperationCanceledException)
                 {
-                    await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"), at);
+                    await WriteErrorAsync(o, stderr, Cancelled, at);
                     await StoppedAsync(stderr, at, i, statements.Count);
                     return (1, false);
                 }
@@ -335,8 +335,8 @@ namespace MlModel.Cli
         }
 
         /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
-        /// <remarks><paramref name="prefix"/> begins the messages of a home that cannot be used: <c>mlmodel import</c>, <c>mlmodel connector</c>.</remarks>
-        internal static async Task<(EmbeddedEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string prefix, TextWriter stderr, CancellationToken cancellationToken)
+        /// <remarks>The errors of a home that cannot be used are placed in <c>mlmodel</c>'s <paramref name="operation"/>: <c>mlmodel import</c>, <c>mlmodel connector</c>.</remarks>
+        internal static async Task<(MlModelEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string? operation, TextWriter stderr, CancellationToken cancellationToken)
         {
             try
             {
@@ -349,21 +349,19 @@ namespace MlModel.Cli
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                await stderr.WriteLineAsync($"{prefix}: cannot open the home folder {Path.GetFullPath(o.Home)}: {e.Message}");
+                await stderr.WriteLineAsync(MlModelError.Render("mlmodel", operation, $"cannot open the home folder {Path.GetFullPath(o.Home)}: {e.Message}"));
                 return (null, 1);
             }
             catch (MlModelException e)
             {
                 // A home that cannot be used (EmbeddedSetup.CheckHome), or a repository that could
                 // not be read while looking up the --store connector.
-                await WriteErrorAsync(o, stderr, e.Message.StartsWith("mlmodel", StringComparison.Ordinal)
-                    ? e.Error
-                    : e.Error with { Message = $"{prefix}: {e.Message}" });
+                await WriteErrorAsync(o, stderr, e.Error.In("mlmodel", operation));
                 return (null, 1);
             }
             catch (OperationCanceledException)
             {
-                await WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.Cancelled, "mlmodel: cancelled; nothing was changed"));
+                await WriteErrorAsync(o, stderr, Cancelled);
                 return (null, 1);
             }
         }
@@ -401,6 +399,8 @@ namespace MlModel.Cli
             await stdout.FlushAsync();
         }
 
+        private static readonly MlModelError Cancelled = MlModelError.Create(ErrorCodes.Cancelled, "mlmodel", null, "cancelled; nothing was changed");
+
         // Relaxed escaping: a message quotes what the user typed ('it's', '모델'), and should read
         // the same in JSON as in text, not as \u0027 and \uXXXX. Valid JSON all the same (", \ and
         // control characters are escaped); unsafe only pasted unencoded into HTML, which stderr is not.
@@ -415,8 +415,8 @@ namespace MlModel.Cli
             if (o.Format == "json")
             {
                 var json = commandLine is int at
-                    ? JsonSerializer.Serialize(new { error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column, command_line = at } }, ErrorJson)
-                    : JsonSerializer.Serialize(new { error = new { code = error.Code, message = error.Message, line = error.Line, column = error.Column } }, ErrorJson);
+                    ? JsonSerializer.Serialize(new { error = new { code = error.Code, command = error.Command, operation = error.Operation, message = error.Message, line = error.Line, column = error.Column, command_line = at } }, ErrorJson)
+                    : JsonSerializer.Serialize(new { error = new { code = error.Code, command = error.Command, operation = error.Operation, message = error.Message, line = error.Line, column = error.Column } }, ErrorJson);
                 await stderr.WriteLineAsync(json);
                 return;
             }
@@ -441,15 +441,14 @@ namespace MlModel.Cli
 
         public static async Task<int> RunAsync(CliOptions o, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
         {
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: true, "mlmodel", stderr, Interrupts.For(cancellationToken));
-            if (embedded is null)
+            var (engine, code) = await Cli.CreateEngineAsync(o, resolveStore: true, null, stderr, Interrupts.For(cancellationToken));
+            if (engine is null)
             {
                 return code;
             }
-            await using var lifetime = embedded;
-            var engine = embedded.Engine;
+            await using var lifetime = engine;
             var editor = new LineEditor(Path.Combine(Path.GetFullPath(o.Home), "history"));
-            var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {embedded.StoreDescription})";
+            var store = o.Store is null ? "" : $" (model store: connector '{o.Store}', {engine.Options.ModelStore?.Description})";
             await stdout.WriteLineAsync($"mlmodel: {o.User}@{Path.GetFullPath(o.Home)}{store}.");
             await stdout.WriteLineAsync(Banner);
             var pending = new StringBuilder();
@@ -573,7 +572,7 @@ namespace MlModel.Cli
             var verb = o.Words[1];
             if (verb is not ("add" or "list" or "remove"))
             {
-                return await UsageAsync(o, stderr, ErrorCodes.UnknownOperation, "mlmodel connector",
+                return await UsageAsync(o, stderr, ErrorCodes.UnknownOperation, "connector",
                     $"unknown subcommand '{verb}'; allowed: add, list, remove (see: mlmodel connector --help)");
             }
             ConnectorInfo? connector = null;
@@ -582,27 +581,26 @@ namespace MlModel.Cli
                 (connector, var usage) = ParseAdd(o.Words.Skip(2), o.User);
                 if (usage is not null)
                 {
-                    return await UsageAsync(o, stderr, usage.Code, "mlmodel connector add", usage.Message);
+                    return await UsageAsync(o, stderr, usage.Code, "connector add", usage.Message);
                 }
             }
             else if (verb == "list" && o.Words.Count != 2)
             {
-                return await UsageAsync(o, stderr, ErrorCodes.Syntax, "mlmodel connector list", $"takes no arguments, not '{o.Words[2]}'");
+                return await UsageAsync(o, stderr, ErrorCodes.Syntax, "connector list", $"takes no arguments, not '{o.Words[2]}'");
             }
             else if (verb == "remove" && o.Words.Count != 3)
             {
-                return await UsageAsync(o, stderr, ErrorCodes.MissingParameter, "mlmodel connector remove", "give one connector id: mlmodel connector remove ID");
+                return await UsageAsync(o, stderr, ErrorCodes.MissingParameter, "connector remove", "give one connector id: mlmodel connector remove ID");
             }
 
             // Connectors need no model store: --store is not resolved here, so that the connector
             // it names can be added with MLMODEL_STORE already set.
-            var (embedded, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "mlmodel connector", stderr, cancellationToken);
-            if (embedded is null)
+            var (engine, code) = await Cli.CreateEngineAsync(o, resolveStore: false, "connector", stderr, cancellationToken);
+            if (engine is null)
             {
                 return code;
             }
-            await using var lifetime = embedded;
-            var engine = embedded.Engine;
+            await using var lifetime = engine;
             var caller = new MlModelCaller(o.User, o.Admin);
             try
             {
@@ -619,8 +617,8 @@ namespace MlModel.Cli
                         if (!await engine.Connectors.DeleteAsync(id, caller, cancellationToken))
                         {
                             // A connector of another user is as unknown as a missing one.
-                            await Cli.WriteErrorAsync(o, stderr, new MlModelError(ErrorCodes.NotFound,
-                                $"mlmodel connector remove: unknown connector '{id}'; see: mlmodel connector list"));
+                            await Cli.WriteErrorAsync(o, stderr, MlModelError.Create(ErrorCodes.NotFound, "mlmodel", "connector remove",
+                                $"unknown connector '{id}'; see: mlmodel connector list"));
                             return 1;
                         }
                         using (var removed = new ResultSet([new ResultField("result", FieldType.String), new ResultField("id", FieldType.String)], [["removed", id]]))
@@ -644,10 +642,8 @@ namespace MlModel.Cli
             }
             catch (MlModelException e)
             {
-                // The registry passes the repository's own errors on as they are: say whose they are.
-                await Cli.WriteErrorAsync(o, stderr, e.Message.StartsWith("mlmodel", StringComparison.Ordinal)
-                    ? e.Error
-                    : e.Error with { Message = "mlmodel connector: " + e.Message });
+                // The registry places its errors in their subcommand; any other still says whose it is.
+                await Cli.WriteErrorAsync(o, stderr, e.Error.In("mlmodel", "connector"));
                 return 1;
             }
         }
@@ -686,9 +682,9 @@ namespace MlModel.Cli
             return (new ConnectorInfo(id, type, settings) { Owner = own.GetValueOrDefault("owner", user), Shared = shared }, null);
         }
 
-        private static async Task<int> UsageAsync(CliOptions o, TextWriter stderr, string code, string command, string message)
+        private static async Task<int> UsageAsync(CliOptions o, TextWriter stderr, string code, string operation, string message)
         {
-            await Cli.WriteErrorAsync(o, stderr, new MlModelError(code, $"{command}: {message}"));
+            await Cli.WriteErrorAsync(o, stderr, MlModelError.Create(code, "mlmodel", operation, message));
             return 2;
         }
     }

@@ -25,7 +25,21 @@ public sealed partial class TensorFlowServing : IDisposable
     // A model name ends up in a folder name, a URL segment and the config. Letters, digits, '_', '.', '-',
     // starting with a letter or digit (spec B.2 names joined by '_' per B.6), and no ':' or '/'
     // (the REST routes match the model name as [^/:]+).
-    private const int MaxServingNameUtf8Bytes = 190; // leaves room for ".publish-<version>-<32 hex>.lock" in 255 bytes
+
+    /// <summary>
+    /// The library's budget for a serving name, in UTF-8 bytes; checked here for every operation
+    /// and by <see cref="TensorFlowServingBackend"/> before a deploy, with a message for users.
+    /// </summary>
+    /// <remarks>
+    /// Not a rule of TensorFlow Serving, which takes any name: the name is one folder,
+    /// <c>&lt;ServingRoot&gt;/&lt;name&gt;/</c>, and file systems cap a folder's name at 255 bytes
+    /// (NAME_MAX on ext4 and XFS); 190 stays well below that. The publisher's temporary folders
+    /// and lock files (<c>.publish-&lt;version&gt;-&lt;id&gt;</c>, <c>.unpublish-...</c>) live inside
+    /// that folder, so they take nothing from it. Spec B.2 allows 128 characters each for the user
+    /// and the model, so a <c>&lt;user&gt;_&lt;name&gt;</c> of long or non-ASCII names can exceed
+    /// the budget: such a model is stored but cannot be deployed.
+    /// </remarks>
+    internal const int MaxServingNameBytes = 190;
 
     private readonly TensorFlowServingOptions _options;
     private readonly ModelConfigFile _config;
@@ -553,7 +567,7 @@ public sealed partial class TensorFlowServing : IDisposable
         string.Equals(Path.TrimEndingDirectorySeparator(a), Path.TrimEndingDirectorySeparator(b), StringComparison.Ordinal);
 
     private static bool IsValidServingName(string name) =>
-        ServingNameRegex().IsMatch(name) && Encoding.UTF8.GetByteCount(name) <= MaxServingNameUtf8Bytes;
+        ServingNameRegex().IsMatch(name) && Encoding.UTF8.GetByteCount(name) <= MaxServingNameBytes;
 
     private static void ValidateServingName(string servingName)
     {
@@ -561,7 +575,7 @@ public sealed partial class TensorFlowServing : IDisposable
         {
             throw new TensorFlowServingException(
                 TensorFlowServingErrorKind.InvalidArgument,
-                $"'{servingName}' is not a valid serving name: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most {MaxServingNameUtf8Bytes} UTF-8 bytes.");
+                $"'{servingName}' is not a valid serving name: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most {MaxServingNameBytes} UTF-8 bytes.");
         }
     }
 

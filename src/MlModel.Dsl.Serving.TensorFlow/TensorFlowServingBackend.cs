@@ -12,10 +12,6 @@ namespace MlModel.Dsl.Serving.TensorFlow;
 /// </summary>
 public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
 {
-    // TensorFlow Serving's base path is <root>/<serving name>/<version>; the publisher keeps
-    // temporary sibling folders next to it, so the name must leave room in a 255-byte file name.
-    private const int MaxServingNameBytes = 190;
-
     private readonly TensorFlowServing _serving;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
 
@@ -31,13 +27,14 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     /// <inheritdoc/>
     public async Task DeployAsync(string servingName, int version, string? label, IReadOnlyList<CoreServingFile> files, CancellationToken cancellationToken = default)
     {
-        if (Encoding.UTF8.GetByteCount(servingName) > MaxServingNameBytes)
+        // Before anything is written, in the user's words; TensorFlowServing checks it again, as for every call.
+        if (Encoding.UTF8.GetByteCount(servingName) > TensorFlowServing.MaxServingNameBytes)
         {
             throw new MlModelException(ErrorCodes.Unsupported,
-                $"mlmodel deploy: the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; TensorFlow Serving's model folders allow at most {MaxServingNameBytes}: use a shorter model name");
+                $"the serving name {servingName} is {Encoding.UTF8.GetByteCount(servingName)} bytes long in UTF-8; this library allows at most {TensorFlowServing.MaxServingNameBytes} (the name is a folder of the serving root): use a shorter model name");
         }
         var mapped = files.Select(f => new ServingFile(f.RelativePath, f.Length, f.LocalPath, f.Open)).ToList();
-        await WithGateAsync(servingName, () => _serving.DeployAsync(servingName, version, label, mapped, cancellationToken), "deploy", cancellationToken);
+        await WithGateAsync(servingName, () => _serving.DeployAsync(servingName, version, label, mapped, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -46,7 +43,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         {
             await _serving.StopAsync(servingName, version, cancellationToken);
             return 0;
-        }, "stop", cancellationToken);
+        }, cancellationToken);
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<ServingVersionStatus>> GetStatusAsync(string servingName, CancellationToken cancellationToken = default)
@@ -58,7 +55,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "status");
+            throw Map(e);
         }
         var versions = new SortedSet<long>();
         if (status.Config is { } config)
@@ -91,7 +88,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
     }
 
@@ -105,7 +102,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
         var entries = new SortedDictionary<string, ServingEntry>(StringComparer.Ordinal);
         foreach (var d in deployed.Where(d => d.Managed))
@@ -126,7 +123,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
 
     /// <inheritdoc/>
     public Task SetLabelsAsync(string servingName, IReadOnlyDictionary<string, int> labels, CancellationToken cancellationToken = default) =>
-        WithGateAsync(servingName, () => _serving.SetLabelsAsync(servingName, labels.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal), cancellationToken), "check", cancellationToken);
+        WithGateAsync(servingName, () => _serving.SetLabelsAsync(servingName, labels.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal), cancellationToken), cancellationToken);
 
     /// <inheritdoc/>
     public async Task<IReadOnlyList<string>> FindLeftoversAsync(bool remove, CancellationToken cancellationToken = default)
@@ -137,7 +134,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, "check");
+            throw Map(e);
         }
     }
 
@@ -151,7 +148,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
     }
 
-    private async Task<T> WithGateAsync<T>(string servingName, Func<Task<T>> run, string operation, CancellationToken cancellationToken)
+    private async Task<T> WithGateAsync<T>(string servingName, Func<Task<T>> run, CancellationToken cancellationToken)
     {
         var gate = _gates.GetOrAdd(servingName, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -161,7 +158,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
         catch (TensorFlowServingException e)
         {
-            throw Map(e, operation);
+            throw Map(e);
         }
         finally
         {
@@ -169,7 +166,8 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         }
     }
 
-    private static MlModelException Map(TensorFlowServingException e, string operation)
+    // The engine places the error in the command that ran into it (mlmodel deploy, serving status).
+    private static MlModelException Map(TensorFlowServingException e)
     {
         var code = e.Kind switch
         {
@@ -183,6 +181,6 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         {
             message += "; TensorFlow Serving says: " + server;
         }
-        return new MlModelException(code, $"mlmodel {operation}: {message}", e);
+        return new MlModelException(code, message, e);
     }
 }

@@ -10,29 +10,29 @@ namespace MlModel.Dsl.Storage.S3;
 /// </summary>
 internal sealed class PartBufferPool(int length, int capacity)
 {
-    private readonly Stack<byte[]> free = new();
-    private int allocated;
+    private readonly Stack<byte[]> _free = new();
+    private int _allocated;
 
     /// <summary>The length of the pooled arrays.</summary>
     public int Length => length;
 
     /// <summary>Arrays of the pooled length allocated so far (for tests: bounded by the capacity when uploads run one at a time).</summary>
-    public int Allocated => Volatile.Read(ref allocated);
+    public int Allocated => Volatile.Read(ref _allocated);
 
     /// <summary>An array of at least <paramref name="minimumLength"/> bytes (contents undefined).</summary>
     public byte[] Rent(int minimumLength)
     {
         if (minimumLength <= length)
         {
-            lock (free)
+            lock (_free)
             {
-                if (free.Count > 0)
+                if (_free.Count > 0)
                 {
-                    return free.Pop();
+                    return _free.Pop();
                 }
             }
 
-            Interlocked.Increment(ref allocated);
+            Interlocked.Increment(ref _allocated);
             return GC.AllocateUninitializedArray<byte>(length);
         }
 
@@ -47,11 +47,11 @@ internal sealed class PartBufferPool(int length, int capacity)
             return;
         }
 
-        lock (free)
+        lock (_free)
         {
-            if (free.Count < capacity)
+            if (_free.Count < capacity)
             {
-                free.Push(array);
+                _free.Push(array);
             }
         }
     }

@@ -1,4 +1,3 @@
-using MlModel.Dsl.Backends.Local;
 using Amazon.S3.Model;
 
 namespace MlModel.Dsl.Storage.S3;
@@ -10,53 +9,53 @@ namespace MlModel.Dsl.Storage.S3;
 /// </summary>
 internal sealed class S3MultipartUpload : IDisposable
 {
-    private readonly S3ObjectStore store;
-    private readonly string key;
-    private readonly string objectKey;
-    private readonly SemaphoreSlim slots;
-    private readonly CancellationTokenSource cancel;
-    private readonly List<Task> running = [];
-    private readonly List<PartETag> parts = [];
-    private string? uploadId;
-    private int partNumber;
-    private Exception? failure;
-    private readonly CancellationToken outer;
-    private bool aborted;
-    private bool completed;
-    private volatile bool aborting;
+    private readonly S3ObjectStore _store;
+    private readonly string _key;
+    private readonly string _objectKey;
+    private readonly SemaphoreSlim _slots;
+    private readonly CancellationTokenSource _cancel;
+    private readonly List<Task> _running = [];
+    private readonly List<PartETag> _parts = [];
+    private string? _uploadId;
+    private int _partNumber;
+    private Exception? _failure;
+    private readonly CancellationToken _outer;
+    private bool _aborted;
+    private bool _completed;
+    private volatile bool _aborting;
 
     public S3MultipartUpload(S3ObjectStore store, string key, string objectKey, int partSize, int maxBuffers, CancellationToken cancellationToken)
     {
-        this.store = store;
-        this.key = key;
-        this.objectKey = objectKey;
+        _store = store;
+        _key = key;
+        _objectKey = objectKey;
         PartSize = partSize;
-        slots = new SemaphoreSlim(maxBuffers, maxBuffers);
-        outer = cancellationToken;
-        cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _slots = new SemaphoreSlim(maxBuffers, maxBuffers);
+        _outer = cancellationToken;
+        _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
     }
 
     /// <summary>Bytes per part (all but the last).</summary>
     public int PartSize { get; }
 
     /// <summary>Whether the upload was initiated on the server.</summary>
-    public bool Started => uploadId is not null;
+    public bool Started => _uploadId is not null;
 
     /// <summary>The first failure of a part upload, which cancels the others.</summary>
-    public Exception? Failure => Volatile.Read(ref failure);
+    public Exception? Failure => Volatile.Read(ref _failure);
 
     /// <summary>A part buffer, once one of the bounded slots is free.</summary>
     public async ValueTask<byte[]> RentAsync()
     {
-        await slots.WaitAsync(cancel.Token);
+        await _slots.WaitAsync(_cancel.Token);
         try
         {
             ThrowIfFailed();
-            return store.Buffers.Rent(PartSize);
+            return _store.Buffers.Rent(PartSize);
         }
         catch
         {
-            slots.Release();
+            _slots.Release();
             throw;
         }
     }
@@ -64,8 +63,8 @@ internal sealed class S3MultipartUpload : IDisposable
     /// <summary>Gives a buffer back without uploading it.</summary>
     public void Return(byte[] buffer)
     {
-        store.Buffers.Return(buffer);
-        slots.Release();
+        _store.Buffers.Return(buffer);
+        _slots.Release();
     }
 
     /// <summary>Uploads <paramref name="count"/> bytes of <paramref name="buffer"/> as the next part, in the background; takes the buffer.</summary>
@@ -74,11 +73,11 @@ internal sealed class S3MultipartUpload : IDisposable
         try
         {
             ThrowIfFailed();
-            uploadId ??= await store.InitiateMultipartAsync(objectKey, cancel.Token);
-            if (partNumber == S3StoreOptions.MaxParts)
+            _uploadId ??= await _store.InitiateMultipartAsync(_objectKey, _cancel.Token);
+            if (_partNumber == S3StoreOptions.MaxParts)
             {
                 throw new MlModelException(ErrorCodes.Backend,
-                    $"object '{ObjectKeyRules.Printable(key)}' in {store.Description} needs more than {S3StoreOptions.MaxParts} parts of {PartSize} bytes; raise the part size");
+                    $"object '{ObjectKeyRules.Printable(_key)}' in {_store.Description} needs more than {S3StoreOptions.MaxParts} parts of {PartSize} bytes; raise the part size");
             }
         }
         catch
@@ -87,29 +86,29 @@ internal sealed class S3MultipartUpload : IDisposable
             throw;
         }
 
-        var number = ++partNumber;
-        running.RemoveAll(task => task.IsCompletedSuccessfully);
-        running.Add(UploadAsync(uploadId, number, buffer, count));
+        var number = ++_partNumber;
+        _running.RemoveAll(task => task.IsCompletedSuccessfully);
+        _running.Add(UploadAsync(_uploadId, number, buffer, count));
     }
 
     private async Task UploadAsync(string id, int number, byte[] buffer, int count)
     {
         try
         {
-            var etag = await store.UploadPartAsync(objectKey, id, number, buffer, count, cancel.Token);
-            lock (parts)
+            var etag = await _store.UploadPartAsync(_objectKey, id, number, buffer, count, _cancel.Token);
+            lock (_parts)
             {
-                parts.Add(new PartETag(number, etag));
+                _parts.Add(new PartETag(number, etag));
             }
         }
         catch (Exception e)
         {
             // The first failure is the one to report; the others are mostly the cancellation it
             // causes. Cancellations caused by an abort are no failure of their own.
-            if (!aborting)
+            if (!_aborting)
             {
-                Interlocked.CompareExchange(ref failure, e, null);
-                await cancel.CancelAsync();
+                Interlocked.CompareExchange(ref _failure, e, null);
+                await _cancel.CancelAsync();
             }
 
             throw;
@@ -123,41 +122,41 @@ internal sealed class S3MultipartUpload : IDisposable
     /// <summary>Waits for every part and completes the upload.</summary>
     public async Task CompleteAsync()
     {
-        await Task.WhenAll(running);
+        await Task.WhenAll(_running);
         ThrowIfFailed();
         List<PartETag> ordered;
-        lock (parts)
+        lock (_parts)
         {
-            ordered = [.. parts.OrderBy(part => part.PartNumber)];
+            ordered = [.. _parts.OrderBy(part => part.PartNumber)];
         }
 
-        await store.CompleteMultipartAsync(objectKey, uploadId!, ordered, cancel.Token);
-        completed = true;
+        await _store.CompleteMultipartAsync(_objectKey, _uploadId!, ordered, _cancel.Token);
+        _completed = true;
     }
 
     /// <summary>Stops the parts in flight and aborts the upload on the server, so that nothing is left.</summary>
     public async Task AbortAsync()
     {
-        if (aborted)
+        if (_aborted)
         {
             return;
         }
 
-        aborted = true;
-        aborting = true;
-        await cancel.CancelAsync();
+        _aborted = true;
+        _aborting = true;
+        await _cancel.CancelAsync();
         try
         {
-            await Task.WhenAll(running);
+            await Task.WhenAll(_running);
         }
         catch (Exception)
         {
             // The failure that led here is reported by the caller.
         }
 
-        if (uploadId is { } id && !completed)
+        if (_uploadId is { } id && !_completed)
         {
-            await store.AbortMultipartAsync(objectKey, id);
+            await _store.AbortMultipartAsync(_objectKey, id);
         }
     }
 
@@ -177,12 +176,12 @@ internal sealed class S3MultipartUpload : IDisposable
     public Exception Translate(Exception e)
     {
         var cause = Failure ?? e;
-        return store.Translate(cause, key, "write", outer) ?? cause;
+        return _store.Translate(cause, _key, "write", _outer) ?? cause;
     }
 
     public void Dispose()
     {
-        cancel.Dispose();
-        slots.Dispose();
+        _cancel.Dispose();
+        _slots.Dispose();
     }
 }

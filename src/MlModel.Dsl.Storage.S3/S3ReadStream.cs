@@ -9,8 +9,8 @@ namespace MlModel.Dsl.Storage.S3;
 /// </summary>
 internal sealed class S3ReadStream(S3ObjectStore store, string key, GetObjectResponse response) : Stream
 {
-    private readonly Stream body = response.ResponseStream;
-    private long position;
+    private readonly Stream _body = response.ResponseStream;
+    private long _position;
 
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -22,7 +22,7 @@ internal sealed class S3ReadStream(S3ObjectStore store, string key, GetObjectRes
     /// <summary>Bytes read so far; cannot be set.</summary>
     public override long Position
     {
-        get => position;
+        get => _position;
         set => throw new NotSupportedException("an S3 object's stream cannot seek");
     }
 
@@ -36,8 +36,8 @@ internal sealed class S3ReadStream(S3ObjectStore store, string key, GetObjectRes
     {
         try
         {
-            var n = body.Read(buffer);
-            position += n;
+            var n = _body.Read(buffer);
+            _position += n;
             return n;
         }
         catch (Exception e) when (store.Translate(e, key, "read", CancellationToken.None) is { } mapped)
@@ -53,8 +53,8 @@ internal sealed class S3ReadStream(S3ObjectStore store, string key, GetObjectRes
     {
         try
         {
-            var n = await body.ReadAsync(buffer, cancellationToken);
-            position += n;
+            var n = await _body.ReadAsync(buffer, cancellationToken);
+            _position += n;
             return n;
         }
         catch (Exception e) when (store.Translate(e, key, "read", cancellationToken) is { } mapped)

@@ -8,21 +8,21 @@ namespace MlModel.Dsl.Storage.S3;
 /// </summary>
 internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
 {
-    private byte[]? buffer;
-    private int count;
-    private long written;
-    private bool closed;
-    private bool finished;
+    private byte[]? _buffer;
+    private int _count;
+    private long _written;
+    private bool _closed;
+    private bool _finished;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
-    public override bool CanWrite => !closed && !finished;
+    public override bool CanWrite => !_closed && !_finished;
     public override long Length => throw new NotSupportedException("the stream of an object being written has no length yet");
 
     /// <summary>Bytes written so far; cannot be set.</summary>
     public override long Position
     {
-        get => written;
+        get => _written;
         set => throw new NotSupportedException("the stream of an object being written cannot seek");
     }
 
@@ -49,13 +49,13 @@ internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
         ThrowIfClosed();
         while (!source.IsEmpty)
         {
-            buffer ??= Wait(upload.RentAsync());
-            var n = Math.Min(source.Length, upload.PartSize - count);
-            source[..n].CopyTo(buffer.AsSpan(count));
+            _buffer ??= Wait(upload.RentAsync());
+            var n = Math.Min(source.Length, upload.PartSize - _count);
+            source[..n].CopyTo(_buffer.AsSpan(_count));
             source = source[n..];
-            count += n;
-            written += n;
-            if (count == upload.PartSize)
+            _count += n;
+            _written += n;
+            if (_count == upload.PartSize)
             {
                 var full = TakeBuffer();
                 Wait(upload.SubmitAsync(full, upload.PartSize));
@@ -72,13 +72,13 @@ internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
         while (!source.IsEmpty)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            buffer ??= await Translated(upload.RentAsync());
-            var n = Math.Min(source.Length, upload.PartSize - count);
-            source.Span[..n].CopyTo(buffer.AsSpan(count));
+            _buffer ??= await Translated(upload.RentAsync());
+            var n = Math.Min(source.Length, upload.PartSize - _count);
+            source.Span[..n].CopyTo(_buffer.AsSpan(_count));
             source = source[n..];
-            count += n;
-            written += n;
-            if (count == upload.PartSize)
+            _count += n;
+            _written += n;
+            if (_count == upload.PartSize)
             {
                 var full = TakeBuffer();
                 await Translated(upload.SubmitAsync(full, upload.PartSize));
@@ -89,22 +89,22 @@ internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
     /// <summary>Ends writing; returns the partly filled last buffer (null when there is none) and its byte count.</summary>
     public (byte[]? Buffer, int Count) Finish()
     {
-        finished = true;
-        var last = buffer;
-        var n = count;
-        buffer = null;
-        count = 0;
+        _finished = true;
+        var last = _buffer;
+        var n = _count;
+        _buffer = null;
+        _count = 0;
         return (last, n);
     }
 
     /// <summary>Ends writing after a failure: gives the current buffer back.</summary>
     public void Abandon()
     {
-        finished = true;
-        if (buffer is { } b)
+        _finished = true;
+        if (_buffer is { } b)
         {
-            buffer = null;
-            count = 0;
+            _buffer = null;
+            _count = 0;
             upload.Return(b);
         }
     }
@@ -171,16 +171,16 @@ internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
 
     private byte[] TakeBuffer()
     {
-        var full = buffer!;
-        buffer = null;
-        count = 0;
+        var full = _buffer!;
+        _buffer = null;
+        _count = 0;
         return full;
     }
 
     private void ThrowIfClosed()
     {
-        ObjectDisposedException.ThrowIf(closed, this);
-        if (finished)
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (_finished)
         {
             throw new InvalidOperationException("the object has already been written (or its write failed); the stream takes no more bytes");
         }
@@ -188,13 +188,13 @@ internal sealed class S3UploadStream(S3MultipartUpload upload) : Stream
 
     protected override void Dispose(bool disposing)
     {
-        closed = true;
+        _closed = true;
         base.Dispose(disposing);
     }
 
     public override ValueTask DisposeAsync()
     {
-        closed = true;
+        _closed = true;
         return base.DisposeAsync();
     }
 }

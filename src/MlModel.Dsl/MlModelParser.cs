@@ -115,8 +115,8 @@ public static class MlModelParser
                 at = next < 0 ? -1 : at + 2 + next;
             }
             var (line, column) = SourceText.Position(json, Math.Max(at, 0));
-            throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
-                $"mlmodel: the dsl-object is not valid Unicode text (line {line}, column {column}): it holds a lone surrogate"
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                $"the dsl-object is not valid Unicode text (line {line}, column {column}): it holds a lone surrogate"
                 + (at >= 0 ? " " + Display.CodePoint(json[at]) : ""), line, column), e);
         }
         catch (JsonException e)
@@ -128,8 +128,8 @@ public static class MlModelParser
             var cut = reason.IndexOf(" Path:", StringComparison.Ordinal) is var p and >= 0 ? p
                 : reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
             reason = Display.Escape((cut >= 0 ? reason[..cut] : reason).Replace(" Change the reader options.", "", StringComparison.Ordinal).Trim(), 200);
-            throw new MlModelException(new MlModelError(ErrorCodes.InvalidJson,
-                $"mlmodel: the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                $"the dsl-object is not valid JSON (line {line}, column {column}): {reason}", line, column));
         }
         using (doc)
         {
@@ -169,7 +169,8 @@ public static class MlModelParser
         catch (InvalidOperationException e)
         {
             // JsonElement throws this for strings that are not UTF-16 (a lone "\ud800").
-            throw new MlModelException(ErrorCodes.InvalidJson, "mlmodel: the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")", e);
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidJson, CommandWords.MlModel, null,
+                "the dsl-object holds a string that is not valid Unicode (a lone surrogate escape such as \"\\ud800\")"), e);
         }
         return Binder.Bind(CommandTables.Find(command)!, operation, null, raw, null);
     }
@@ -204,7 +205,7 @@ public static class MlModelParser
                 }
                 if (operation is not null)
                 {
-                    throw new MlModelException(ErrorCodes.DuplicateParameter, $"{command}: duplicate parameter 'operation'; give each parameter once");
+                    throw new MlModelException(MlModelError.Create(ErrorCodes.DuplicateParameter, command, null, "duplicate parameter 'operation'; give each parameter once"));
                 }
                 operation = property.Value.GetString()!;
                 continue;
@@ -230,8 +231,8 @@ public static class MlModelParser
         }
         if (operation is null)
         {
-            throw new MlModelException(ErrorCodes.MissingParameter, $"{command}: missing required parameter 'operation'; allowed: "
-                + string.Join(", ", CommandWords.Operations(command)));
+            throw new MlModelException(MlModelError.Create(ErrorCodes.MissingParameter, command, null, "missing required parameter 'operation'; allowed: "
+                + string.Join(", ", CommandWords.Operations(command))));
         }
         return (command, operation, raw.ToArray());
     }
@@ -299,8 +300,8 @@ public static class MlModelParser
                 return (before, Shift(result.Value, start), after, end);
             }
         }
-        throw new MlModelException(ErrorCodes.Syntax,
-            "mlmodel: the query has no mlmodel or serving stage; a stage starts with the word mlmodel or serving, as in: * | mlmodel list");
+        throw new MlModelException(MlModelError.Create(ErrorCodes.Syntax, CommandWords.MlModel, null,
+            "the query has no mlmodel or serving stage; a stage starts with the word mlmodel or serving, as in: * | mlmodel list"));
     }
 
     private static CommandSyntax Shift(CommandSyntax s, int by) => by == 0 ? s : new CommandSyntax(
@@ -317,5 +318,5 @@ public static class MlModelParser
         v with { Offset = v.Offset + by, Items = v.Items.Count == 0 ? v.Items : [.. v.Items.Select(i => Shift(i, by))] };
 
     private static MlModelException JsonShape(string what, string command = CommandWords.MlModel) =>
-        new(ErrorCodes.InvalidJson, command + ": " + what);
+        new(MlModelError.Create(ErrorCodes.InvalidJson, command, null, what));
 }

@@ -8,36 +8,36 @@ namespace MlModel.Dsl.Storage.Tests;
 [TestFixture]
 public class LocalObjectStoreTests : ObjectStoreContract
 {
-    private string work = null!;
-    private string root = null!;
+    private string _work = null!;
+    private string _root = null!;
 
     /// <summary>The store's <see cref="LocalObjectStore.Durable"/>: every test runs both ways.</summary>
     protected virtual bool Durable => true;
 
     protected override Task<IObjectStore> CreateStoreAsync()
     {
-        work = Directory.CreateTempSubdirectory("mlmodel-local-store-").FullName;
-        root = Path.Combine(work, "root");
-        return Task.FromResult<IObjectStore>(new LocalObjectStore(root) { Durable = Durable });
+        _work = Directory.CreateTempSubdirectory("mlmodel-local-store-").FullName;
+        _root = Path.Combine(_work, "root");
+        return Task.FromResult<IObjectStore>(new LocalObjectStore(_root) { Durable = Durable });
     }
 
     protected override Task DestroyStoreAsync(IObjectStore store)
     {
-        Directory.Delete(work, recursive: true);
+        Directory.Delete(_work, recursive: true);
         return Task.CompletedTask;
     }
 
     protected override Task AssertNothingPendingAsync()
     {
-        if (Directory.Exists(root))
+        if (Directory.Exists(_root))
         {
-            Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories)
                 .Where(f => Path.GetFileName(f).StartsWith(".mlmodel-tmp-", StringComparison.Ordinal))
                 .Should().BeEmpty("a failed or finished write leaves no temporary file");
         }
 
         // Nothing was written outside the root either.
-        Directory.EnumerateFileSystemEntries(work).Where(e => e != root).Should().BeEmpty();
+        Directory.EnumerateFileSystemEntries(_work).Where(e => e != _root).Should().BeEmpty();
         return Task.CompletedTask;
     }
 
@@ -48,9 +48,9 @@ public class LocalObjectStoreTests : ObjectStoreContract
 
         var path = ((ILocalFileStore)Store).GetLocalPath("models/u_m/1/saved_model.pb");
 
-        path.Should().Be(Path.Combine(root, "models", "u_m", "1", "saved_model.pb"));
+        path.Should().Be(Path.Combine(_root, "models", "u_m", "1", "saved_model.pb"));
         File.ReadAllText(path!).Should().Be("pb");
-        Store.Description.Should().Be("local:" + root);
+        Store.Description.Should().Be("local:" + _root);
     }
 
     [Test]
@@ -61,19 +61,19 @@ public class LocalObjectStoreTests : ObjectStoreContract
         var url = await Store.GetDownloadUrlAsync("a b/c.txt", TimeSpan.FromSeconds(1));
 
         url.Scheme.Should().Be("file");
-        url.LocalPath.Should().Be(Path.Combine(root, "a b", "c.txt"));
+        url.LocalPath.Should().Be(Path.Combine(_root, "a b", "c.txt"));
     }
 
     [Test]
     public async Task A_store_over_a_missing_folder_is_empty_and_creates_it_on_write()
     {
-        Directory.Exists(root).Should().BeFalse();
+        Directory.Exists(_root).Should().BeFalse();
         (await ListAsync("")).Should().BeEmpty();
         (await Store.StatAsync("x")).Should().BeNull();
 
         await Store.PutAsync("x", Text("x"), 1);
 
-        File.Exists(Path.Combine(root, "x")).Should().BeTrue();
+        File.Exists(Path.Combine(_root, "x")).Should().BeTrue();
     }
 
     [Test]
@@ -85,12 +85,12 @@ public class LocalObjectStoreTests : ObjectStoreContract
 
         await Store.DeletePrefixAsync("models/u_a/");
 
-        Directory.Exists(Path.Combine(root, "models", "u_a")).Should().BeFalse();
-        Directory.Exists(Path.Combine(root, "models", "u_b", "1")).Should().BeTrue();
+        Directory.Exists(Path.Combine(_root, "models", "u_a")).Should().BeFalse();
+        Directory.Exists(Path.Combine(_root, "models", "u_b", "1")).Should().BeTrue();
 
         await Store.DeletePrefixAsync("models/");
-        Directory.Exists(Path.Combine(root, "models")).Should().BeFalse();
-        Directory.Exists(root).Should().BeTrue("the root itself stays");
+        Directory.Exists(Path.Combine(_root, "models")).Should().BeFalse();
+        Directory.Exists(_root).Should().BeTrue("the root itself stays");
     }
 
     [Test]
@@ -100,19 +100,19 @@ public class LocalObjectStoreTests : ObjectStoreContract
 
         await Store.DeleteAsync("a/b/c/d.txt");
 
-        Directory.Exists(Path.Combine(root, "a")).Should().BeFalse();
+        Directory.Exists(Path.Combine(_root, "a")).Should().BeFalse();
     }
 
     [Test]
     public async Task A_key_that_goes_through_a_symlink_out_of_the_root_is_refused()
     {
-        var outside = Directory.CreateDirectory(Path.Combine(work, "outside")).FullName;
+        var outside = Directory.CreateDirectory(Path.Combine(_work, "outside")).FullName;
         File.WriteAllText(Path.Combine(outside, "secret.txt"), "outside");
-        Directory.CreateDirectory(root);
-        Directory.CreateSymbolicLink(Path.Combine(root, "escape"), outside);
-        File.CreateSymbolicLink(Path.Combine(root, "file-escape"), Path.Combine(outside, "secret.txt"));
-        Directory.CreateSymbolicLink(Path.Combine(root, "relative-escape"), "../outside");
-        File.CreateSymbolicLink(Path.Combine(root, "dangling-escape"), Path.Combine(outside, "new.txt"));
+        Directory.CreateDirectory(_root);
+        Directory.CreateSymbolicLink(Path.Combine(_root, "escape"), outside);
+        File.CreateSymbolicLink(Path.Combine(_root, "file-escape"), Path.Combine(outside, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(_root, "relative-escape"), "../outside");
+        File.CreateSymbolicLink(Path.Combine(_root, "dangling-escape"), Path.Combine(outside, "new.txt"));
 
         foreach (var key in new[] { "escape/secret.txt", "escape/new.txt", "file-escape", "relative-escape/secret.txt", "dangling-escape" })
         {
@@ -145,8 +145,8 @@ public class LocalObjectStoreTests : ObjectStoreContract
     public async Task Symlinks_inside_the_root_are_followed()
     {
         await Store.PutAsync("real/file.txt", Text("inside"), null);
-        Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "real"));
-        File.CreateSymbolicLink(Path.Combine(root, "file-alias"), "real/file.txt");
+        Directory.CreateSymbolicLink(Path.Combine(_root, "alias"), Path.Combine(_root, "real"));
+        File.CreateSymbolicLink(Path.Combine(_root, "file-alias"), "real/file.txt");
 
         (await ReadTextAsync("alias/file.txt")).Should().Be("inside");
         (await ReadTextAsync("file-alias")).Should().Be("inside");
@@ -156,8 +156,8 @@ public class LocalObjectStoreTests : ObjectStoreContract
     [Test]
     public async Task Temporary_names_are_reserved_and_never_listed()
     {
-        Directory.CreateDirectory(root);
-        File.WriteAllText(Path.Combine(root, ".mlmodel-tmp-0123"), "partial");
+        Directory.CreateDirectory(_root);
+        File.WriteAllText(Path.Combine(_root, ".mlmodel-tmp-0123"), "partial");
 
         (await ListAsync("")).Should().BeEmpty();
         var act = () => Store.PutAsync(".mlmodel-tmp-x", Text("x"), 1);
@@ -243,7 +243,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
         await using var batch = Store.BeginWriteBatch();
         await batch.PutAsync("models/u/m/1/saved_model.pb", Text("pb"), 2);
         await batch.PutAsync("models/u/m/1/variables/v.data", Text("v"), 1);
-        File.Delete(Path.Combine(root, "models", "u", "m", "1", "variables", "v.data"));
+        File.Delete(Path.Combine(_root, "models", "u", "m", "1", "variables", "v.data"));
 
         var commit = () => batch.CommitAsync();
 
@@ -257,7 +257,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
 
         var error = (await commit.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Backend);
-        error.Message.Should().Be($"could not sync object 'models/u/m/1/variables/v.data' in local:{root}: it was removed before its write batch was committed");
+        error.Message.Should().Be($"could not sync object 'models/u/m/1/variables/v.data' in local:{_root}: it was removed before its write batch was committed");
     }
 
     [Test]
@@ -273,12 +273,12 @@ public class LocalObjectStoreTests : ObjectStoreContract
 
         if (removeOne)
         {
-            File.Delete(Path.Combine(root, "fs", "2", "f101.bin"));
+            File.Delete(Path.Combine(_root, "fs", "2", "f101.bin"));
             var commit = () => batch.CommitAsync();
             if (Durable)
             {
                 (await commit.Should().ThrowAsync<MlModelException>()).Which.Message.Should().Be(
-                    $"could not sync object 'fs/2/f101.bin' in local:{root}: it was removed before its write batch was committed");
+                    $"could not sync object 'fs/2/f101.bin' in local:{_root}: it was removed before its write batch was committed");
                 await batch.DisposeAsync();
                 return;
             }
@@ -340,7 +340,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
     public async Task A_batch_replaces_a_link_inside_the_root_instead_of_writing_through_it()
     {
         await Store.PutAsync("real/file.txt", Text("inside"), null);
-        File.CreateSymbolicLink(Path.Combine(root, "file-alias"), "real/file.txt");
+        File.CreateSymbolicLink(Path.Combine(_root, "file-alias"), "real/file.txt");
 
         await using (var batch = Store.BeginWriteBatch())
         {
@@ -348,7 +348,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
             await batch.CommitAsync();
         }
 
-        new FileInfo(Path.Combine(root, "file-alias")).LinkTarget.Should().BeNull();
+        new FileInfo(Path.Combine(_root, "file-alias")).LinkTarget.Should().BeNull();
         (await ReadTextAsync("file-alias")).Should().Be("replaced");
         (await ReadTextAsync("real/file.txt")).Should().Be("inside");
     }
@@ -356,8 +356,8 @@ public class LocalObjectStoreTests : ObjectStoreContract
     [Test]
     public async Task A_batch_writes_through_a_folder_link_inside_the_root()
     {
-        Directory.CreateDirectory(Path.Combine(root, "real"));
-        Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "real"));
+        Directory.CreateDirectory(Path.Combine(_root, "real"));
+        Directory.CreateSymbolicLink(Path.Combine(_root, "alias"), Path.Combine(_root, "real"));
 
         await using (var batch = Store.BeginWriteBatch())
         {
@@ -366,7 +366,7 @@ public class LocalObjectStoreTests : ObjectStoreContract
             await batch.CommitAsync();
         }
 
-        File.ReadAllText(Path.Combine(root, "real", "y.txt")).Should().Be("y");
+        File.ReadAllText(Path.Combine(_root, "real", "y.txt")).Should().Be("y");
     }
 
     [Test]

@@ -15,31 +15,31 @@ namespace MlModel.Dsl.Storage.Tests;
 [NonParallelizable]
 public sealed class S3ObjectStoreTests : ObjectStoreContract
 {
-    private S3TestEnvironment env = null!;
-    private AmazonS3Client raw = null!;
-    private string bucket = null!;
+    private S3TestEnvironment _env = null!;
+    private AmazonS3Client _raw = null!;
+    private string _bucket = null!;
 
     [OneTimeSetUp]
     public async Task CreateBucket()
     {
-        env = S3TestEnvironment.Require();
-        raw = env.RawClient();
-        bucket = S3TestEnvironment.NewBucketName("store");
-        await S3TestEnvironment.CreateBucketAsync(raw, bucket);
+        _env = S3TestEnvironment.Require();
+        _raw = _env.RawClient();
+        _bucket = S3TestEnvironment.NewBucketName("store");
+        await S3TestEnvironment.CreateBucketAsync(_raw, _bucket);
     }
 
     [OneTimeTearDown]
     public async Task RemoveBucket()
     {
-        if (raw is not null)
+        if (_raw is not null)
         {
-            await S3TestEnvironment.RemoveBucketAsync(raw, bucket);
-            raw.Dispose();
+            await S3TestEnvironment.RemoveBucketAsync(_raw, _bucket);
+            _raw.Dispose();
         }
     }
 
     protected override Task<IObjectStore> CreateStoreAsync() =>
-        Task.FromResult<IObjectStore>(new S3ObjectStore(env.Options(bucket, $"tests/{Guid.NewGuid():N}")));
+        Task.FromResult<IObjectStore>(new S3ObjectStore(_env.Options(_bucket, $"tests/{Guid.NewGuid():N}")));
 
     protected override Task DestroyStoreAsync(IObjectStore store)
     {
@@ -48,7 +48,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     }
 
     protected override async Task AssertNothingPendingAsync() =>
-        (await S3TestEnvironment.PendingUploadsAsync(raw, bucket)).Should().BeEmpty("a failed or finished upload leaves no multipart upload pending");
+        (await S3TestEnvironment.PendingUploadsAsync(_raw, _bucket)).Should().BeEmpty("a failed or finished upload leaves no multipart upload pending");
 
     private S3ObjectStore S3 => (S3ObjectStore)Store;
 
@@ -57,10 +57,10 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     {
         await Store.PutAsync("models/x", Text("x"), 1);
 
-        var head = await raw.GetObjectMetadataAsync(bucket, S3.Prefix + "models/x");
+        var head = await _raw.GetObjectMetadataAsync(_bucket, S3.Prefix + "models/x");
         head.ContentLength.Should().Be(1);
         S3.Prefix.Should().StartWith("tests/").And.EndWith("/");
-        Store.Description.Should().Be($"s3://{bucket}/{S3.Prefix}");
+        Store.Description.Should().Be($"s3://{_bucket}/{S3.Prefix}");
         Store.Should().NotBeAssignableTo<ILocalFileStore>("an S3 store has no local files to hard-link");
     }
 
@@ -71,12 +71,12 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
 
         var url = await Store.GetDownloadUrlAsync("url/x", TimeSpan.FromMinutes(7));
 
-        url.Scheme.Should().Be(new Uri(env.Endpoint).Scheme);
-        url.Authority.Should().Be(new Uri(env.Endpoint).Authority);
+        url.Scheme.Should().Be(new Uri(_env.Endpoint).Scheme);
+        url.Authority.Should().Be(new Uri(_env.Endpoint).Authority);
         // 7 minutes; the SDK counts from its own clock, so give or take a second.
         int.Parse(HttpUtility.ParseQueryString(url.Query)["X-Amz-Expires"]!, System.Globalization.CultureInfo.InvariantCulture)
             .Should().BeInRange(419, 421);
-        url.ToString().Should().NotContain(env.SecretKey);
+        url.ToString().Should().NotContain(_env.SecretKey);
     }
 
     [Test]
@@ -84,7 +84,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     {
         await Store.PutAsync("one.bin", new PatternStream(3 * MiB, 31), null);
 
-        var head = await raw.GetObjectMetadataAsync(bucket, S3.Prefix + "one.bin");
+        var head = await _raw.GetObjectMetadataAsync(_bucket, S3.Prefix + "one.bin");
         head.ETag.Should().NotContain("-", "a multipart upload's ETag ends with -<parts>");
         (await HashOfAsync("one.bin")).Should().Be(PatternStream.Sha256(3 * MiB, 31));
     }
@@ -94,7 +94,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     {
         await Store.PutAsync("parts.bin", new PatternStream(LargeSize, 32), LargeSize);
 
-        var head = await raw.GetObjectMetadataAsync(bucket, S3.Prefix + "parts.bin");
+        var head = await _raw.GetObjectMetadataAsync(_bucket, S3.Prefix + "parts.bin");
         head.ETag.Trim('"').Should().EndWith("-5", "40 MiB in 8 MiB parts (the default) is five parts");
     }
 
@@ -124,7 +124,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     [Test]
     public async Task Small_part_sizes_and_a_zero_threshold_work()
     {
-        var options = env.Options(bucket, S3.Prefix + "small-parts");
+        var options = _env.Options(_bucket, S3.Prefix + "small-parts");
         options.PartSize = S3StoreOptions.MinPartSize;
         options.MultipartThreshold = 0;
         options.MaxConcurrentParts = 1;
@@ -149,25 +149,25 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     {
         // The bucket disappears under the upload: parts fail on the server side.
         var doomed = S3TestEnvironment.NewBucketName("doomed");
-        await S3TestEnvironment.CreateBucketAsync(raw, doomed);
-        using var store = new S3ObjectStore(env.Options(doomed));
+        await S3TestEnvironment.CreateBucketAsync(_raw, doomed);
+        using var store = new S3ObjectStore(_env.Options(doomed));
         var act = () => store.WriteAsync("x.bin", async (stream, ct) =>
         {
             await stream.WriteAsync(PatternStream.Bytes(17 * MiB, 34), ct);
-            await S3TestEnvironment.RemoveBucketAsync(raw, doomed);
+            await S3TestEnvironment.RemoveBucketAsync(_raw, doomed);
             await stream.WriteAsync(PatternStream.Bytes(17 * MiB, 35), ct);
         });
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().BeOneOf(ErrorCodes.Connector, ErrorCodes.Backend, ErrorCodes.NotFound);
-        await S3TestEnvironment.RemoveBucketAsync(raw, doomed);
+        await S3TestEnvironment.RemoveBucketAsync(_raw, doomed);
     }
 
     [Test]
     public async Task Wrong_credentials_are_a_connector_error_without_the_secret()
     {
         var wrongSecret = "wrong-" + Guid.NewGuid().ToString("N");
-        var options = env.Options(bucket);
+        var options = _env.Options(_bucket);
         options.SecretKey = wrongSecret;
         options.ConnectorId = "models-s3";
         using var store = new S3ObjectStore(options);
@@ -177,7 +177,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
             var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
             error.Code.Should().Be(ErrorCodes.Connector);
             error.Message.Should().Contain("refused the credentials").And.Contain("models-s3");
-            error.ToString().Should().NotContain(wrongSecret).And.NotContain(env.SecretKey);
+            error.ToString().Should().NotContain(wrongSecret).And.NotContain(_env.SecretKey);
         }
 
         await Check(() => store.PutAsync("k", Text("x"), 1));
@@ -186,14 +186,14 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
         await Check(() => store.StatAsync("k"));
         await Check(async () => { await foreach (var _ in store.ListAsync("")) { } });
         await Check(() => store.DeletePrefixAsync("x/"));
-        options.ToString().Should().NotContain(wrongSecret).And.NotContain(env.AccessKey);
+        options.ToString().Should().NotContain(wrongSecret).And.NotContain(_env.AccessKey);
         store.ToString().Should().NotContain(wrongSecret);
     }
 
     [Test]
     public async Task An_unknown_access_key_is_a_connector_error()
     {
-        var options = env.Options(bucket);
+        var options = _env.Options(_bucket);
         options.AccessKey = "NOSUCHKEY0000000000";
         using var store = new S3ObjectStore(options);
 
@@ -201,7 +201,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
 
         var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
         error.Code.Should().Be(ErrorCodes.Connector);
-        error.ToString().Should().NotContain(env.SecretKey);
+        error.ToString().Should().NotContain(_env.SecretKey);
     }
 
     [Test]
@@ -261,7 +261,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     [Test]
     public async Task A_missing_bucket_is_a_connector_error()
     {
-        using var store = new S3ObjectStore(env.Options("mlmodel-no-such-bucket-" + Guid.NewGuid().ToString("N")[..8]));
+        using var store = new S3ObjectStore(_env.Options("mlmodel-no-such-bucket-" + Guid.NewGuid().ToString("N")[..8]));
 
         var put = () => store.PutAsync("k", Text("x"), 1);
         var read = () => store.OpenReadAsync("k");
@@ -275,7 +275,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     [Test]
     public async Task An_unreachable_endpoint_is_a_connector_error()
     {
-        var options = env.Options(bucket);
+        var options = _env.Options(_bucket);
         options.ServiceUrl = "http://127.0.0.1:1";
         using var store = new S3ObjectStore(options);
 
@@ -299,7 +299,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
             {
                 var error = (await act.Should().ThrowAsync<MlModelException>()).Which;
                 error.Code.Should().BeOneOf(ErrorCodes.Connector, ErrorCodes.Backend);
-                error.ToString().Should().NotContain(env.SecretKey);
+                error.ToString().Should().NotContain(_env.SecretKey);
             }
 
             await Check(() => Store.StatAsync("before").WaitAsync(TimeSpan.FromMinutes(2)));
@@ -334,7 +334,7 @@ public sealed class S3ObjectStoreTests : ObjectStoreContract
     {
         S3StoreOptions Options(Action<S3StoreOptions> change)
         {
-            var options = env.Options(bucket);
+            var options = _env.Options(_bucket);
             change(options);
             return options;
         }

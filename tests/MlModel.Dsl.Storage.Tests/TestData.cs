@@ -9,25 +9,25 @@ namespace MlModel.Dsl.Storage.Tests;
 /// </summary>
 internal sealed class PatternStream(long length, ulong seed, long failAfter = -1) : ForwardOnlyStream
 {
-    private long position;
+    private long _position;
 
-    public override long Position { get => position; set => throw new NotSupportedException(); }
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
 
     public override int Read(Span<byte> buffer)
     {
-        if (failAfter >= 0 && position >= failAfter)
+        if (failAfter >= 0 && _position >= failAfter)
         {
             throw new IOException("the source failed on purpose");
         }
 
-        var n = (int)Math.Min(buffer.Length, length - position);
+        var n = (int)Math.Min(buffer.Length, length - _position);
         if (failAfter >= 0)
         {
-            n = (int)Math.Min(n, Math.Max(failAfter - position, 0));
+            n = (int)Math.Min(n, Math.Max(failAfter - _position, 0));
         }
 
-        Fill(seed, position, buffer[..n]);
-        position += n;
+        Fill(seed, _position, buffer[..n]);
+        _position += n;
         return n;
     }
 
@@ -131,32 +131,32 @@ internal abstract class ForwardOnlyStream : Stream
 /// </summary>
 internal sealed class CancellingStream(Stream inner, long after, CancellationTokenSource cancel) : ForwardOnlyStream
 {
-    private long read;
+    private long _read;
 
-    public override long Position { get => read; set => throw new NotSupportedException(); }
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
 
     public override int Read(Span<byte> buffer)
     {
-        if (read >= after)
+        if (_read >= after)
         {
             cancel.Cancel();
         }
 
         var n = inner.Read(buffer);
-        read += n;
+        _read += n;
         return n;
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (read >= after)
+        if (_read >= after)
         {
             await cancel.CancelAsync();
             cancellationToken.ThrowIfCancellationRequested();
         }
 
         var n = await inner.ReadAsync(buffer, cancellationToken);
-        read += n;
+        _read += n;
         return n;
     }
 }

@@ -272,8 +272,12 @@ public sealed record ConnectorInfo(string Id, string Type, IReadOnlyDictionary<s
             .Where(kv => !kv.Key.EndsWith("_env", StringComparison.OrdinalIgnoreCase))
             .ToDictionary(kv => kv.Key, kv => kv.Value);
 
-    /// <summary>Whether <paramref name="value"/> is a URL with user info (<c>user:password@</c>).</summary>
-    internal static bool HasUserInfo(string value) => AsUrl(value) is { UserInfo.Length: > 0 };
+    /// <summary>
+    /// Whether <paramref name="value"/> is a URL with user info (<c>user:password@</c>): credentials
+    /// in a setting that is listed and logged, which the engine refuses on <c>connector add</c> and
+    /// a provider should refuse in a host-defined connector too.
+    /// </summary>
+    public static bool HasUserInfo(string value) => AsUrl(value) is { UserInfo.Length: > 0 };
 
     /// <summary>
     /// <paramref name="value"/> as it is, or, when it is a URL with user info, a query or a

@@ -625,9 +625,8 @@ internal static class Binder
     internal static MlModelException Error(string code, OperationSpec? op, string what, int? offset, string? source, string? hint,
         IReadOnlyList<string>? expected = null, string command = "mlmodel")
     {
-        var prefix = op is null ? command + ": " : op.Title + ": ";
         int? line = null, column = null;
-        var message = new StringBuilder(prefix).Append(what);
+        var message = new StringBuilder(what);
         if (offset is int o && source is not null)
         {
             (var l, var c) = SourceText.Position(source, o);
@@ -639,6 +638,6 @@ internal static class Binder
         {
             message.Append("; ").Append(hint.TrimEnd());
         }
-        return new MlModelException(new MlModelError(code, message.ToString(), line, column, expected));
+        return new MlModelException(MlModelError.Create(code, op?.Command ?? command, op?.Name, message.ToString(), line, column, expected));
     }
 }

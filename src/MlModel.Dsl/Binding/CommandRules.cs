@@ -25,8 +25,8 @@ internal static class CommandRules
         var bound = Binder.Bind(CommandTables.Find(op.Command)!, op.Name, null, parameters.ToArray(), source: null);
         if (bound != command)
         {
-            throw new MlModelException(ErrorCodes.InvalidValue,
-                $"{op.Title}: the command does not hold its own values as the language reads them (it reads as: {bound})");
+            throw new MlModelException(MlModelError.Create(ErrorCodes.InvalidValue, op.Command, op.Name,
+                $"the command does not hold its own values as the language reads them (it reads as: {bound})"));
         }
     }
 

@@ -174,7 +174,7 @@ internal sealed partial class CommandExecutor
         catch (Exception e) when (e is MlModelException or IOException or UnauthorizedAccessException)
         {
             failure = e;
-            action = "failed: " + Strip(e.Message);
+            action = "failed: " + (e is MlModelException m ? m.Error.Detail : e.Message);
         }
         await AuditAsync(caller, "repair", user, name, version, $"check repair=true: {problem}: {action}", failure);
         FaultPoints.Reach(FaultPoints.Points.RepairAction);
@@ -323,7 +323,7 @@ internal sealed partial class CommandExecutor
         catch (MlModelException e)
         {
             // One problem; everything else is still checked.
-            problems.Add(["serving_config", null, null, null, Strip(e.Message), "none: fix or replace the serving config; nothing was changed"]);
+            problems.Add(["serving_config", null, null, null, e.Error.Detail, "none: fix or replace the serving config; nothing was changed"]);
             return;
         }
         var scope = new CheckScope(c.User, c.Name, c.Version);
@@ -397,7 +397,7 @@ internal sealed partial class CommandExecutor
                         }
                         catch (MlModelException e)
                         {
-                            action = "failed: " + Strip(e.Message);
+                            action = "failed: " + e.Error.Detail;
                         }
                         FaultPoints.Reach(FaultPoints.Points.RepairAction);
                     }

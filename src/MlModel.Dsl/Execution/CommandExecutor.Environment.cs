@@ -1,3 +1,4 @@
+using MlModel.Dsl.Syntax;
 using MlModel.Dsl.Backends;
 using MlModel.Dsl.Binding;
 
@@ -19,7 +20,7 @@ internal sealed partial class CommandExecutor
     /// repository. A store without models (a first run) and a repository whose models were all
     /// deleted (it has allocated versions) start as before.
     /// </summary>
-    /// <remarks>The messages carry no command prefix: <see cref="EnsureInitializedAsync(OperationSpec?, CancellationToken)"/> adds it.</remarks>
+    /// <remarks>The errors carry no command: <see cref="EnsureInitializedAsync(OperationSpec?, CancellationToken)"/> places them.</remarks>
     private async Task InitializeRepositoryAsync(CancellationToken cancellationToken)
     {
         if (_options.ModelStore is { } store && await _repository.DescribeIfNewAsync(cancellationToken) is { } found)
@@ -63,11 +64,9 @@ internal sealed partial class CommandExecutor
         {
             await EnsureInitializedAsync(cancellationToken);
         }
-        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        catch (MlModelException e) when (e.Error.Command is null)
         {
-            throw op is null
-                ? new MlModelException(new MlModelError(e.Code, "mlmodel: " + e.Message), e)
-                : Fail(e.Code, op, e.Message, e);
+            throw op is null ? e.In(CommandWords.MlModel, null) : Within(op, e);
         }
     }
 }

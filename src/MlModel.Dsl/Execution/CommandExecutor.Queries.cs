@@ -1,3 +1,4 @@
+using MlModel.Dsl.Syntax;
 using MlModel.Dsl.Backends;
 using MlModel.Dsl.Binding;
 
@@ -260,8 +261,8 @@ internal sealed partial class CommandExecutor
         connector.Owner == caller.User || IsAdministrator(caller);
 
     /// <summary>
-    /// Runs a connector operation; a backend's or provider's own error is prefixed with
-    /// <c>mlmodel connector &lt;verb&gt;:</c>, as <see cref="ExecuteAsync"/> does for commands.
+    /// Runs a connector operation; a backend's or provider's own error is placed in
+    /// <c>mlmodel connector &lt;verb&gt;</c>, as <see cref="ExecuteAsync"/> does for commands.
     /// </summary>
     private static async Task<T> ConnectorOperationAsync<T>(string verb, Func<Task<T>> body)
     {
@@ -269,14 +270,16 @@ internal sealed partial class CommandExecutor
         {
             return await body();
         }
-        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        catch (MlModelException e) when (e.Error.Command is null)
         {
-            throw ConnectorFail(e.Code, verb, e.Message, e);
+            throw e.In(CommandWords.MlModel, ConnectorOperation(verb));
         }
     }
 
+    private static string ConnectorOperation(string verb) => "connector " + verb;
+
     private static MlModelException ConnectorFail(string code, string verb, string message, Exception? inner = null) =>
-        new(new MlModelError(code, $"mlmodel connector {verb}: {message}"), inner);
+        new(MlModelError.Create(code, CommandWords.MlModel, ConnectorOperation(verb), message), inner);
 
     private static void CheckCaller(string verb, MlModelCaller caller)
     {
@@ -304,25 +307,26 @@ internal sealed partial class CommandExecutor
     {
         CheckCaller("open", caller);
         await EnsureInitializedAsync(cancellationToken);
-        var prefix = usedAs ?? "mlmodel connector open";
+        // A host's own use names itself (the CLI's --store); else the error is the library's.
+        var (command, operation) = usedAs is null ? (CommandWords.MlModel, ConnectorOperation("open")) : (usedAs, (string?)null);
         ConnectorInfo connector;
         try
         {
-            connector = await ResolveConnectorAsync(prefix, id, caller, cancellationToken);
+            connector = await ResolveConnectorAsync(command, operation, id, caller, cancellationToken);
         }
         catch (MlModelException e)
         {
             // Here the id is the whole request: say how to make it exist.
-            throw new MlModelException(new MlModelError(e.Code,
-                $"{e.Message}. Add it first, e.g.: mlmodel connector add id={id} type=s3 endpoint=URL bucket=B access_key=KEY secret_key=SECRET"), e);
+            throw new MlModelException(MlModelError.Create(e.Code, e.Error.Command, e.Error.Operation,
+                $"{e.Error.Detail}. Add it first, e.g.: mlmodel connector add id={id} type=s3 endpoint=URL bucket=B access_key=KEY secret_key=SECRET"), e);
         }
         try
         {
             return CreateStore(connector);
         }
-        catch (MlModelException e) when (!e.Message.StartsWith("mlmodel", StringComparison.Ordinal))
+        catch (MlModelException e) when (e.Error.Command is null)
         {
-            throw new MlModelException(new MlModelError(e.Code, $"{prefix}: {e.Message}"), e);
+            throw e.In(command, operation);
         }
     }
 
@@ -332,9 +336,9 @@ internal sealed partial class CommandExecutor
     /// and the known ones listed are those the caller may use.
     /// </summary>
     private Task<ConnectorInfo> ResolveConnectorAsync(OperationSpec op, string id, MlModelCaller caller, CancellationToken cancellationToken) =>
-        ResolveConnectorAsync("mlmodel " + op.Name, id, caller, cancellationToken);
+        ResolveConnectorAsync(CommandWords.Of(op.Operation), op.Name, id, caller, cancellationToken);
 
-    private async Task<ConnectorInfo> ResolveConnectorAsync(string prefix, string id, MlModelCaller caller, CancellationToken cancellationToken)
+    private async Task<ConnectorInfo> ResolveConnectorAsync(string command, string? operation, string id, MlModelCaller caller, CancellationToken cancellationToken)
     {
         var connector = _options.Connectors.FirstOrDefault(c => c.Id == id) is { } host
             ? host with { Shared = true }
@@ -342,8 +346,8 @@ internal sealed partial class CommandExecutor
         if (connector is null || !MayUse(connector, caller))
         {
             var known = (await UsableConnectorsAsync(caller, cancellationToken)).Select(u => u.Connector.Id).ToList();
-            throw new MlModelException(ErrorCodes.Connector, $"{prefix}: unknown connector '{id}'" + (known.Count > 0 ? "; known connectors: " + string.Join(", ", known)
-                : IsAdministrator(caller) ? "; no connectors are defined" : $"; user '{caller.User}' has no connectors, and none is shared"));
+            throw new MlModelException(MlModelError.Create(ErrorCodes.Connector, command, operation, $"unknown connector '{id}'" + (known.Count > 0 ? "; known connectors: " + string.Join(", ", known)
+                : IsAdministrator(caller) ? "; no connectors are defined" : $"; user '{caller.User}' has no connectors, and none is shared")));
         }
         return connector;
     }

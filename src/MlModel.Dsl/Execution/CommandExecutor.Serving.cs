@@ -44,7 +44,7 @@ internal sealed partial class CommandExecutor
         }
         catch (MlModelException e)
         {
-            throw Fail(e.Code, op, Strip(e.Message), e);
+            throw Within(op, e);
         }
 
         // The registry follows what is now served: this version on; a label that moved to
@@ -145,7 +145,7 @@ internal sealed partial class CommandExecutor
         }
         catch (MlModelException e)
         {
-            throw Fail(e.Code, op, Strip(e.Message), e);
+            throw Within(op, e);
         }
         await _repository.UpdateAsync(model with { Serving = false, ServingLabel = null }, cancellationToken);
         return ResultSet.Scalar("result", "off");

@@ -80,7 +80,7 @@ internal sealed partial class CommandExecutor
                 throw e switch
                 {
                     InvalidDataException or ArchiveException => Fail(ErrorCodes.InvalidArchive, op, $"'{c.Path}' is not a valid {FormatLabel(c.Format)} archive: {e.Message}", e),
-                    MlModelException m => Fail(m.Code, op, Strip(m.Message), m),
+                    MlModelException m => Within(op, m),
                     OperationCanceledException => e,
                     _ => Fail(ErrorCodes.Backend, op, "the import failed: " + e.Message, e),
                 };
@@ -143,17 +143,6 @@ internal sealed partial class CommandExecutor
         _ => "Spark model",
     };
 
-    /// <summary>A backend's message without its own "mlmodel op: " prefix, to re-prefix it.</summary>
-    private static string Strip(string message)
-    {
-        if (!message.StartsWith("mlmodel", StringComparison.Ordinal))
-        {
-            return message;
-        }
-        var colon = message.IndexOf(": ", StringComparison.Ordinal);
-        return colon < 0 ? message : message[(colon + 2)..];
-    }
-
     /// <summary>Commits the write batch of an import; a failure names the version it was for.</summary>
     private static async Task CommitAsync(OperationSpec op, IObjectWriteBatch batch, int version, string name, CancellationToken cancellationToken)
     {
@@ -163,7 +152,7 @@ internal sealed partial class CommandExecutor
         }
         catch (MlModelException e)
         {
-            throw Fail(e.Code, op, $"the files of version {version} of '{name}' could not be made durable: {Strip(e.Message)}", e);
+            throw Fail(e.Code, op, $"the files of version {version} of '{name}' could not be made durable: {e.Error.Detail}", e);
         }
     }
 
@@ -260,11 +249,11 @@ internal sealed partial class CommandExecutor
             }
             catch (MlModelException e) when (e.Code == ErrorCodes.NotFound)
             {
-                throw Fail(ErrorCodes.Integrity, op, $"a file of version {model.Version} of '{model.Name}' is missing from the model store ({Strip(e.Message)}); run mlmodel check", e);
+                throw Fail(ErrorCodes.Integrity, op, $"a file of version {model.Version} of '{model.Name}' is missing from the model store ({e.Error.Detail}); run mlmodel check", e);
             }
-            catch (MlModelException e) when (!e.Message.StartsWith("mlmodel export", StringComparison.Ordinal))
+            catch (MlModelException e) when (e.Error.Command is null)
             {
-                throw Fail(e.Code, op, Strip(e.Message), e);
+                throw Within(op, e);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)

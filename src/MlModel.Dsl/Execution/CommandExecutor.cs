@@ -1,3 +1,4 @@
+using MlModel.Dsl.Syntax;
 using MlModel.Dsl.Backends;
 using MlModel.Dsl.Binding;
 
@@ -144,8 +145,8 @@ internal sealed partial class CommandExecutor
     private static Exception Map(OperationSpec op, Exception e) => e switch
     {
         // A backend's own error: say which command it failed.
-        MlModelException m when !m.Message.StartsWith("mlmodel", StringComparison.Ordinal) => Fail(m.Code, op, m.Message, m),
-        MlModelException or OperationCanceledException => e,
+        MlModelException m => Within(op, m),
+        OperationCanceledException => e,
         IOException or UnauthorizedAccessException or System.Net.Http.HttpRequestException or InvalidOperationException or TimeoutException
             => Fail(ErrorCodes.Backend, op, "a backend failed: " + e.Message, e),
         _ => e,
@@ -259,7 +260,10 @@ internal sealed partial class CommandExecutor
     }
 
     internal static MlModelException Fail(string code, OperationSpec op, string message, Exception? inner = null) =>
-        new(new MlModelError(code, $"mlmodel {op.Name}: {message}"), inner);
+        new(MlModelError.Create(code, CommandWords.Of(op.Operation), op.Name, message), inner);
+
+    /// <summary><paramref name="e"/> placed in <paramref name="op"/>, unless it already belongs to a command.</summary>
+    private static MlModelException Within(OperationSpec op, MlModelException e) => e.In(CommandWords.Of(op.Operation), op.Name);
 
     /// <summary>
     /// The version asked for (the latest when <paramref name="version"/> is null), or not_found. A
@@ -313,7 +317,7 @@ internal sealed partial class CommandExecutor
                 Message = failure switch
                 {
                     null => null,
-                    MlModelException m => m.Message.StartsWith("mlmodel", StringComparison.Ordinal) ? m.Message : $"mlmodel {operation}: {m.Message}",
+                    MlModelException m => m.Error.In(CommandWords.MlModel, operation).Message,
                     OperationCanceledException => "cancelled",
                     _ => failure.Message,
                 },

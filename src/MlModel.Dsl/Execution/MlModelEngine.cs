@@ -9,14 +9,16 @@ namespace MlModel.Dsl;
 /// shares it: it is thread-safe.
 /// </summary>
 /// <remarks>
-/// The engine does not own the backends in its options: the host that made the repository, the
-/// stores and the serving backend disposes them (after the engine's last command), as it may
+/// Dispose the engine after its last command. With <see cref="MlModelOptions.OwnsBackends"/> it
+/// disposes the backends in its options then (each once, asynchronously where it can); without,
+/// the host that made the repository, the stores and the serving backend disposes them, as it may
 /// share them with other engines. Stores the engine makes itself, for a connector's import, it
 /// disposes after that command.
 /// </remarks>
-public sealed class MlModelEngine
+public sealed class MlModelEngine : IAsyncDisposable, IDisposable
 {
     private readonly CommandExecutor _executor;
+    private int _disposed;
 
     /// <summary>Builds an engine over the given backends.</summary>
     public MlModelEngine(MlModelOptions options)
@@ -62,6 +64,7 @@ public sealed class MlModelEngine
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(caller);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         return _executor.ExecuteAsync(command, caller, progress, cancellationToken);
     }
 
@@ -72,4 +75,48 @@ public sealed class MlModelEngine
         var result = await ExecuteAsync(stage.Command, caller, null, cancellationToken);
         return (stage, result);
     }
+
+    /// <summary>
+    /// Ends the engine: later commands throw <see cref="ObjectDisposedException"/>. With
+    /// <see cref="MlModelOptions.OwnsBackends"/>, disposes the backends in <see cref="Options"/>
+    /// (serving, stores, then the repository), each once however many options name it.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || !Options.OwnsBackends)
+        {
+            return;
+        }
+        // Every backend gets its turn; the first failure is reported once all have had it.
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
+        foreach (var backend in OwnedBackends())
+        {
+            try
+            {
+                switch (backend)
+                {
+                    case IAsyncDisposable a:
+                        await a.DisposeAsync();
+                        break;
+                    case IDisposable d:
+                        d.Dispose();
+                        break;
+                }
+            }
+            catch (Exception e)
+            {
+                failure ??= System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        }
+        failure?.Throw();
+    }
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    /// <remarks>For containers and hosts that dispose synchronously; a backend that disposes only asynchronously is waited for.</remarks>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private IEnumerable<object> OwnedBackends() =>
+        new object?[] { Options.Serving, Options.ExportStore, Options.ModelStore, Options.Repository }
+            .OfType<object>()
+            .Distinct(ReferenceEqualityComparer.Instance);
 }

@@ -49,6 +49,14 @@ public sealed class MlModelOptions
     /// <summary>The serving system (required for deploy, stop and status).</summary>
     public IServingBackend? Serving { get; set; }
 
+    /// <summary>
+    /// Whether the engine owns the backends set here (<see cref="Repository"/>, <see cref="ModelStore"/>,
+    /// <see cref="ExportStore"/>, <see cref="Serving"/>) and disposes them when it is disposed: what a
+    /// host that makes them for one engine wants. Default false: the host disposes them, after the
+    /// engine's last command, as it may share them with other engines.
+    /// </summary>
+    public bool OwnsBackends { get; set; }
+
     /// <summary>Object-store providers by connector type; <c>local</c> is there already, MlModel.Dsl.Storage.S3 adds <c>s3</c>.</summary>
     public IList<IObjectStoreProvider> ObjectStoreProviders { get; } = [new Backends.Local.LocalObjectStoreProvider()];
 

@@ -21,4 +21,7 @@ internal static class CommandWords
     /// <summary>The operation of <paramref name="command"/> named <paramref name="word"/> (any case), by its canonical name, or null.</summary>
     public static string? Operation(string command, string word) =>
         Operations(command).FirstOrDefault(o => System.Text.Ascii.EqualsIgnoreCase(o, word));
+
+    /// <summary>The command word of <paramref name="operation"/>, as <see cref="MlModelError.Command"/> holds it.</summary>
+    public static string Of(MlModelOperation operation) => CommandTables.Get(operation).Command;
 }

@@ -94,7 +94,7 @@ internal static class SyntaxErrors
         {
             what.Append("; ").Append(hint);
         }
-        return new MlModelException(new MlModelError(ErrorCodes.Syntax, head.Prefix + what, line, column, expected));
+        return new MlModelException(MlModelError.Create(ErrorCodes.Syntax, head.Command, head.Operation, what.ToString(), line, column, expected));
     }
 
     // The house form, `serving predict: WHAT (line L, column C); HINT`, for the errors the
@@ -102,8 +102,8 @@ internal static class SyntaxErrors
     private static MlModelException Error(string code, CommandHead head, string what, int offset, string source, string hint, IReadOnlyList<string>? expected)
     {
         var (line, column) = SourceText.Position(source, offset);
-        return new MlModelException(new MlModelError(code,
-            string.Create(CultureInfo.InvariantCulture, $"{head.Prefix}{what} (line {line}, column {column}); {hint}"), line, column, expected));
+        return new MlModelException(MlModelError.Create(code, head.Command, head.Operation,
+            string.Create(CultureInfo.InvariantCulture, $"{what} (line {line}, column {column}); {hint}"), line, column, expected));
     }
 
     // Pidgin's expectations as labels, each once, in the grammar's order.

@@ -61,6 +61,29 @@ public class CliTests
         e.GetProperty("line").GetInt32().Should().Be(1);
         e.GetProperty("column").GetInt32().Should().Be(17);
         e.GetProperty("message").GetString().Should().StartWith("mlmodel summary: unknown parameter 'nmae'");
+        e.GetProperty("command").GetString().Should().Be("mlmodel");
+        e.GetProperty("operation").GetString().Should().Be("summary");
+    }
+
+    [Test]
+    public async Task A_json_error_of_a_command_that_ran_carries_its_command_and_operation()
+    {
+        var (code, _, error) = await RunAsync("--format", "json", "-c", "mlmodel summary name=nothing");
+        code.Should().Be(1);
+        using var doc = JsonDocument.Parse(error);
+        var e = doc.RootElement.GetProperty("error");
+        e.GetProperty("code").GetString().Should().Be("not_found");
+        e.GetProperty("command").GetString().Should().Be("mlmodel");
+        e.GetProperty("operation").GetString().Should().Be("summary");
+        e.GetProperty("message").GetString().Should().Be("mlmodel summary: no model 'nothing' of user 'root'");
+
+        (code, _, error) = await RunAsync("--format", "json", "connector", "remove", "nothing");
+        code.Should().Be(1);
+        using var removed = JsonDocument.Parse(error);
+        e = removed.RootElement.GetProperty("error");
+        e.GetProperty("command").GetString().Should().Be("mlmodel");
+        e.GetProperty("operation").GetString().Should().Be("connector remove");
+        e.GetProperty("message").GetString().Should().Be("mlmodel connector remove: unknown connector 'nothing'; see: mlmodel connector list");
     }
 
     [Test]

@@ -1,6 +1,8 @@
 using MlModel.Dsl.Backends;
 using MlModel.Dsl.Backends.Local;
 using MlModel.Dsl.IntegrationTests.Support;
+using MlModel.Dsl.Storage.S3;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MlModel.Dsl.IntegrationTests.Execution;
 
@@ -35,5 +37,80 @@ public class BackendSeamTests
         h.Options.Serving!.Capabilities.Should().Be(h.Options.Serving.Capabilities with { });
         h.Options.Serving.Capabilities.AnalysisTools.Should().Equal("tf");
         h.Options.Serving.Capabilities.Formats.Should().Equal("saved_model");
+    }
+
+    // An S3 store is a real backend that can tell it was disposed: its SDK client refuses calls.
+    // Built only; nothing here reaches a server.
+    private static S3ObjectStore UnreachableS3Store() => new(new S3StoreOptions
+    {
+        ServiceUrl = "http://127.0.0.1:9", Bucket = "b", AccessKey = "a", SecretKey = "s",
+    });
+
+    private static async Task ShouldBeDisposedAsync(Func<Task> act) =>
+        (await act.Should().ThrowAsync<Exception>()).Which.Should().Match<Exception>(e =>
+            e is ObjectDisposedException || e.InnerException is ObjectDisposedException);
+
+    [Test]
+    public async Task An_engine_that_owns_its_backends_disposes_them_with_itself()
+    {
+        using var s3 = UnreachableS3Store();
+        using var h = new EngineHarness(o =>
+        {
+            o.OwnsBackends = true;
+            o.ExportStore = s3;
+        });
+        await h.ImportHalfPlusTwoAsync("m");
+        await h.RunAsync("mlmodel deploy name=m");
+
+        await h.Engine.DisposeAsync();
+        await h.Engine.DisposeAsync(); // a second time does nothing
+
+        await ShouldBeDisposedAsync(() => h.RunAsync("mlmodel list"));
+        // The serving backend's per-model gate went with it; so did the export store's client.
+        await ShouldBeDisposedAsync(() => h.Options.Serving!.StopAsync("root_m", 1));
+        await ShouldBeDisposedAsync(() => s3.StatAsync("k"));
+    }
+
+    [Test]
+    public async Task An_engine_that_does_not_own_its_backends_leaves_them_to_the_host()
+    {
+        using var h = new EngineHarness();
+        await h.ImportHalfPlusTwoAsync("m");
+        await h.Engine.DisposeAsync();
+
+        await ShouldBeDisposedAsync(() => h.RunAsync("mlmodel list"));
+        // Another engine over the same backends carries on: deploy publishes through the serving
+        // backend and reads the model store and the repository.
+        await using var next = new MlModelEngine(h.Options);
+        using var deployed = await next.ExecuteAsync("mlmodel deploy name=m", EngineHarness.Root);
+        deployed.ToBuffered().Single()[0].Should().Be("on");
+    }
+
+    [Test]
+    public async Task A_container_that_disposes_the_engine_disposes_the_backends_it_owns()
+    {
+        using var home = new TempFolder();
+        using var s3 = UnreachableS3Store();
+        var serving = new MlModel.Dsl.Serving.TensorFlow.TensorFlowServingBackend(new MlModel.Dsl.Serving.TensorFlow.TensorFlowServingOptions
+        {
+            ServingRoot = home.Combine("serving"),
+            ConfigFile = home.Combine("serving", "models.config"),
+        });
+        var services = new ServiceCollection().AddMlModel(o =>
+        {
+            o.Repository = new MlModel.Dsl.Data.SqliteModelRepository(home.Combine("mlmodel.db"));
+            o.ModelStore = new LocalObjectStore(home.Combine("store"));
+            o.ExportStore = s3;
+            o.Serving = serving;
+            o.OwnsBackends = true;
+        }).BuildServiceProvider();
+        var engine = services.GetRequiredService<MlModelEngine>();
+        using (await engine.ExecuteAsync("mlmodel list", EngineHarness.Root))
+        {
+        }
+
+        services.Dispose(); // synchronously, as a host's container does at shutdown
+        await ShouldBeDisposedAsync(() => engine.ExecuteAsync("mlmodel list", EngineHarness.Root));
+        await ShouldBeDisposedAsync(() => s3.StatAsync("k"));
     }
 }

@@ -87,7 +87,7 @@ public class ConnectorOwnershipTests
 
         used.Code.Should().Be(ErrorCodes.Connector);
         used.Message.Should().Be("mlmodel import: unknown connector '179'; known connectors: local");
-        missing.Should().BeEquivalentTo(used with { Message = used.Message.Replace("'179'", "'180'", StringComparison.Ordinal) },
+        missing.Should().BeEquivalentTo(MlModelError.Create(used.Code, used.Command, used.Operation, used.Detail.Replace("'179'", "'180'", StringComparison.Ordinal)),
             "another user's connector and no connector read the same");
         (await IdsAsync(EngineHarness.Bob)).Should().Equal("local");
         (await _h.Engine.Connectors.DeleteAsync("179", EngineHarness.Bob)).Should().BeFalse("as for a missing one");

@@ -174,6 +174,27 @@ public class ServingTests
         check.Select(r => r[0]).Should().Contain("serving_drift");
     }
 
+    [Test]
+    public async Task A_serving_name_over_the_library_s_190_byte_budget_is_refused_before_anything_is_written()
+    {
+        // root_ and 61 Hangul syllables (3 bytes each) and "ab": 190 bytes of UTF-8, a folder name that fits.
+        var fits = string.Concat(Enumerable.Repeat("모", 61)) + "ab";
+        System.Text.Encoding.UTF8.GetByteCount("root_" + fits).Should().Be(190);
+        await _h.ImportHalfPlusTwoAsync(fits, top: null);
+        (await _h.RunAsync($"mlmodel deploy name={fits}")).Single()[2].Should().Be("root_" + fits);
+        Directory.Exists(Path.Combine(_h.ServingRoot, "root_" + fits, "1")).Should().BeTrue();
+
+        var over = fits + "c";
+        await _h.ImportHalfPlusTwoAsync(over, top: null);
+        var config = await File.ReadAllTextAsync(_h.ConfigFile);
+        var act = () => _h.RunAsync($"mlmodel deploy name={over}");
+        var error = (await act.Should().ThrowAsync<MlModelException>()).Which.Error;
+        error.Code.Should().Be(ErrorCodes.Unsupported);
+        error.Message.Should().Be($"mlmodel deploy: the serving name root_{over} is 191 bytes long in UTF-8; this library allows at most 190 (the name is a folder of the serving root): use a shorter model name");
+        Directory.Exists(Path.Combine(_h.ServingRoot, "root_" + over)).Should().BeFalse();
+        (await File.ReadAllTextAsync(_h.ConfigFile)).Should().Be(config, "a refused deploy changes nothing");
+    }
+
     private static string Inode(string path)
     {
         using var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%i", path]) { RedirectStandardOutput = true })!;

@@ -16,7 +16,7 @@ internal sealed class Tmpfs : IDisposable
     private const string SourcePrefix = "mlmodel-test-";
 
     private static readonly Lock SweepGate = new();
-    private static bool swept;
+    private static bool _swept;
 
     private bool _mounted;
 
@@ -82,11 +82,11 @@ internal sealed class Tmpfs : IDisposable
     {
         lock (SweepGate)
         {
-            if (swept)
+            if (_swept)
             {
                 return;
             }
-            swept = true;
+            _swept = true;
         }
         foreach (var line in File.ReadLines("/proc/mounts"))
         {

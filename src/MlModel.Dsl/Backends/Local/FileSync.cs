@@ -28,7 +28,7 @@ internal static class FileSync
     private const int Eacces = 13;
     private const int Einval = 22;
 
-    private static volatile bool writebackUnsupported = !OperatingSystem.IsLinux();
+    private static volatile bool _writebackUnsupported = !OperatingSystem.IsLinux();
 
     /// <summary>
     /// Queues the dirty pages of <paramref name="count"/> bytes from <paramref name="offset"/>
@@ -37,7 +37,7 @@ internal static class FileSync
     /// </summary>
     public static void StartWriteback(SafeFileHandle file, long offset, long count)
     {
-        if (writebackUnsupported)
+        if (_writebackUnsupported)
         {
             return;
         }
@@ -48,7 +48,7 @@ internal static class FileSync
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            writebackUnsupported = true;
+            _writebackUnsupported = true;
         }
     }
 

@@ -245,7 +245,7 @@ public sealed partial class LocalObjectStore
             }
             catch (IOException e)
             {
-                var name = folder.Key.Length > store.root.Length ? $"folder '{ObjectKeyRules.Printable(store.ToKey(folder.Key))}/'" : $"folder '{folder.Key}'";
+                var name = folder.Key.Length > store._root.Length ? $"folder '{ObjectKeyRules.Printable(store.ToKey(folder.Key))}/'" : $"folder '{folder.Key}'";
                 throw new MlModelException(ErrorCodes.Backend, $"could not sync the file system of the {name} in {store.Description}: {FileSystemErrors.Reason(e)}", e);
             }
         }
@@ -284,7 +284,7 @@ public sealed partial class LocalObjectStore
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                var name = folder.Length > store.root.Length ? $"folder '{ObjectKeyRules.Printable(store.ToKey(folder))}/'" : $"folder '{folder}'";
+                var name = folder.Length > store._root.Length ? $"folder '{ObjectKeyRules.Printable(store.ToKey(folder))}/'" : $"folder '{folder}'";
                 throw new MlModelException(ErrorCodes.Backend, $"could not sync the {name} in {store.Description}: {FileSystemErrors.Reason(e)}", e);
             }
         }

@@ -8,30 +8,30 @@ namespace MlModel.Dsl.Backends.Local;
 /// </summary>
 internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelException> translate) : Stream
 {
-    private long written;
-    private bool closed;
+    private long _written;
+    private bool _closed;
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
-    public override bool CanWrite => !closed;
+    public override bool CanWrite => !_closed;
     public override long Length => throw new NotSupportedException("the stream of an object being written has no length yet");
 
     /// <summary>Bytes written so far; cannot be set.</summary>
     public override long Position
     {
-        get => written;
+        get => _written;
         set => throw new NotSupportedException("the stream of an object being written cannot seek");
     }
 
     public override void Flush()
     {
         // The store flushes (to disk) once the callback has returned.
-        ObjectDisposedException.ThrowIf(closed, this);
+        ObjectDisposedException.ThrowIf(_closed, this);
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(closed, this);
+        ObjectDisposedException.ThrowIf(_closed, this);
         return Task.CompletedTask;
     }
 
@@ -43,7 +43,7 @@ internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelExce
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        ObjectDisposedException.ThrowIf(closed, this);
+        ObjectDisposedException.ThrowIf(_closed, this);
         try
         {
             inner.Write(buffer);
@@ -53,7 +53,7 @@ internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelExce
             throw translate(e);
         }
 
-        written += buffer.Length;
+        _written += buffer.Length;
     }
 
     public override void WriteByte(byte value)
@@ -66,7 +66,7 @@ internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelExce
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(closed, this);
+        ObjectDisposedException.ThrowIf(_closed, this);
         try
         {
             await inner.WriteAsync(buffer, cancellationToken);
@@ -76,18 +76,18 @@ internal sealed class NonClosingStream(Stream inner, Func<Exception, MlModelExce
             throw translate(e);
         }
 
-        written += buffer.Length;
+        _written += buffer.Length;
     }
 
     protected override void Dispose(bool disposing)
     {
-        closed = true;
+        _closed = true;
         base.Dispose(disposing);
     }
 
     public override ValueTask DisposeAsync()
     {
-        closed = true;
+        _closed = true;
         return base.DisposeAsync();
     }
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using MlModel.Dsl.Backends.Local;
+using MlModel.Dsl.Backends;
 using MlModel.Dsl.Syntax;
 
 namespace MlModel.Dsl.Execution.Archives;

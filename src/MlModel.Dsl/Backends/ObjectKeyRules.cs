@@ -1,14 +1,15 @@
 using System.Globalization;
 using System.Text;
 
-namespace MlModel.Dsl.Backends.Local;
+namespace MlModel.Dsl.Backends;
 
 /// <summary>
-/// The key rules every object store of the library applies (the S3 store uses them through
-/// InternalsVisibleTo): '/'-separated relative keys without <c>.</c> or <c>..</c>
-/// segments, empty segments, backslashes or NUL, at most 1024 bytes of UTF-8 (S3's limit).
+/// The key rules every object store applies, so that keys move between stores: '/'-separated
+/// relative keys without <c>.</c> or <c>..</c> segments, empty segments, backslashes or NUL, at
+/// most 1024 bytes of UTF-8 (S3's limit). The local and the S3 store call them on every key and
+/// prefix they are given; a host's own <see cref="IObjectStore"/> should too.
 /// </summary>
-internal static class ObjectKeyRules
+public static class ObjectKeyRules
 {
     /// <summary>S3's key length limit, in UTF-8 bytes; applied everywhere so keys move between stores.</summary>
     public const int MaxKeyBytes = 1024;
@@ -90,11 +91,11 @@ internal static class ObjectKeyRules
         }
     }
 
-    /// <summary>The error for a refused key.</summary>
+    /// <summary>The error for a refused key: <see cref="ErrorCodes.InvalidValue"/>, naming the key (<see cref="Printable"/>) and <paramref name="reason"/>.</summary>
     public static MlModelException Invalid(string key, string reason) =>
         new(ErrorCodes.InvalidValue, $"invalid object key '{Printable(key)}': {reason}");
 
-    /// <summary>The key with control characters escaped, for messages.</summary>
+    /// <summary>The key with control characters escaped as <c>\uXXXX</c>, for messages.</summary>
     public static string Printable(string key)
     {
         if (!key.Any(char.IsControl))
