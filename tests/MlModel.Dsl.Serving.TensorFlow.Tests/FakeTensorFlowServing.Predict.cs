@@ -241,7 +241,8 @@ internal sealed partial class FakeTensorFlowServing
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(FakeNonFinite.MarkTokens(body));
+            // Only a body with an 'N' or an 'I' outside a string can hold NaN or Infinity.
+            document = JsonDocument.Parse(body.AsSpan().IndexOfAny((byte)'N', (byte)'I') >= 0 ? FakeNonFinite.MarkTokens(body) : body);
         }
         catch (JsonException e)
         {

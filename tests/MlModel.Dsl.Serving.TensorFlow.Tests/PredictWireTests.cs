@@ -102,6 +102,18 @@ public sealed class PredictWireTests
         }
     }
 
+    [TestCase(null)]
+    [TestCase(100_000L)]
+    public async Task An_answer_is_read_whole_into_the_pooled_buffer_with_or_without_its_length(long? announced)
+    {
+        var bytes = Enumerable.Range(0, 100_000).Select(i => (byte)(i * 31)).ToArray();
+        using var buffer = new PooledBufferWriter(256);
+
+        await buffer.ReadFromAsync(new MemoryStream(bytes), announced, CancellationToken.None);
+
+        buffer.WrittenSpan.ToArray().Should().Equal(bytes);
+    }
+
     [Test]
     public void Reads_rows_of_one_unnamed_output_as_rapidjson_lays_them_out()
     {

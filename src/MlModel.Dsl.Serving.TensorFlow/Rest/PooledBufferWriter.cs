@@ -47,10 +47,32 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         return _buffer.AsSpan(_written);
     }
 
-    /// <summary>Appends everything <paramref name="stream"/> holds, up to <see cref="MaxLength"/> bytes.</summary>
+    /// <summary>
+    /// Appends everything <paramref name="stream"/> holds, up to <see cref="MaxLength"/> bytes. With
+    /// <paramref name="expectedLength"/> (a Content-Length) the buffer is grown to it once and filled
+    /// without a read past it.
+    /// </summary>
     /// <exception cref="InvalidDataException">The stream holds more than <see cref="MaxLength"/> bytes.</exception>
-    public async Task ReadFromAsync(Stream stream, CancellationToken cancellationToken)
+    public async Task ReadFromAsync(Stream stream, long? expectedLength, CancellationToken cancellationToken)
     {
+        if (expectedLength is > 0 and <= MaxLength)
+        {
+            var end = _written + (int)expectedLength.Value;
+            Ensure((int)expectedLength.Value);
+            while (_written < end)
+            {
+                var read = await stream.ReadAsync(_buffer.AsMemory(_written, end - _written), cancellationToken);
+                if (read == 0)
+                {
+                    return; // shorter than announced: the reader of the bytes finds out
+                }
+
+                _written += read;
+            }
+
+            return;
+        }
+
         while (true)
         {
             if (_written == MaxLength)
@@ -58,7 +80,8 @@ internal sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
                 throw new InvalidDataException($"the answer is larger than {MaxLength / (1024 * 1024)} MiB");
             }
 
-            var read = await stream.ReadAsync(GetMemory(Math.Min(16 * 1024, MaxLength - _written)), cancellationToken);
+            // Ask for more room only when the buffer is full: it doubles, so the copies stay few.
+            var read = await stream.ReadAsync(GetMemory(_written == _buffer.Length ? Math.Min(16 * 1024, MaxLength - _written) : 1), cancellationToken);
             if (read == 0)
             {
                 return;

@@ -52,10 +52,10 @@ internal static class PredictRequestWriter
             throw new MlModelException(ErrorCodes.InvalidValue, $"serving predict: a batch for {batch.ServingName} has no input");
         }
 
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        var names = batch.Inputs.Count > 1 ? new HashSet<string>(StringComparer.Ordinal) : null;
         foreach (var input in batch.Inputs)
         {
-            if (batch.Inputs.Count > 1 && (input.Name is null || !names.Add(input.Name)))
+            if (names is not null && (input.Name is null || !names.Add(input.Name)))
             {
                 throw new MlModelException(ErrorCodes.InvalidValue, input.Name is null
                     ? $"serving predict: a batch for {batch.ServingName} has {batch.Inputs.Count} inputs and one without a name; several inputs are sent by name (layer_name)"

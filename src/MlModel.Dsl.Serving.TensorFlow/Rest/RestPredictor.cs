@@ -83,12 +83,12 @@ internal sealed class RestPredictor(TensorFlowServingRestClient rest) : IServing
         using var request = new HttpRequestMessage(HttpMethod.Post, PredictAddress(batch.ServingName, batch.Version)) { Content = content };
         using var response = await SendAsync(request, cancellationToken);
 
-        var length = response.Content.Headers.ContentLength ?? 0;
+        var length = response.Content.Headers.ContentLength;
         using var answer = new PooledBufferWriter(length is > 0 and < PooledBufferWriter.MaxLength ? (int)length : 4096);
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            await answer.ReadFromAsync(stream, cancellationToken);
+            await answer.ReadFromAsync(stream, length, cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
         {
