@@ -6,7 +6,7 @@ using MlModel.Dsl.Predict.Benchmarks;
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
 // the fake TensorFlow Serving, MlModel.Dsl's predictor against a raw HttpClient program, same
 // batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 3] [--sides raw,ours] [--warmup 20000]
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000]
 //   server                      the fake server in this process (the driver starts it)
 //   side <name> --server URL --rows N --batch B --concurrency C --warmup W   one side, one run (the driver starts it)
 var options = Options.Parse(args.Skip(1));
@@ -20,7 +20,7 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 3] [--sides raw,ours] [--warmup 20000]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000]");
     return 2;
 }
 
@@ -69,7 +69,7 @@ internal static class SideProcess
             options.Long("rows", 100_000), (int)options.Long("batch", 256), (int)options.Long("concurrency", 4));
 
         // Warm-up (JIT, connections), not timed.
-        await side(workload with { Rows = options.Long("warmup", 20_000) }, CancellationToken.None);
+        await side(workload with { Rows = options.Long("warmup", 100_000) }, CancellationToken.None);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
@@ -109,10 +109,10 @@ internal static class Driver
     {
         var rowCounts = options.Get("rows", "100000,1000000").Split(',').Select(r => long.Parse(r, CultureInfo.InvariantCulture)).ToArray();
         var sides = options.Get("sides", "raw,ours").Split(',');
-        var rounds = (int)options.Long("rounds", 3);
+        var rounds = (int)options.Long("rounds", 5);
         var batch = options.Long("batch", 256);
         var concurrency = options.Long("concurrency", 4);
-        var warmup = options.Long("warmup", 20_000);
+        var warmup = options.Long("warmup", 100_000);
 
         Console.WriteLine($"# predict benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"# {Machine()}");

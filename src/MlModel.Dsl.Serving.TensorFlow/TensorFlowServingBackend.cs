@@ -72,6 +72,9 @@ public sealed class TensorFlowServingBackend : IServingBackend, IServingPredicto
         {
             versions.UnionWith(server.Select(s => s.Version));
         }
+        // When the server was asked but gave no list (unreachable, or it knows no version of the
+        // model), its answer is every version's message: the state stays unknown, never guessed.
+        var unanswered = status.ServerVersions is null ? status.ServerError : null;
         return versions.Select(v =>
         {
             var inConfig = status.Config?.Versions.Contains(v) == true;
@@ -79,7 +82,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IServingPredicto
             var s = status.ServerVersions?.FirstOrDefault(x => x.Version == v);
             return new ServingVersionStatus(checked((int)v), inConfig, labels,
                 s is null ? null : s.State.ToString().ToUpperInvariant(),
-                s is { HasError: true } ? s.ErrorMessage : null);
+                s is { HasError: true } ? s.ErrorMessage : unanswered);
         }).ToList();
     }
 
