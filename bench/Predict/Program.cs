@@ -6,9 +6,9 @@ using MlModel.Dsl.Predict.Benchmarks;
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
 // the fake TensorFlow Serving, MlModel.Dsl's predictor against a raw HttpClient program, same
 // batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000]
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
 //   server                      the fake server in this process (the driver starts it)
-//   side <name> --server URL --rows N --batch B --concurrency C --warmup W   one side, one run (the driver starts it)
+//   side <name> --server URL --rows N --batch B --concurrency C --warmup W --warmup-seconds S   one side, one run (the driver starts it)
 var options = Options.Parse(args.Skip(1));
 return args.FirstOrDefault() switch
 {
@@ -20,7 +20,7 @@ return args.FirstOrDefault() switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]");
     return 2;
 }
 
@@ -47,11 +47,20 @@ internal sealed class Options
 }
 
 /// <summary>What one side process reports (one JSON line after <c>RESULT </c>).</summary>
+/// <param name="PeakRssBytes">VmHWM at the end: of the timed run alone when <paramref name="PeakRssOfTimedRun"/>, else of the whole process.</param>
+/// <param name="PeakManagedBytes">The largest GC.GetTotalMemory(false) sampled during the timed run: live objects and garbage not yet collected.</param>
+/// <param name="PeakHeapAfterGcBytes">The largest heap size after a collection (GCMemoryInfo.HeapSizeBytes) sampled during the timed run.</param>
 internal sealed record SideResult(string Side, long Rows, int BatchSize, int Concurrency, double Seconds, double RowsPerSecond,
-    double CpuSeconds, long PeakRssBytes, long PeakManagedBytes, double AllocatedBytesPerRow, double Checksum, long Mismatches)
+    double CpuSeconds, long PeakRssBytes, bool PeakRssOfTimedRun, long PeakManagedBytes, long PeakHeapAfterGcBytes, double AllocatedBytesPerRow, double Checksum, long Mismatches)
 {
     /// <summary>The server's CPU time over the timed run (the driver measures it).</summary>
     public double ServerCpuSeconds { get; set; }
+
+    /// <summary>How long the warm-up took.</summary>
+    public double WarmupSeconds { get; init; }
+
+    /// <summary>Methods the JIT compiled during the timed run (few: the run was on final code).</summary>
+    public long CompiledDuringRun { get; init; }
 }
 
 /// <summary><c>side</c>: one side, one timed run, in this process.</summary>
@@ -68,24 +77,39 @@ internal static class SideProcess
         var workload = new Workload(new Uri(options.Get("server", "http://127.0.0.1:8501/")), FakeServerProcess.ServingName, 1,
             options.Long("rows", 100_000), (int)options.Long("batch", 256), (int)options.Long("concurrency", 4));
 
-        // Warm-up (JIT, connections), not timed.
-        await side(workload with { Rows = options.Long("warmup", 100_000) }, CancellationToken.None);
+        // Warm-up, not timed: connections, and the JIT. The library's code is not precompiled, so
+        // it goes through tier 0 and instrumented tiers before its final tier-1 code, and the runtime
+        // promotes methods in the background, later the more new code keeps arriving: a warm-up of a
+        // fixed few seconds left hundreds of the hot path's methods to be recompiled inside the timed
+        // run. Runs of --warmup rows are repeated for at least --warmup-seconds and until a run
+        // compiles (almost) nothing new, for at most a minute.
+        var warmupClock = Stopwatch.StartNew();
+        long compiledBefore, compiledAfter;
+        do
+        {
+            compiledBefore = System.Runtime.JitInfo.GetCompiledMethodCount();
+            await side(workload with { Rows = options.Long("warmup", 100_000) }, CancellationToken.None);
+            await Task.Delay(200); // the background tiering's delay
+            compiledAfter = System.Runtime.JitInfo.GetCompiledMethodCount();
+        }
+        while ((warmupClock.Elapsed.TotalSeconds < options.Long("warmup-seconds", 3) || compiledAfter - compiledBefore > 10) && warmupClock.Elapsed.TotalSeconds < 60);
+
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
         using var self = Process.GetCurrentProcess();
         var cpu = self.TotalProcessorTime;
+        // Peak RSS from here on: writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+).
+        var hwmReset = TryResetPeakRss();
         Console.WriteLine("WARM");
 
-        long peakManaged = 0;
+        long peakManaged = 0, peakHeapAfterGc = 0;
         using var sampler = new Timer(_ =>
         {
-            var now = GC.GetTotalMemory(false);
-            long seen;
-            while (now > (seen = Interlocked.Read(ref peakManaged)) && Interlocked.CompareExchange(ref peakManaged, now, seen) != seen)
-            {
-            }
+            Max(ref peakManaged, GC.GetTotalMemory(false));
+            Max(ref peakHeapAfterGc, GC.GetGCMemoryInfo().HeapSizeBytes);
         }, null, 0, 10);
+        var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         var totals = await side(workload, CancellationToken.None);
@@ -95,10 +119,35 @@ internal static class SideProcess
 
         self.Refresh();
         var result = new SideResult(name, totals.Rows, workload.BatchSize, workload.Concurrency, clock.Elapsed.TotalSeconds,
-            totals.Rows / clock.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, self.PeakWorkingSet64, Interlocked.Read(ref peakManaged),
-            allocatedPerRow, totals.Checksum, totals.Mismatches);
+            totals.Rows / clock.Elapsed.TotalSeconds, (self.TotalProcessorTime - cpu).TotalSeconds, self.PeakWorkingSet64, hwmReset, Interlocked.Read(ref peakManaged),
+            Interlocked.Read(ref peakHeapAfterGc), allocatedPerRow, totals.Checksum, totals.Mismatches)
+        {
+            WarmupSeconds = warmupClock.Elapsed.TotalSeconds,
+            CompiledDuringRun = System.Runtime.JitInfo.GetCompiledMethodCount() - compiled,
+        };
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         return totals.Rows == workload.Rows && totals.Mismatches == 0 ? 0 : 1;
+    }
+
+    private static void Max(ref long peak, long value)
+    {
+        long seen;
+        while (value > (seen = Interlocked.Read(ref peak)) && Interlocked.CompareExchange(ref peak, value, seen) != seen)
+        {
+        }
+    }
+
+    private static bool TryResetPeakRss()
+    {
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 }
 
@@ -113,12 +162,19 @@ internal static class Driver
         var batch = options.Long("batch", 256);
         var concurrency = options.Long("concurrency", 4);
         var warmup = options.Long("warmup", 100_000);
+        var warmupSeconds = options.Long("warmup-seconds", 3);
+        // The GC's gen0 budget follows the L3 cache: on a machine with a large one (260 MiB here), tens
+        // of MB of garbage pile up before the first collection, and a run's peak memory says more
+        // about how much it allocated than about what it holds. The sides run with the same fixed
+        // budget (DOTNET_GCgen0size) unless --gen0size default.
+        var gen0size = options.Get("gen0size", "0x400000");
 
         Console.WriteLine($"# predict benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"# {Machine()}");
-        Console.WriteLine($"# batch {batch} rows, {concurrency} batches in flight, warm-up {warmup} rows, {rounds} rounds; load average {LoadAverage()}");
+        Console.WriteLine($"# batch {batch} rows, {concurrency} batches in flight, warm-up runs of {warmup} rows for at least {warmupSeconds} s, {rounds} rounds, "
+            + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; load average {LoadAverage()}");
 
-        using var server = Start("server");
+        using var server = Start(null, "server");
         var line = await server.StandardOutput.ReadLineAsync();
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal))
         {
@@ -137,9 +193,9 @@ internal static class Driver
                 {
                     foreach (var side in round % 2 == 0 ? sides : sides.Reverse())
                     {
-                        using var process = Start("side", side, "--server", address, "--rows", rows.ToString(CultureInfo.InvariantCulture),
+                        using var process = Start(gen0size == "default" ? null : gen0size, "side", side, "--server", address, "--rows", rows.ToString(CultureInfo.InvariantCulture),
                             "--batch", batch.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture),
-                            "--warmup", warmup.ToString(CultureInfo.InvariantCulture));
+                            "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--warmup-seconds", warmupSeconds.ToString(CultureInfo.InvariantCulture));
                         // The server's CPU time from the side's "WARM" (warm-up done) to its "RESULT".
                         var output = new System.Text.StringBuilder();
                         string? resultLine = null;
@@ -173,7 +229,9 @@ internal static class Driver
                         results.Add(result);
                         Console.WriteLine($"round {round + 1} {side,-5} {rows,9:N0} rows: {result.RowsPerSecond,9:N0} rows/s  {result.Seconds,6:F2} s  "
                             + $"CPU {Micro(result.CpuSeconds, rows),5:F2} µs/row (server {Micro(result.ServerCpuSeconds, rows),5:F2})  "
-                            + $"peak RSS {Mb(result.PeakRssBytes),6:F1} MB  managed peak {Mb(result.PeakManagedBytes),5:F1} MB  {result.AllocatedBytesPerRow,6:F0} B/row allocated");
+                            + $"peak RSS {Mb(result.PeakRssBytes),6:F1} MB{(result.PeakRssOfTimedRun ? "" : " (whole process)")}  managed peak {Mb(result.PeakManagedBytes),5:F1} MB  "
+                            + $"heap after GC {Mb(result.PeakHeapAfterGcBytes),5:F1} MB  {result.AllocatedBytesPerRow,6:F0} B/row allocated  "
+                            + $"(warm-up {result.WarmupSeconds:F1} s, {result.CompiledDuringRun} methods compiled during the run)");
                     }
                 }
             }
@@ -197,8 +255,8 @@ internal static class Driver
         Console.WriteLine();
         Console.WriteLine($"load average at the end: {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine("| rows | side | rows/s (median) | min | max | vs raw | client CPU per row | server CPU per row | peak RSS (median) | managed heap peak | allocated per row |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| rows | side | rows/s (median) | min | max | vs raw | client CPU per row | server CPU per row | peak RSS | managed heap peak | heap after GC, peak | allocated per row |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var rows in rowCounts)
         {
             var raw = Median(results.Where(r => r.Rows == rows && r.Side == "raw").Select(r => r.RowsPerSecond));
@@ -215,7 +273,8 @@ internal static class Driver
                     + $"{(raw > 0 ? (median / raw).ToString("P1", CultureInfo.InvariantCulture) : "-")} | "
                     + $"{Micro(Median(runs.Select(r => r.CpuSeconds)), rows):F2} µs | {Micro(Median(runs.Select(r => r.ServerCpuSeconds)), rows):F2} µs | "
                     + $"{Mb(Median(runs.Select(r => (double)r.PeakRssBytes))):F1} MB | "
-                    + $"{Mb(Median(runs.Select(r => (double)r.PeakManagedBytes))):F1} MB | {Median(runs.Select(r => r.AllocatedBytesPerRow)):F0} B |");
+                    + $"{Mb(Median(runs.Select(r => (double)r.PeakManagedBytes))):F1} MB | {Mb(Median(runs.Select(r => (double)r.PeakHeapAfterGcBytes))):F1} MB | "
+                    + $"{Median(runs.Select(r => r.AllocatedBytesPerRow)):F0} B |");
             }
         }
 
@@ -233,7 +292,7 @@ internal static class Driver
         return failed ? 1 : 0;
     }
 
-    private static Process Start(params string[] args)
+    private static Process Start(string? gen0size, params string[] args)
     {
         var host = Environment.ProcessPath!;
         var info = new ProcessStartInfo(host)
@@ -243,6 +302,11 @@ internal static class Driver
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (gen0size is not null)
+        {
+            info.Environment["DOTNET_GCgen0size"] = gen0size;
+        }
+
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
         {
             info.ArgumentList.Add(typeof(Driver).Assembly.Location);
