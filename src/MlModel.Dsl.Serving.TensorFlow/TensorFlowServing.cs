@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using MlModel.Dsl.Backends;
 using MlModel.Dsl.Backends.Local;
 using MlModel.Dsl.Serving.TensorFlow.Config;
 using MlModel.Dsl.Serving.TensorFlow.Publishing;
@@ -83,13 +84,17 @@ public sealed partial class TensorFlowServing : IDisposable
         {
             if (httpClient is null)
             {
-                _ownedHttpClient = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+                _ownedHttpClient = RestHttpClient.Create();
                 httpClient = _ownedHttpClient;
             }
 
             _rest = new TensorFlowServingRestClient(httpClient, address);
+            Predictor = new RestPredictor(_rest);
         }
     }
+
+    /// <summary>Signature and predict over the REST API; null without <see cref="TensorFlowServingOptions.RestAddress"/>.</summary>
+    internal IServingPredictor? Predictor { get; }
 
     /// <summary>The serving name of a user's model (spec B.6: <c>&lt;user&gt;_&lt;name&gt;</c>).</summary>
     public static string GetServingName(string user, string name) => user + "_" + name;

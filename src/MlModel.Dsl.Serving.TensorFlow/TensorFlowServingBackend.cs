@@ -9,8 +9,10 @@ namespace MlModel.Dsl.Serving.TensorFlow;
 /// The engine's <see cref="IServingBackend"/> over <see cref="TensorFlowServing"/>: maps its
 /// errors to <see cref="MlModelException"/> and serialises deploys and stops of one serving
 /// name within the process (the config lock already serialises them across processes).
+/// With <see cref="TensorFlowServingOptions.RestAddress"/> it also predicts
+/// (<see cref="IServingPredictor"/>) through TensorFlow Serving's REST metadata and predict APIs.
 /// </summary>
-public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
+public sealed class TensorFlowServingBackend : IServingBackend, IServingPredictor, IDisposable
 {
     private readonly TensorFlowServing _serving;
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
@@ -67,6 +69,9 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
         {
             versions.UnionWith(server.Select(s => s.Version));
         }
+        // When the server was asked but gave no list (unreachable, or it knows no version of the
+        // model), its answer is every version's message: the state stays unknown, never guessed.
+        var unanswered = status.ServerVersions is null ? status.ServerError : null;
         return versions.Select(v =>
         {
             var inConfig = status.Config?.Versions.Contains(v) == true;
@@ -74,7 +79,7 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
             var s = status.ServerVersions?.FirstOrDefault(x => x.Version == v);
             return new ServingVersionStatus(checked((int)v), inConfig, labels,
                 s is null ? null : s.State.ToString().ToUpperInvariant(),
-                s is { HasError: true } ? s.ErrorMessage : null);
+                s is { HasError: true } ? s.ErrorMessage : unanswered);
         }).ToList();
     }
 
@@ -139,6 +144,26 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Without a version, the latest version the model status API reports AVAILABLE; its
+    /// <c>serving_default</c> signature from the model metadata API
+    /// (<c>GET /v1/models/&lt;name&gt;/versions/&lt;N&gt;/metadata</c>). Needs
+    /// <see cref="TensorFlowServingOptions.RestAddress"/>: without it, <see cref="ErrorCodes.Unsupported"/>.
+    /// </remarks>
+    public async Task<ServingSignature> GetSignatureAsync(string servingName, int? version, CancellationToken cancellationToken = default) =>
+        await Predictor.GetSignatureAsync(servingName, version, cancellationToken);
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// One <c>POST /v1/models/&lt;name&gt;[/versions/&lt;N&gt;]:predict</c> in the row format
+    /// (<c>{"instances": [...]}</c>; objects of named inputs when an input has a name), on the
+    /// backend's pooled connections; safe to call with many batches in flight. Needs
+    /// <see cref="TensorFlowServingOptions.RestAddress"/>: without it, <see cref="ErrorCodes.Unsupported"/>.
+    /// </remarks>
+    public async Task<IReadOnlyList<PredictOutput>> PredictAsync(PredictBatch batch, CancellationToken cancellationToken = default) =>
+        await Predictor.PredictAsync(batch, cancellationToken);
+
+    /// <inheritdoc/>
     public void Dispose()
     {
         _serving.Dispose();
@@ -147,6 +172,11 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
             gate.Dispose();
         }
     }
+
+    // Unsupported rather than backend: nothing failed, and nothing will work until the host gives the address.
+    private IServingPredictor Predictor => _serving.Predictor ?? throw new MlModelException(ErrorCodes.Unsupported,
+        "no TensorFlow Serving REST address is configured (--serving-url, TensorFlowServingOptions.RestAddress); "
+        + "the model's signature and predictions come from TensorFlow Serving's REST API");
 
     private async Task<T> WithGateAsync<T>(string servingName, Func<Task<T>> run, CancellationToken cancellationToken)
     {

@@ -16,7 +16,11 @@ public sealed class TensorFlowServingOptions
     /// <summary>The file TF Serving reads with <c>--model_config_file</c> (and polls with <c>--model_config_file_poll_wait_seconds</c>).</summary>
     public string ConfigFile { get; set; } = string.Empty;
 
-    /// <summary>TF Serving's REST address (its <c>--rest_api_port</c>), e.g. <c>http://localhost:8501/</c>. Null: no waiting, labels written in one step.</summary>
+    /// <summary>
+    /// TF Serving's REST address (its <c>--rest_api_port</c>), e.g. <c>http://localhost:8501/</c>. Null: no waiting,
+    /// labels written in one step, no server state in the status, and no signature or predictions
+    /// (<see cref="TensorFlowServingBackend.PredictAsync"/> fails with <c>unsupported</c>).
+    /// </summary>
     public Uri? RestAddress { get; set; }
 
     /// <summary>How long a deploy waits for the version to become AVAILABLE (and for a label to apply).</summary>

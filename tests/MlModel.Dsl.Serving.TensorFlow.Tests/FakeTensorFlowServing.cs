@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
-using System.Text.Json;
 using MlModel.Dsl.Serving.TensorFlow.Config;
 
 namespace MlModel.Dsl.Serving.TensorFlow.Tests;
@@ -12,15 +10,22 @@ namespace MlModel.Dsl.Serving.TensorFlow.Tests;
 /// --model_config_file_poll_wait_seconds=N --rest_api_port=P. It re-reads the config file every
 /// <see cref="ConfigPollInterval"/> and drives each configured version through the states of
 /// apis/get_model_status.proto (START → LOADING → AVAILABLE, or END with an error), and answers
-/// the model status REST API as documented in tensorflow_serving/g3doc/api_rest.md:
+/// the REST API as documented in tensorflow_serving/g3doc/api_rest.md and as
+/// model_servers/http_rest_api_handler.cc implements it (FakeTensorFlowServing.Http.cs and
+/// FakeTensorFlowServing.Predict.cs):
 /// <list type="bullet">
-/// <item><c>GET /v1/models/{name}/labels/{label}/metadata</c> → GetModelMetadataResponse whose model_spec.version
-/// is the labelled version.</item>
 /// <item><c>GET /v1/models/{name}[/versions/{v}|/labels/{label}]</c> → 200 with the JSON of
 /// GetModelStatusResponse, laid out like the doc's curl example (MessageToJsonString with
 /// add_whitespace and always_print_primitive_fields, http_rest_api_handler.cc).</item>
-/// <item>errors → <c>{ "error": "..." }</c>; NOT_FOUND is 404 ("Could not find any versions of model X",
-/// "Could not find version N of model X", get_model_status_impl.cc); an unknown label is
+/// <item><c>GET /v1/models/{name}[/versions/{v}|/labels/{label}]/metadata</c> →
+/// GetModelMetadataResponse: model_spec (its version the one served) and the signatures of the
+/// <see cref="FakeModel"/> the name stands for (<see cref="Models"/>).</item>
+/// <item><c>POST /v1/models/{name}[/versions/{v}|/labels/{label}]:predict</c> → that model run on
+/// "instances" (row format, answered as "predictions") or "inputs" (columnar, answered as
+/// "outputs").</item>
+/// <item>errors → <c>{"error": "..."}</c> with the HTTP status of the error's code; NOT_FOUND is 404
+/// ("Could not find any versions of model X", "Could not find version N of model X",
+/// get_model_status_impl.cc; "Servable not found for request: Latest(X)"); an unknown label is
 /// INVALID_ARGUMENT (400) "Unrecognized servable version label: X" (server_core.cc).</item>
 /// </list>
 /// Like ServerCore::ReloadConfig → UpdateModelVersionLabelMap, a config whose labels point at a
@@ -117,6 +122,7 @@ internal sealed partial class FakeTensorFlowServing : IAsyncDisposable
     {
         await _stop.CancelAsync();
         _listener.Stop();
+        CloseConnections();
         try
         {
             await Task.WhenAll(_acceptLoop, _pollLoop);
@@ -322,226 +328,4 @@ internal sealed partial class FakeTensorFlowServing : IAsyncDisposable
         public string ErrorMessage { get; set; } = string.Empty;
     }
 
-    // ---- the REST API ----
-
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try
-            {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
-                return;
-            }
-            catch (InvalidOperationException) when (_stop.IsCancellationRequested)
-            {
-                // DisposeAsync stopped the listener before this loop's first accept ("Not listening").
-                return;
-            }
-
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using (client)
-        {
-            try
-            {
-                var stream = client.GetStream();
-                var head = await ReadHeadAsync(stream);
-                if (head is null)
-                {
-                    return;
-                }
-
-                var requestLine = head.Split("\r\n")[0].Split(' ');
-                var (status, body) = Handle(requestLine[0], requestLine[1]);
-                var bytes = Encoding.UTF8.GetBytes(body);
-                var reason = status switch { 200 => "OK", 404 => "Not Found", _ => "Bad Request" };
-                var header = $"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(header));
-                await stream.WriteAsync(bytes);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
-
-    private static async Task<string?> ReadHeadAsync(NetworkStream stream)
-    {
-        var buffer = new byte[8192];
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var n = await stream.ReadAsync(buffer.AsMemory(total));
-            if (n == 0)
-            {
-                return null;
-            }
-
-            total += n;
-            var text = Encoding.ASCII.GetString(buffer, 0, total);
-            if (text.Contains("\r\n\r\n", StringComparison.Ordinal))
-            {
-                return text;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// Routes a request as model_servers/http_rest_api_util.cc does: the raw path (still
-    /// percent-encoded) must fully match kModelStatusApiRegex, whose model name and label are
-    /// <c>[^/:]+</c>, and only then are those two segments URL-decoded (DecodeArg, which is
-    /// curl_easy_unescape: %XX to a byte, '+' left as it is). So a label holding '/' or ':' reaches
-    /// the server only encoded, and the decoded bytes are the label, compared with the config's.
-    /// </summary>
-    internal (int Status, string Body) Handle(string method, string rawPath)
-    {
-        var path = rawPath.Split('?')[0];
-        var route = method == "GET" ? StatusRoute().Match(path) : System.Text.RegularExpressions.Match.Empty;
-        if (!route.Success || !route.Groups[1].Success)
-        {
-            return (400, Error($"Malformed request: {method} {rawPath}"));
-        }
-
-        if (!UrlDecode(route.Groups[1].Value, out var model))
-        {
-            return (400, Error($"Failed to decode model name:{route.Groups[1].Value}"));
-        }
-
-        long? version = route.Groups[2].Success ? long.Parse(route.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture) : null;
-        string? label = null;
-        if (route.Groups[3].Success)
-        {
-            if (!LabelRoutes)
-            {
-                return (400, Error($"Malformed request: {method} {rawPath}"));
-            }
-
-            if (!UrlDecode(route.Groups[3].Value, out label))
-            {
-                return (400, Error($"Failed to decode model version label:{route.Groups[3].Value}"));
-            }
-
-            RequestedLabels.Enqueue(label);
-        }
-
-        var metadata = route.Groups[4].Success;
-        lock (_gate)
-        {
-            var versions = _servables.Where(kv => kv.Key.Model == model).OrderBy(kv => kv.Key.Version).ToList();
-            if (metadata && label is not null)
-            {
-                if (!_labels.TryGetValue(model, out var labels) || !labels.TryGetValue(label, out var labelled))
-                {
-                    return (400, Error($"Unrecognized servable version label: {label}"));
-                }
-
-                // GetModelMetadataResponse: model_spec carries the version the label resolved to
-                // (get_model_metadata_impl.cc); the signature map is abridged here.
-                return (200, $$"""
-                    {
-                     "model_spec": {
-                      "name": {{JsonSerializer.Serialize(model)}},
-                      "signature_name": "",
-                      "version": "{{labelled.ToString(CultureInfo.InvariantCulture)}}"
-                     },
-                     "metadata": {
-                      "signature_def": {
-                       "signature_def": {}
-                      }
-                     }
-                    }
-                    """);
-            }
-
-            if (metadata)
-            {
-                return (400, Error($"Malformed request: {method} {rawPath}"));
-            }
-
-            if (version is { } v)
-            {
-                return _servables.TryGetValue((model, v), out var s)
-                    ? (200, StatusJson([(v, s)]))
-                    : (404, Error($"Could not find version {v} of model {model}"));
-            }
-
-            // No version, or a label: GetModelStatus ignores the label and answers for every
-            // version (get_model_status_impl.cc).
-            return versions.Count == 0
-                ? (404, Error($"Could not find any versions of model {model}"))
-                : (200, StatusJson(versions.Select(kv => (kv.Key.Version, kv.Value))));
-        }
-    }
-
-    /// <summary>Every label the REST API was asked about, as the server decoded it, in order.</summary>
-    public System.Collections.Concurrent.ConcurrentQueue<string> RequestedLabels { get; } = new();
-
-    // kModelStatusApiRegex, as RE2::FullMatch applies it ((?i): the words in any case).
-    [System.Text.RegularExpressions.GeneratedRegex(@"^/v1/models(?:/([^/:]+))?(?:(?:/versions/(\d+))|(?:/labels/([^/:]+)))?(?:/(metadata))?$",
-        System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
-    private static partial System.Text.RegularExpressions.Regex StatusRoute();
-
-    /// <summary>curl_easy_unescape: each %XX becomes its byte, everything else stays; the bytes are read as UTF-8.</summary>
-    private static bool UrlDecode(string segment, out string decoded)
-    {
-        var bytes = new List<byte>(segment.Length);
-        for (var i = 0; i < segment.Length; i++)
-        {
-            if (segment[i] == '%' && i + 2 < segment.Length
-                && byte.TryParse(segment.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var b))
-            {
-                bytes.Add(b);
-                i += 2;
-            }
-            else
-            {
-                bytes.AddRange(Encoding.UTF8.GetBytes(segment[i].ToString()));
-            }
-        }
-
-        try
-        {
-            decoded = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString([.. bytes]);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            decoded = segment;
-            return false;
-        }
-    }
-
-    private static string Error(string message) => "{ \"error\": " + JsonSerializer.Serialize(message) + " }";
-
-    private static string StatusJson(IEnumerable<(long Version, Servable Servable)> versions)
-    {
-        var sb = new StringBuilder("{\n \"model_version_status\": [");
-        var first = true;
-        foreach (var (version, s) in versions)
-        {
-            sb.Append(first ? "\n" : ",\n");
-            first = false;
-            sb.Append("  {\n")
-              .Append("   \"version\": \"").Append(version.ToString(CultureInfo.InvariantCulture)).Append("\",\n")
-              .Append("   \"state\": \"").Append(s.State.ToString().ToUpperInvariant()).Append("\",\n")
-              .Append("   \"status\": {\n")
-              .Append("    \"error_code\": \"").Append(s.ErrorCode).Append("\",\n")
-              .Append("    \"error_message\": ").Append(JsonSerializer.Serialize(s.ErrorMessage)).Append('\n')
-              .Append("   }\n")
-              .Append("  }");
-        }
-
-        return sb.Append("\n ]\n}\n").ToString();
-    }
 }

@@ -211,7 +211,8 @@ public class TensorFlowServingTests
 
         var error = (await act.Should().ThrowAsync<TensorFlowServingException>()).Which;
         error.Kind.Should().Be(TensorFlowServingErrorKind.Timeout);
-        error.Message.Should().Contain("did not apply label 'stable' to version 2 of m").And.Contain("Unrecognized servable version label: stable");
+        // A server without labels refuses a request by label before looking it up (server_core.cc, ServableRequestFromModelSpec).
+        error.Message.Should().Contain("did not apply label 'stable' to version 2 of m").And.Contain("ModelSpec has 'version_label' set, but it is not currently allowed by the server.");
         (await File.ReadAllBytesAsync(ConfigPath)).Should().Equal(before);
         Directory.Exists(_dir.Combine("serving", "m", "2")).Should().BeFalse();
         _server.RejectedConfigs.Should().Contain("Model version labels are not currently allowed by the server.");

@@ -18,6 +18,11 @@ internal static class Fixtures
     /// <summary>A legacy session-bundle export with no saved_model.pb: TF Serving fails to load it.</summary>
     public static string BadHalfPlusTwo => Path.Combine(Root, "bad_half_plus_two", "00000123");
 
+    /// <summary>TF Serving's REST handler test as data: <c>tests/fixtures/tensorflow-serving-rest</c> (see its README).</summary>
+    public static string Rest => Path.Combine(Root, "..", "tensorflow-serving-rest") is var sibling && Directory.Exists(sibling)
+        ? sibling
+        : throw new InvalidOperationException("Cannot find tests/fixtures/tensorflow-serving-rest beside " + Root);
+
     private static string Locate()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -42,6 +42,9 @@ internal sealed partial class TensorFlowServingRestClient
 
     public Uri BaseAddress => _baseAddress;
 
+    /// <summary>The client requests go through (shared, thread-safe).</summary>
+    internal HttpClient Http => _http;
+
     public async Task<ModelStatusResponse> GetModelStatusAsync(string modelName, long? version = null, CancellationToken cancellationToken = default)
     {
         var address = version is { } v
@@ -246,12 +249,23 @@ internal sealed partial class TensorFlowServingRestClient
     /// the path is sent as written: without canonicalisation, which would resolve a label '..'
     /// as a step up the path, or unescape what the server must see escaped.
     /// </remarks>
-    internal Uri Route(string modelName, params string[] segments)
+    internal Uri Route(string modelName, params string[] segments) => Route(modelName, segments, method: null);
+
+    /// <summary>
+    /// <see cref="Route(string, string[])"/> with the prediction API's <c>:method</c> after the last
+    /// segment (kPredictionApiGegex: <c>/v1/models/NAME[/versions/N|/labels/L]:(classify|regress|predict)</c>).
+    /// </summary>
+    internal Uri Route(string modelName, string[] segments, string? method)
     {
         var path = new StringBuilder(_baseAddress.AbsoluteUri).Append("v1/models/").Append(Segment(modelName));
         foreach (var segment in segments)
         {
             path.Append('/').Append(Segment(segment));
+        }
+
+        if (method is not null)
+        {
+            path.Append(':').Append(method);
         }
 
         return new Uri(path.ToString(), new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
