@@ -23,10 +23,21 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
     public ServingCapabilities Capabilities { get; } = new("TensorFlow Serving", ["tf"], ["saved_model"], "tf SavedModels", "SavedModels");
 
     /// <summary>A backend for the model root and config file in <paramref name="options"/>.</summary>
-    public TensorFlowServingBackend(TensorFlowServingOptions options) => _serving = new TensorFlowServing(options);
+    public TensorFlowServingBackend(TensorFlowServingOptions options)
+    {
+        _serving = new TensorFlowServing(options);
+        ReportsServerState = options.RestAddress is not null;
+    }
 
     /// <summary>A backend that talks to the server with the caller's <paramref name="httpClient"/>.</summary>
-    public TensorFlowServingBackend(TensorFlowServingOptions options, HttpClient httpClient) => _serving = new TensorFlowServing(options, httpClient);
+    public TensorFlowServingBackend(TensorFlowServingOptions options, HttpClient httpClient)
+    {
+        _serving = new TensorFlowServing(options, httpClient);
+        ReportsServerState = options.RestAddress is not null;
+    }
+
+    /// <summary>Whether status asks the server: only with <see cref="TensorFlowServingOptions.RestAddress"/>.</summary>
+    public bool ReportsServerState { get; }
 
     /// <inheritdoc/>
     public async Task DeployAsync(string servingName, int version, string? label, IReadOnlyList<CoreServingFile> files, CancellationToken cancellationToken = default)
@@ -77,7 +88,9 @@ public sealed class TensorFlowServingBackend : IServingBackend, IDisposable
             var s = status.ServerVersions?.FirstOrDefault(x => x.Version == v);
             return new ServingVersionStatus(checked((int)v), inConfig, labels,
                 s is null ? null : s.State.ToString().ToUpperInvariant(),
-                s is { HasError: true } ? s.ErrorMessage : null);
+                // A version the server gave no status for carries the server's answer for the model
+                // (unreachable, or no such model yet), so that status can say why it is unknown.
+                s is { HasError: true } ? s.ErrorMessage : s is null ? status.ServerError : null);
         }).ToList();
     }
 

@@ -35,8 +35,15 @@ internal sealed record OperationSpec(
     string Name,
     string Syntax,
     string Help,
-    IReadOnlyList<ParamSpec> Parameters)
+    IReadOnlyList<ParamSpec> Parameters,
+    string Command = "mlmodel")
 {
+    /// <summary>The command and operation, as messages begin: <c>mlmodel deploy</c>, <c>serving predict</c>.</summary>
+    public string Title => Command + " " + Name;
+
+    /// <summary>The operation's name in telemetry: <c>deploy</c>, <c>serving predict</c>.</summary>
+    public string TelemetryName => Command == "mlmodel" ? Name : Title;
+
     public ParamSpec? Find(string key) => IndexOf(key) is var i and >= 0 ? Parameters[i] : null;
 
     /// <summary>The index of <paramref name="key"/>, matched ASCII case-insensitively (spec B.1), or -1.</summary>
@@ -147,7 +154,24 @@ internal static class OperationTable
             ]),
     ];
 
-    public static OperationSpec Get(MlModelOperation operation) => All[(int)operation];
+    /// <summary>
+    /// The <c>serving</c> command's operations: what the executor needs of them (names for messages
+    /// and telemetry). Kept out of <see cref="All"/>, which the <c>mlmodel</c> binder, help and
+    /// completion read, until the command table that replaces these tables knows both commands.
+    /// </summary>
+    public static readonly IReadOnlyList<OperationSpec> Serving =
+    [
+        new(MlModelOperation.ServingStatus, "status", "serving status (user=)? name=",
+            "Per version of the model's serving name: the server's state and the deployment's label.",
+            [User(), Name()], "serving"),
+        new(MlModelOperation.ServingPredict, "predict",
+            "... | serving predict (user=)? name= (col=)? (shape=[tuple,...])? (dtype=)? (layer_name=)? (version=)? (tag=tuple)?",
+            "The rows of the stage before, with the model's predictions, their largest value and its tag added.",
+            [User(), Name()], "serving"),
+    ];
+
+    public static OperationSpec Get(MlModelOperation operation) =>
+        operation >= MlModelOperation.ServingStatus ? Serving[operation - MlModelOperation.ServingStatus] : All[(int)operation];
 
     public static OperationSpec? Find(string word)
     {
