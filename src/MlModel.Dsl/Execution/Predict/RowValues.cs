@@ -218,9 +218,8 @@ internal sealed class RowValues
         }
         catch (JsonException e)
         {
-            var message = e.Message;
-            var cut = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            return "is not valid JSON: " + PredictErrors.Shown(cut >= 0 ? message[..cut] : message);
+            // System.Text.Json's own text speaks of payloads and depths; the place is what helps.
+            return $"is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1} of the line)";
         }
         finally
         {
