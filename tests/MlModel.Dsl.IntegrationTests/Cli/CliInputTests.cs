@@ -165,4 +165,10 @@ public class CliInputTests
         code.Should().Be(2);
         stderr.ToString().Should().StartWith("mlmodel: --input - reads the rows from standard input, so the command cannot come from there too: give it with -c '...' or as words");
     }
+
+    [Test]
+    public void The_help_describes_input_and_the_serving_command()
+    {
+        HelpText.Usage.Should().Contain("--input FILE|-").And.Contain("serving predict (user=)? name= (col=)?").And.Contain("serving status (user=)? name=");
+    }
 }
