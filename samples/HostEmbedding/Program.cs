@@ -23,6 +23,9 @@ await using var services = new ServiceCollection()
         o.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
         o.Administrators.Add("root");
         o.OwnsBackends = true; // disposing the container disposes the engine, and the engine these
+        // For step 4: a serving backend that predicts. TensorFlowServingBackend (MlModel.Dsl.Serving.TensorFlow)
+        // with a RestAddress is the real one; this in-process stand-in computes half_plus_two itself.
+        o.Serving = new InProcessHalfPlusTwo();
     })
     .BuildServiceProvider();
 var engine = services.GetRequiredService<MlModelEngine>();
@@ -71,5 +74,89 @@ using (result)
     foreach (DataRowView row in view)
     {
         Console.WriteLine(string.Join(" | ", row.Row.ItemArray.Select(v => v?.ToString())));
+    }
+}
+
+// 4. A stage that consumes rows: the host's own rows (a DataTable of features, the output of the
+//    host's stages before it) flow through `serving predict`, and the host's `where` runs on its
+//    output: features | serving predict name=mnist_v1 col=x | where probability > 3
+//    (The command is built as a record here; the query text form arrives with the serving grammar.)
+await engine.ExecuteAsync("mlmodel deploy name=mnist_v1", root);
+using var features = new DataTable("features");
+features.Columns.Add("id", typeof(int));
+features.Columns.Add("x", typeof(double[]));
+foreach (var i in Enumerable.Range(1, 5))
+{
+    features.Rows.Add(i, new[] { i * 1.0 });
+}
+await using (var predicted = await engine.ExecuteAsync(new ServingPredictCommand("mnist_v1", Column: "x"), root, RowSource.FromReader(features.CreateDataReader())))
+{
+    var table = new DataTable("predicted");
+    foreach (var field in predicted.Fields)
+    {
+        table.Columns.Add(field.Name, field.ClrType);
+    }
+    await foreach (var row in predicted.ReadAllAsync()) // rows stream back in order as batches are answered
+    {
+        table.Rows.Add(row);
+    }
+    var where = new DataView(table) { RowFilter = "probability > 3" };
+    Console.WriteLine();
+    Console.WriteLine("query:  features | serving predict name=mnist_v1 col=x | where probability > 3");
+    Console.WriteLine(string.Join(" | ", table.Columns.Cast<DataColumn>().Select(c => c.ColumnName)));
+    foreach (DataRowView row in where)
+    {
+        Console.WriteLine(string.Join(" | ", row.Row.ItemArray.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
+    }
+}
+
+/// <summary>
+/// A serving backend that serves every deployed version in this process as TensorFlow Serving's
+/// half_plus_two (y = x/2 + 2), so that the sample runs without a server.
+/// </summary>
+internal sealed class InProcessHalfPlusTwo : IServingBackend, IServingPredictor
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int), string?> _served = new();
+
+    public Task DeployAsync(string servingName, int version, string? label, IReadOnlyList<ServingFile> files, CancellationToken cancellationToken = default)
+    {
+        _served[(servingName, version)] = label;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(string servingName, int version, CancellationToken cancellationToken = default)
+    {
+        _served.TryRemove((servingName, version), out _);
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<ServingVersionStatus>> GetStatusAsync(string servingName, CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyList<ServingVersionStatus>>(_served.Where(kv => kv.Key.Item1 == servingName)
+            .Select(kv => new ServingVersionStatus(kv.Key.Item2, true, kv.Value is null ? [] : [kv.Value], "AVAILABLE", null)).ToList());
+
+    public Task<IReadOnlyDictionary<string, IReadOnlyList<int>>> GetDeployedAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult<IReadOnlyDictionary<string, IReadOnlyList<int>>>(_served.Keys.GroupBy(k => k.Item1)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<int>)g.Select(k => k.Item2).Order().ToList()));
+
+    public Task<ServingSignature> GetSignatureAsync(string servingName, int? version, CancellationToken cancellationToken = default)
+    {
+        var served = _served.Keys.Where(k => k.Item1 == servingName).Select(k => k.Item2).ToList();
+        if (served.Count == 0)
+        {
+            throw new MlModelException(ErrorCodes.NotFound, $"no version of {servingName} is served");
+        }
+        return Task.FromResult(new ServingSignature(version ?? served.Max(), new ModelSignature(ModelSignature.ServingDefault, null,
+            [new TensorSpec("x", "x:0", "DT_FLOAT", [-1, 1])], [new TensorSpec("y", "y:0", "DT_FLOAT", [-1, 1])])));
+    }
+
+    public Task<IReadOnlyList<PredictOutput>> PredictAsync(PredictBatch batch, CancellationToken cancellationToken = default)
+    {
+        var x = batch.Inputs[0].Values.Span;
+        var y = new double[x.Length];
+        for (var i = 0; i < x.Length; i++)
+        {
+            y[i] = x[i] / 2 + 2;
+        }
+        return Task.FromResult<IReadOnlyList<PredictOutput>>([new PredictOutput(null, batch.Inputs[0].RowShape, y)]);
     }
 }

@@ -22,6 +22,15 @@ internal sealed class CliOptions
 
     public const string StoreVariable = "MLMODEL_STORE";
     public string? Command { get; set; }
+
+    /// <summary><c>--input FILE|-</c>: the rows <c>serving predict</c> reads (CSV with a header row, or JSON lines).</summary>
+    public string? Input { get; set; }
+
+    /// <summary>Where <c>--input -</c> reads: standard input (tests give their own).</summary>
+    public TextReader? Stdin { get; set; }
+
+    /// <summary>Whether a <c>serving predict</c> has read <c>--input -</c> already (standard input is read once).</summary>
+    public bool StdinRead { get; set; }
     public bool Parse { get; set; }
     public bool Help { get; set; }
     public bool Version { get; set; }
@@ -48,6 +57,13 @@ internal sealed class CliOptions
             {
                 case "-c" or "--command":
                     o.Command = Next();
+                    break;
+                case "--input" or "-i":
+                    o.Input = Next();
+                    if (o.Input.Length == 0)
+                    {
+                        throw new ArgumentException("--input needs a file (rows.csv, rows.jsonl) or - for standard input");
+                    }
                     break;
                 case "--home":
                     o.Home = Next();

@@ -18,6 +18,8 @@ internal static class HelpText
           mlmodel --parse -c '<commands>'      print each command as dsl-object JSON without running it
           mlmodel connector add|list|remove    manage object-storage connectors (see: mlmodel connector --help)
           mlmodel <operation> --help           parameters of one operation (also at the prompt: deploy --help)
+          mlmodel --input rows.csv -c 'serving predict name=M col=features shape=[(12,)] tag=(0,1,2)'
+                                               the rows of a CSV (or JSON lines) file with the model's predictions
 
         Commands, in -c, on standard input and at the prompt:
           The 'mlmodel' word is optional. A command may span lines; it ends at a ';' (outside quotes),
@@ -33,11 +35,15 @@ internal static class HelpText
 
         Options:
           --home DIR           data folder (default $MLMODEL_HOME, else ~/.mlmodel)
+          --input FILE|-       the rows serving predict reads: CSV with a header row (quoted fields, a BOM)
+                               or JSON lines (one object per line: a .jsonl/.ndjson/.json file, or text
+                               that starts with '{'); '-' reads standard input (the command then comes from -c)
           --user NAME          requesting user (default $MLMODEL_USER, else root, an administrator)
           --admin              the requesting user is an administrator
           --format FMT         table (default), json (the host engine's job shape) or csv
           --database CONN      a PostgreSQL connection string instead of the SQLite file in --home
-          --serving-url URL    TensorFlow Serving's REST address, for two-phase deploys with labels
+          --serving-url URL    TensorFlow Serving's REST address, for two-phase deploys with labels, the server's
+                               state in status, and serving predict
           --server-serving-root DIR
                                <home>/serving as TensorFlow Serving sees it, when it runs in a container
                                with that folder mounted (e.g. /models); default $MLMODEL_SERVER_SERVING_ROOT
@@ -50,6 +56,13 @@ internal static class HelpText
                                but a system crash soon after can lose them (mlmodel check finds them).
                                Default off; $MLMODEL_NO_SYNC=1 turns it on.
           --version            print the version
+
+        The serving command (TensorFlow Serving, --serving-url for the server's view):
+          serving status (user=)? name=      per served version: version, state (AVAILABLE, LOADING, ...,
+                                             or why it is unknown) and label
+          serving predict (user=)? name= (col=)? (shape=[(...)])? (dtype=)? (layer_name=)? (version=)? (tag=(...))?
+                                             with --input: each row and its predictions, probability
+                                             (the largest value) and, with tag=, interpreted (its tag)
 
         Exit codes: 0 success, 1 a command failed (message on stderr), 2 usage error (an option, words after
         -c, an empty input, or a query stage the CLI does not run; nothing was run).

@@ -103,6 +103,12 @@ namespace MlModel.Cli
                 }
                 return 0;
             }
+            o.Stdin = stdin ?? Console.In;
+            var scriptOnStdin = o.Command == "-" || (o.Command is null && o.Words.Count == 0 && (stdin is not null || Console.IsInputRedirected));
+            if (o.Input == "-" && scriptOnStdin)
+            {
+                return await UsageAsync(stderr, "--input - reads the rows from standard input, so the command cannot come from there too: give it with -c '...' or as words");
+            }
             if (o.Command is not null && o.Words.Count > 0)
             {
                 return await UsageAsync(stderr,
@@ -159,9 +165,14 @@ namespace MlModel.Cli
             {
                 return (await RunStatementsAsync(null, o, text, statements, stdout, stderr, () => cancellationToken)).Code;
             }
+            // --input is for a command that reads rows: given to a script that has none, it is a mistake.
+            if (o.Input is not null && !statements.Any(s => TryInterpret(text, s, out _, out _) && Interpret(text, s) is Step.Run { Command: ServingPredictCommand }))
+            {
+                return await UsageAsync(stderr, $"--input gives rows to serving predict, and no command here reads them; leave --input out. Nothing was run");
+            }
             // Errors of a home that cannot be used name the (first) command: "mlmodel import: ...".
-            var operation = Interpret(text, statements[0]) is Step.Run first ? first.Command.Operation.ToString().ToLowerInvariant() : null;
-            var (engine, code) = await CreateEngineAsync(o, resolveStore: true, operation, stderr, Interrupts.For(cancellationToken));
+            var (command, operation) = Interpret(text, statements[0]) is Step.Run first ? Title(first.Command) : ("mlmodel", null);
+            var (engine, code) = await CreateEngineAsync(o, resolveStore: true, operation, stderr, Interrupts.For(cancellationToken), command);
             if (engine is null)
             {
                 return code;
@@ -336,7 +347,8 @@ namespace MlModel.Cli
 
         /// <summary>The engine, or null and the exit code after writing the error (2 for usage errors such as an unknown --store connector).</summary>
         /// <remarks>The errors of a home that cannot be used are placed in <c>mlmodel</c>'s <paramref name="operation"/>: <c>mlmodel import</c>, <c>mlmodel connector</c>.</remarks>
-        internal static async Task<(MlModelEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string? operation, TextWriter stderr, CancellationToken cancellationToken)
+        internal static async Task<(MlModelEngine? Engine, int Code)> CreateEngineAsync(CliOptions o, bool resolveStore, string? operation, TextWriter stderr,
+            CancellationToken cancellationToken, string command = "mlmodel")
         {
             try
             {
@@ -349,14 +361,14 @@ namespace MlModel.Cli
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
             {
-                await stderr.WriteLineAsync(MlModelError.Render("mlmodel", operation, $"cannot open the home folder {Path.GetFullPath(o.Home)}: {e.Message}"));
+                await stderr.WriteLineAsync(MlModelError.Render(command, operation, $"cannot open the home folder {Path.GetFullPath(o.Home)}: {e.Message}"));
                 return (null, 1);
             }
             catch (MlModelException e)
             {
                 // A home that cannot be used (EmbeddedSetup.CheckHome), or a repository that could
                 // not be read while looking up the --store connector.
-                await WriteErrorAsync(o, stderr, e.Error.In("mlmodel", operation));
+                await WriteErrorAsync(o, stderr, e.Error.In(command, operation));
                 return (null, 1);
             }
             catch (OperationCanceledException)
@@ -366,9 +378,38 @@ namespace MlModel.Cli
             }
         }
 
-        private static async Task ExecuteAsync(MlModelEngine engine, CliOptions o, MlModelCommand command, TextWriter stdout, CancellationToken cancellationToken)
+        /// <summary>How errors of a command begin: <c>mlmodel import</c>, <c>serving predict</c>.</summary>
+        internal static (string Command, string Operation) Title(MlModelCommand command) => command.Operation switch
+        {
+            MlModelOperation.ServingStatus => ("serving", "status"),
+            MlModelOperation.ServingPredict => ("serving", "predict"),
+            var op => ("mlmodel", op.ToString().ToLowerInvariant()),
+        };
+
+        /// <summary>
+        /// Runs one command and prints its result. <c>serving predict</c> reads the rows of <c>--input</c>
+        /// (each predict reads the file anew; standard input can be read once); the result is printed
+        /// as its rows come, in every format but the table (which aligns its columns over all rows).
+        /// </summary>
+        internal static async Task ExecuteAsync(MlModelEngine engine, CliOptions o, MlModelCommand command, TextWriter stdout, CancellationToken cancellationToken)
         {
             var caller = new MlModelCaller(o.User, o.Admin);
+            if (command is ServingPredictCommand)
+            {
+                if (o.Input is not { } path)
+                {
+                    throw new UsageException("serving predict reads the rows of the stage before it: give them with --input rows.csv, --input rows.jsonl or --input - (standard input). Nothing was run");
+                }
+                if (path == "-" && o.StdinRead)
+                {
+                    throw new UsageException("--input - was read by the serving predict before this one: standard input can be read once. Nothing was run");
+                }
+                o.StdinRead |= path == "-";
+                var input = await InputRows.OpenAsync(path, o.Stdin ?? Console.In, cancellationToken);
+                await using var predicted = await engine.ExecuteAsync(command, caller, input, cancellationToken);
+                await WriteResultAsync(o, stdout, predicted);
+                return;
+            }
             using var bar = !o.NoProgress && !Console.IsErrorRedirected && command.Operation is MlModelOperation.Import or MlModelOperation.Export
                 ? new ProgressBar()
                 : null;
@@ -382,6 +423,14 @@ namespace MlModel.Cli
         {
             switch (o.Format)
             {
+                case "json" when result.IsAsync:
+                    // Rows that stream (serving predict) are written as they come, not gathered first.
+                    using (var stream = new TextWriterStream(stdout))
+                    {
+                        ResultWriter.WriteJson(result, stream);
+                    }
+                    await stdout.WriteLineAsync();
+                    break;
                 case "json":
                     using (var stream = new MemoryStream())
                     {

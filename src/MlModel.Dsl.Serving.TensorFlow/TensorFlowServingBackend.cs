@@ -21,10 +21,21 @@ public sealed class TensorFlowServingBackend : IServingBackend, IServingPredicto
     public ServingCapabilities Capabilities { get; } = new("TensorFlow Serving", ["tf"], ["saved_model"], "tf SavedModels", "SavedModels");
 
     /// <summary>A backend for the model root and config file in <paramref name="options"/>.</summary>
-    public TensorFlowServingBackend(TensorFlowServingOptions options) => _serving = new TensorFlowServing(options);
+    public TensorFlowServingBackend(TensorFlowServingOptions options)
+    {
+        _serving = new TensorFlowServing(options);
+        ReportsServerState = options.RestAddress is not null;
+    }
 
     /// <summary>A backend that talks to the server with the caller's <paramref name="httpClient"/>.</summary>
-    public TensorFlowServingBackend(TensorFlowServingOptions options, HttpClient httpClient) => _serving = new TensorFlowServing(options, httpClient);
+    public TensorFlowServingBackend(TensorFlowServingOptions options, HttpClient httpClient)
+    {
+        _serving = new TensorFlowServing(options, httpClient);
+        ReportsServerState = options.RestAddress is not null;
+    }
+
+    /// <summary>Whether status asks the server: only with <see cref="TensorFlowServingOptions.RestAddress"/>.</summary>
+    public bool ReportsServerState { get; }
 
     /// <inheritdoc/>
     public async Task DeployAsync(string servingName, int version, string? label, IReadOnlyList<CoreServingFile> files, CancellationToken cancellationToken = default)

@@ -50,6 +50,14 @@ public interface IServingBackend
     /// <summary>Takes a version out of the config with its labels, then removes its files.</summary>
     Task StopAsync(string servingName, int version, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Whether <see cref="GetStatusAsync"/> asks a running server, so that a null
+    /// <see cref="ServingVersionStatus.ServerState"/> means the server reported nothing for the
+    /// version; false when the backend reads its config only (TensorFlow Serving without a REST
+    /// address). The default says it asks one.
+    /// </summary>
+    bool ReportsServerState => true;
+
     /// <summary>Per version: the config's view and, when a server is configured, the server's.</summary>
     Task<IReadOnlyList<ServingVersionStatus>> GetStatusAsync(string servingName, CancellationToken cancellationToken = default);
 

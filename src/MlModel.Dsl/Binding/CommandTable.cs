@@ -98,6 +98,9 @@ internal sealed record OperationSpec(
 
     /// <summary><c>mlmodel deploy</c>: the command and operation words, as errors name them.</summary>
     public string Title => Command + " " + Name;
+
+    /// <summary>The operation's name in telemetry: <c>deploy</c>, <c>serving predict</c>.</summary>
+    public string TelemetryName => Command == "mlmodel" ? Name : Title;
 }
 
 /// <summary>The operations of one command word (<c>mlmodel</c>, <c>serving</c>).</summary>
@@ -219,12 +222,15 @@ internal static class CommandTables
 
     /// <summary>
     /// The input dtypes <c>dtype=</c> takes: the spec's and IRIS's words (<c>float</c>, <c>double</c>,
-    /// <c>int</c>, ...) and NumPy's names, each one of TensorFlow's numeric or bool dtypes.
+    /// <c>int</c>, ...), NumPy's names and TensorFlow's own (<c>DT_FLOAT</c>, as its metadata API
+    /// shows them); each names one of TensorFlow's numeric dtypes (the predict stage maps them).
     /// </summary>
     internal static readonly IReadOnlyList<string> Dtypes =
     [
-        "float", "double", "half", "int", "long", "bool",
+        "float", "double", "half", "int", "long",
         "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+        "DT_HALF", "DT_BFLOAT16", "DT_FLOAT", "DT_DOUBLE", "DT_INT8", "DT_INT16", "DT_INT32", "DT_INT64",
+        "DT_UINT8", "DT_UINT16", "DT_UINT32", "DT_UINT64",
     ];
 
     public static CommandTable Serving { get; } = new("serving",

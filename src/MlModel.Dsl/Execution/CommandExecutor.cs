@@ -38,24 +38,25 @@ internal sealed partial class CommandExecutor
         }
     }
 
-    public async Task<ResultSet> ExecuteAsync(MlModelCommand command, MlModelCaller caller, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    public async Task<ResultSet> ExecuteAsync(MlModelCommand command, MlModelCaller caller, IProgress<TransferProgress>? progress, RowSource? input, CancellationToken cancellationToken)
     {
         var op = OperationTable.Get(command.Operation);
         if (!Names.IsValid(caller.User))
         {
             throw Fail(ErrorCodes.PermissionDenied, op, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");
         }
+        CheckInput(op, command, input);
         // Every rule of the language holds whatever built the record: the parser, the dsl-object or a host.
         CommandRules.Validate(command);
         await EnsureInitializedAsync(op, cancellationToken);
         // Changing operations are recorded in the audit trail, refusals and failures included.
         var attempt = Attempt.Of(command, caller);
-        using var activity = MlModelTelemetry.Source.StartActivity("mlmodel " + op.Name, System.Diagnostics.ActivityKind.Internal);
+        using var activity = MlModelTelemetry.Source.StartActivity(op.Title, System.Diagnostics.ActivityKind.Internal);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (activity is not null)
         {
             var (user, name, version) = Subject(command, caller);
-            activity.SetTag(MlModelTelemetry.Tags.Operation, op.Name);
+            activity.SetTag(MlModelTelemetry.Tags.Operation, op.TelemetryName);
             activity.SetTag(MlModelTelemetry.Tags.User, user);
             activity.SetTag(MlModelTelemetry.Tags.Model, name);
             activity.SetTag(MlModelTelemetry.Tags.Version, version);
@@ -74,6 +75,8 @@ internal sealed partial class CommandExecutor
                 HistoryCommand c => await HistoryAsync(c, caller, cancellationToken),
                 StatusCommand c => await StatusAsync(c, caller, cancellationToken),
                 CheckCommand c => await CheckAsync(c, caller, cancellationToken),
+                ServingStatusCommand c => await ServingStatusAsync(c, caller, cancellationToken),
+                ServingPredictCommand c => await ServingPredictAsync(c, caller, input!, cancellationToken),
                 _ => throw new ArgumentOutOfRangeException(nameof(command)),
             };
             if (attempt is not null)
@@ -112,6 +115,8 @@ internal sealed partial class CommandExecutor
         HistoryCommand c => (c.User ?? caller.User, c.Name, c.Version),
         StatusCommand c => (c.User ?? caller.User, c.Name, null),
         CheckCommand c => (c.User, c.Name, null),
+        ServingStatusCommand c => (c.User ?? caller.User, c.Name, null),
+        ServingPredictCommand c => (c.User ?? caller.User, c.Name, c.Version),
         _ => (null, null, null),
     };
 
@@ -119,7 +124,7 @@ internal sealed partial class CommandExecutor
     private static void Record(System.Diagnostics.Activity? activity, OperationSpec op, Attempt? attempt, long started, Exception? failure)
     {
         var outcome = MlModelTelemetry.Outcome(failure);
-        var operation = new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Operation, op.Name);
+        var operation = new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Operation, op.TelemetryName);
         var result = new KeyValuePair<string, object?>(MlModelTelemetry.Tags.Outcome, outcome);
         MlModelTelemetry.Commands.Add(1, operation, result);
         MlModelTelemetry.Duration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, operation, result);

@@ -53,7 +53,7 @@ public sealed class MlModelEngine : IAsyncDisposable, IDisposable
     /// <summary>Parses and runs command text or a dsl-object JSON.</summary>
     /// <exception cref="MlModelException">The command is invalid, not permitted, or failed; nothing was changed by a failed command.</exception>
     public Task<ResultSet> ExecuteAsync(string command, MlModelCaller caller, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(MlModelParser.ParseAny(command), caller, null, cancellationToken);
+        ExecuteAsync(MlModelParser.ParseAny(command), caller, progress: null, cancellationToken);
 
     /// <summary>Runs a command.</summary>
     /// <param name="command">The command.</param>
@@ -65,14 +65,48 @@ public sealed class MlModelEngine : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(caller);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _executor.ExecuteAsync(command, caller, progress, cancellationToken);
+        return _executor.ExecuteAsync(command, caller, progress, null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a stage that consumes rows (<c>serving predict</c>) over the host's rows, the output of
+    /// the stage before it. The result streams: the rows are read, sent in batches and returned
+    /// with the stage's columns added, in order, as the result is read (read it with
+    /// <see cref="ResultSet.ReadAllAsync"/> or <see cref="System.Data.Common.DbDataReader.ReadAsync(CancellationToken)"/>).
+    /// </summary>
+    /// <param name="command">The command; one that takes no rows (every <c>mlmodel</c> operation, <c>serving status</c>) is refused with <see cref="ErrorCodes.Unsupported"/>.</param>
+    /// <param name="caller">The requesting user.</param>
+    /// <param name="input">The rows, read once.</param>
+    /// <param name="cancellationToken">Cancels the command and the stream of its rows.</param>
+    /// <exception cref="MlModelException">The command is invalid, not permitted, or cannot run on this input; a row that
+    /// cannot be predicted fails while the result is read, naming the row and the column.</exception>
+    public Task<ResultSet> ExecuteAsync(MlModelCommand command, MlModelCaller caller, RowSource input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(input);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _executor.ExecuteAsync(command, caller, null, input, cancellationToken);
     }
 
     /// <summary>Runs the <c>mlmodel</c> stage of a host query and returns it with the text around it.</summary>
     public async Task<(MlModelQueryStage Stage, ResultSet Result)> ExecuteQueryAsync(string query, MlModelCaller caller, CancellationToken cancellationToken = default)
     {
         var stage = MlModelParser.ParseQuery(query);
-        var result = await ExecuteAsync(stage.Command, caller, null, cancellationToken);
+        var result = await ExecuteAsync(stage.Command, caller, progress: null, cancellationToken);
+        return (stage, result);
+    }
+
+    /// <summary>
+    /// Runs the stage of a host query that consumes rows (<c>... | serving predict ...</c>) over
+    /// <paramref name="input"/>, the rows of the stages before it that the host ran
+    /// (<see cref="MlModelQueryStage.Before"/>), and returns it with the text around it.
+    /// </summary>
+    public async Task<(MlModelQueryStage Stage, ResultSet Result)> ExecuteQueryAsync(string query, MlModelCaller caller, RowSource input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var stage = MlModelParser.ParseQuery(query);
+        var result = await ExecuteAsync(stage.Command, caller, input, cancellationToken);
         return (stage, result);
     }
 

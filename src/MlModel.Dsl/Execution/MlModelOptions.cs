@@ -93,6 +93,23 @@ public sealed class MlModelOptions
     /// </summary>
     public TimeSpan ModelLockTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>
+    /// Rows per request of <c>serving predict</c>; default 256. Rows with many values go in
+    /// shorter batches (at most about a million values per request).
+    /// </summary>
+    public int PredictBatchSize
+    {
+        get;
+        set => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "a batch holds at least one row");
+    } = 256;
+
+    /// <summary>How many requests of one <c>serving predict</c> may be in flight at once; default 4. Rows stay in input order.</summary>
+    public int PredictBatchesInFlight
+    {
+        get;
+        set => field = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "at least one request must be allowed");
+    } = 4;
+
     /// <summary>The time zone of <c>create</c>/<c>modified</c>/<c>cdate</c>/<c>mdate</c>; default the machine's.</summary>
     public TimeZoneInfo DisplayTimeZone { get; set; } = TimeZoneInfo.Local;
 

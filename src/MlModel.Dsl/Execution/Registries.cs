@@ -77,7 +77,7 @@ public sealed class ModelRegistry
 
     /// <summary>The consistency check of <c>mlmodel check</c>, as an API.</summary>
     public Task<ResultSet> CheckAsync(MlModelCaller caller, bool repair = false, CancellationToken cancellationToken = default) =>
-        _executor.ExecuteAsync(new CheckCommand(Repair: repair), caller, null, cancellationToken);
+        _executor.ExecuteAsync(new CheckCommand(Repair: repair), caller, null, null, cancellationToken);
 }
 
 /// <summary>

@@ -30,6 +30,9 @@ internal static class ResultTables
     public static readonly IReadOnlyList<ResultField> Status =
         [I("version"), S("registry"), S("label"), S("config"), S("config_labels"), S("server"), S("server_message"), S("consistent")];
 
+    /// <summary><c>serving status</c>: per version of the serving name, the server's state and the deployment's label.</summary>
+    public static readonly IReadOnlyList<ResultField> ServingStatus = [I("version"), S("state"), S("label")];
+
     public static readonly IReadOnlyList<ResultField> Check =
         [S("problem"), S("user"), S("name"), I("version"), S("detail"), S("action")];
 

@@ -5,11 +5,17 @@ using System.Diagnostics.CodeAnalysis;
 
 namespace MlModel.Dsl;
 
-/// <summary>A forward-only reader over a <see cref="ResultSet"/>; rows are pulled as it advances.</summary>
+/// <summary>
+/// A forward-only reader over a <see cref="ResultSet"/>; rows are pulled as it advances. Over rows
+/// that come asynchronously, <see cref="ReadAsync"/> awaits the next one and <see cref="Read"/>
+/// blocks until it is there; the token of a <see cref="ReadAsync"/> that is cancelled stops the rows.
+/// </summary>
 internal sealed class ResultSetReader : DbDataReader
 {
     private readonly ResultSet _set;
     private IEnumerator<object?[]>? _rows;
+    private IAsyncEnumerator<object?[]>? _asyncRows;
+    private CancellationTokenSource? _stop;
     private object?[]? _current;
     private bool _closed;
 
@@ -25,6 +31,12 @@ internal sealed class ResultSetReader : DbDataReader
 
     public override bool Read()
     {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (_set.IsAsync)
+        {
+            var next = AsyncRows().MoveNextAsync();
+            return Advance(next.IsCompletedSuccessfully ? next.Result : next.AsTask().GetAwaiter().GetResult());
+        }
         _rows ??= _set.GetEnumerator();
         if (_rows.MoveNext())
         {
@@ -35,6 +47,43 @@ internal sealed class ResultSetReader : DbDataReader
         return false;
     }
 
+    public override Task<bool> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (!_set.IsAsync)
+        {
+            return base.ReadAsync(cancellationToken);
+        }
+        ObjectDisposedException.ThrowIf(_closed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var next = AsyncRows().MoveNextAsync();
+        return next.IsCompletedSuccessfully ? Task.FromResult(Advance(next.Result)) : AwaitAsync(next, cancellationToken);
+    }
+
+    private async Task<bool> AwaitAsync(ValueTask<bool> next, CancellationToken cancellationToken)
+    {
+        // A token per call, one enumerator for the reader: a cancelled read stops the rows for good.
+        using (cancellationToken.Register(static s => ((CancellationTokenSource)s!).Cancel(), _stop))
+        {
+            return Advance(await next);
+        }
+    }
+
+    private IAsyncEnumerator<object?[]> AsyncRows()
+    {
+        if (_asyncRows is null)
+        {
+            _stop = new CancellationTokenSource();
+            _asyncRows = _set.TakeAsyncRows().GetAsyncEnumerator(_stop.Token);
+        }
+        return _asyncRows;
+    }
+
+    private bool Advance(bool more)
+    {
+        _current = more ? _asyncRows!.Current : null;
+        return more;
+    }
+
     public override bool NextResult() => false;
 
     public override void Close()
@@ -43,8 +92,38 @@ internal sealed class ResultSetReader : DbDataReader
         {
             _closed = true;
             _rows?.Dispose();
+            if (_asyncRows is not null)
+            {
+                var done = _asyncRows.DisposeAsync();
+                if (!done.IsCompletedSuccessfully)
+                {
+                    done.AsTask().GetAwaiter().GetResult();
+                }
+            }
+            _stop?.Dispose();
             _set.Dispose();
         }
+    }
+
+    public override async Task CloseAsync()
+    {
+        if (!_closed)
+        {
+            _closed = true;
+            if (_asyncRows is not null)
+            {
+                await _asyncRows.DisposeAsync();
+            }
+            _rows?.Dispose();
+            _stop?.Dispose();
+            await _set.DisposeAsync();
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await CloseAsync();
+        await base.DisposeAsync();
     }
 
     protected override void Dispose(bool disposing)

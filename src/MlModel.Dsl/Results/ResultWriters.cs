@@ -32,29 +32,13 @@ public static class ResultWriter
         writer.WriteEndArray();
         writer.WriteStartArray("results");
         var rows = 0;
+        var json = result.Fields.Select(f => f.Type == FieldType.Json).ToArray();
         foreach (var row in result)
         {
             writer.WriteStartArray();
-            foreach (var value in row)
+            for (var i = 0; i < row.Length; i++)
             {
-                switch (value)
-                {
-                    case null:
-                        writer.WriteNullValue();
-                        break;
-                    case int i:
-                        writer.WriteNumberValue(i);
-                        break;
-                    case long l:
-                        writer.WriteNumberValue(l);
-                        break;
-                    case double d:
-                        writer.WriteNumberValue(d);
-                        break;
-                    default:
-                        writer.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
-                        break;
-                }
+                WriteValue(writer, row[i], i < json.Length && json[i]);
             }
             writer.WriteEndArray();
             if (++rows % 1024 == 0)
@@ -64,6 +48,105 @@ public static class ResultWriter
         }
         writer.WriteEndArray();
         writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// One value of a row: numbers as JSON numbers, the text of a <see cref="FieldType.Json"/> column
+    /// as the JSON it holds, a host's array (double[], nested arrays) as a JSON array, the rest as text.
+    /// </summary>
+    private static void WriteValue(Utf8JsonWriter writer, object? value, bool json)
+    {
+        switch (value)
+        {
+            case null or DBNull:
+                writer.WriteNullValue();
+                break;
+            case string text when json:
+                WriteRawJson(writer, text);
+                break;
+            case string text:
+                writer.WriteStringValue(text);
+                break;
+            case int i:
+                writer.WriteNumberValue(i);
+                break;
+            case long l:
+                writer.WriteNumberValue(l);
+                break;
+            case double d:
+                WriteNumber(writer, d);
+                break;
+            case float f:
+                WriteNumber(writer, f);
+                break;
+            case decimal m:
+                writer.WriteNumberValue(m);
+                break;
+            case short or byte or sbyte or ushort or uint:
+                writer.WriteNumberValue(Convert.ToInt64(value, CultureInfo.InvariantCulture));
+                break;
+            case ulong u:
+                writer.WriteNumberValue(u);
+                break;
+            case JsonElement e:
+                e.WriteTo(writer);
+                break;
+            case System.Collections.IEnumerable items:
+                writer.WriteStartArray();
+                foreach (var item in items)
+                {
+                    WriteValue(writer, item, json: false);
+                }
+                writer.WriteEndArray();
+                break;
+            default:
+                writer.WriteStringValue(Convert.ToString(value, CultureInfo.InvariantCulture));
+                break;
+        }
+    }
+
+    /// <summary>A double as a JSON number; JSON has none for NaN and the infinities, written as the strings System.Text.Json reads back (<c>"NaN"</c>).</summary>
+    private static void WriteNumber(Utf8JsonWriter writer, double d)
+    {
+        if (double.IsFinite(d))
+        {
+            writer.WriteNumberValue(d);
+        }
+        else
+        {
+            writer.WriteStringValue(d.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>JSON text as the value it holds; text that is not JSON (a host's column declared json) as a string.</summary>
+    private static void WriteRawJson(Utf8JsonWriter writer, string text)
+    {
+        if (IsJson(text))
+        {
+            writer.WriteRawValue(text, skipInputValidation: true);
+        }
+        else
+        {
+            writer.WriteStringValue(text);
+        }
+    }
+
+    private static bool IsJson(string text)
+    {
+        if (text.Length == 0)
+        {
+            return false;
+        }
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 64 });
+        try
+        {
+            return reader.Read() && reader.TrySkip() && !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The job JSON as a string.</summary>
@@ -124,7 +207,7 @@ public static class ResultWriter
         var rows = texts.Select(r => r.Select((t, i) => i == last || width == int.MaxValue ? [Visible(t)]
             : wrap ? Wrap(Visible(t), width) : [Cut(t, width)]).ToArray()).ToList();
         var widths = result.Fields.Select((f, i) => Math.Max(DisplayWidth(f.Name), rows.Count == 0 ? 0 : rows.Max(r => r[i].Max(DisplayWidth)))).ToArray();
-        var numeric = result.Fields.Select(f => f.Type != FieldType.String).ToArray();
+        var numeric = result.Fields.Select(f => f.Type is FieldType.Int or FieldType.Long or FieldType.Double).ToArray();
 
         void Line(IReadOnlyList<string> cells, bool header)
         {
@@ -192,10 +275,24 @@ public static class ResultWriter
 
     private static string Text(object? value) => value switch
     {
-        null => "",
+        null or DBNull => "",
+        string s => s,
         double d => d.ToString("R", CultureInfo.InvariantCulture),
+        // A host's array (double[], nested arrays) reads as the JSON array it is.
+        JsonElement or System.Collections.IEnumerable => JsonText(value),
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
+
+    /// <summary>A host's value (an array, a <see cref="JsonElement"/>) as JSON text.</summary>
+    internal static string JsonText(object value)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            WriteValue(writer, value, json: false);
+        }
+        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
 
     private static string Cut(string text, int max)
     {

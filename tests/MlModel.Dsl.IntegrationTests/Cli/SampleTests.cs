@@ -20,5 +20,8 @@ public class SampleTests
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         lines.Should().ContainInOrder("name | version", "clothes | 1", "mnist_v1 | 1");
         output.Should().NotContain("churn", "the host's where filtered out the spark model");
+        // Step 4: a DataTable of features through serving predict (in-process half_plus_two), then the host's where.
+        lines.Should().ContainInOrder("id | x | predictions | probability", "3 | [3] | [3.5] | 3.5", "4 | [4] | [4] | 4", "5 | [5] | [4.5] | 4.5");
+        lines.Should().NotContain(l => l.StartsWith("2 | [2]", StringComparison.Ordinal), "the host's where keeps probability > 3");
     }
 }

@@ -1,0 +1,363 @@
+using System.Buffers;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text;
+using MlModel.Dsl.Backends;
+
+namespace MlModel.Dsl.Execution.Predict;
+
+/// <summary>
+/// The <c>serving predict</c> stage: rows in, the same rows out with <c>predictions</c>,
+/// <c>probability</c> and (with tags) <c>interpreted</c> added, in input order.
+/// </summary>
+/// <remarks>
+/// Rows are read as the consumer pulls, gathered into batches and sent to the predictor with up to
+/// <c>inFlight</c> batches outstanding; answers are returned in the order the rows came, so a
+/// batch that is answered early waits for the ones before it. At most <c>inFlight</c> + 1 batches
+/// are held at any time, however many rows stream through. A row that cannot be sent (no value,
+/// not numbers, the wrong count) ends the stream with an error that names its number (1-based)
+/// and the column; so does a batch the server refuses, with the server's own text. Cancelling
+/// (the command's token or the enumerator's), or disposing the enumerator early, cancels the
+/// batches in flight and reads no further row.
+/// </remarks>
+internal sealed class PredictStage
+{
+    /// <summary>The most values one batch holds per input (8 MiB of doubles): batches of wide rows are shorter.</summary>
+    public const int MaxValuesPerBatch = 1 << 20;
+
+    private readonly PredictPlan _plan;
+    private readonly IServingPredictor _predictor;
+    private readonly int _batchRows;
+    private readonly int _inFlight;
+    private readonly int _inputColumns;
+    private readonly bool[] _jsonColumns;
+
+    public PredictStage(PredictPlan plan, IServingPredictor predictor, IReadOnlyList<ResultField> inputFields, int batchSize, int inFlight)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(inFlight, 1);
+        _plan = plan;
+        _predictor = predictor;
+        var widest = plan.Inputs.Count == 0 ? 1 : Math.Max(1, plan.Inputs.Max(i => i.Width));
+        _batchRows = Math.Clamp(MaxValuesPerBatch / widest, 1, batchSize);
+        _inFlight = inFlight;
+        _inputColumns = inputFields.Count;
+        _jsonColumns = inputFields.Select(f => f.Type == FieldType.Json).ToArray();
+        List<ResultField> fields = [.. inputFields, new("predictions", FieldType.Json), new("probability", FieldType.Double)];
+        if (plan.Tags is not null)
+        {
+            fields.Add(new ResultField("interpreted", FieldType.String));
+        }
+        Fields = fields;
+    }
+
+    /// <summary>The input's columns and the added ones.</summary>
+    public IReadOnlyList<ResultField> Fields { get; }
+
+    /// <summary>Rows per batch (fewer for wide rows, see <see cref="MaxValuesPerBatch"/>).</summary>
+    public int BatchRows => _batchRows;
+
+    /// <summary>The rows of <paramref name="source"/> with the predictions added, in order.</summary>
+    public async IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, cancellationToken);
+        var token = stop.Token;
+        var pending = new Queue<Task<Batch>>(_inFlight + 1);
+        var values = new RowValues();
+        Batch? batch = null;
+        long number = 0;
+        var rows = source.GetAsyncEnumerator(token);
+        try
+        {
+            while (await rows.MoveNextAsync())
+            {
+                number++;
+                batch ??= new Batch(_plan, _batchRows, number);
+                Add(batch, rows.Current, number, values);
+                if (batch.Count == _batchRows)
+                {
+                    pending.Enqueue(SendAsync(batch, token));
+                    batch = null;
+                }
+                // The oldest batch goes out when the window is full, or as soon as it is answered.
+                while (pending.Count > 0 && (pending.Count >= _inFlight || pending.Peek().IsCompleted))
+                {
+                    var done = await pending.Dequeue();
+                    foreach (var row in done.Results!)
+                    {
+                        yield return row;
+                    }
+                }
+            }
+            if (batch is { Count: > 0 })
+            {
+                pending.Enqueue(SendAsync(batch, token));
+                batch = null;
+            }
+            while (pending.Count > 0)
+            {
+                var done = await pending.Dequeue();
+                foreach (var row in done.Results!)
+                {
+                    yield return row;
+                }
+            }
+        }
+        finally
+        {
+            // An error, a cancellation or a consumer that stopped early: nothing more is sent, and
+            // the batches in flight are awaited (their failures are not the error to report).
+            await stop.CancelAsync();
+            while (pending.Count > 0)
+            {
+                try
+                {
+                    await pending.Dequeue();
+                }
+                catch (Exception)
+                {
+                }
+            }
+            batch?.Release();
+            await rows.DisposeAsync();
+        }
+    }
+
+    /// <summary>Reads one row's input into the batch, or fails naming the row and the column.</summary>
+    private void Add(Batch batch, object?[] row, long number, RowValues values)
+    {
+        var value = _plan.Column < row.Length ? row[_plan.Column] : null;
+        if (values.Read(value) is { } why)
+        {
+            throw PredictErrors.Row(number, _plan.ColumnName, why);
+        }
+        if (values.Count != _plan.Width)
+        {
+            throw PredictErrors.Row(number, _plan.ColumnName, $"holds {values.Count} value(s), but {_plan.ShapeSource} takes {_plan.Width}");
+        }
+        var all = values.Values;
+        var offset = 0;
+        for (var k = 0; k < _plan.Inputs.Count; k++)
+        {
+            var input = _plan.Inputs[k];
+            var part = all.Slice(offset, input.Width);
+            if (input.IntegerRange is var (min, max))
+            {
+                for (var i = 0; i < part.Length; i++)
+                {
+                    var v = part[i];
+                    if (v != Math.Floor(v) || v < min || v > max)
+                    {
+                        throw PredictErrors.Row(number, _plan.ColumnName,
+                            $"holds {v.ToString(CultureInfo.InvariantCulture)} at item {offset + i + 1}, which is not a whole number in the range of {input.Dtype}");
+                    }
+                }
+            }
+            part.CopyTo(batch.Values[k].AsSpan(batch.Count * input.Width));
+            offset += input.Width;
+        }
+        batch.Rows[batch.Count++] = row;
+    }
+
+    private async Task<Batch> SendAsync(Batch batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var inputs = new PredictInput[_plan.Inputs.Count];
+            for (var k = 0; k < inputs.Length; k++)
+            {
+                var p = _plan.Inputs[k];
+                inputs[k] = new PredictInput(p.Name, p.Dtype, p.RowShape, batch.Values[k].AsMemory(0, batch.Count * p.Width));
+            }
+            IReadOnlyList<PredictOutput> outputs;
+            try
+            {
+                outputs = await _predictor.PredictAsync(new PredictBatch(_plan.ServingName, _plan.Version, batch.Count, inputs), cancellationToken);
+            }
+            catch (MlModelException e) when (e.Code != ErrorCodes.Cancelled || !cancellationToken.IsCancellationRequested)
+            {
+                throw PredictErrors.Fail(e.Code, $"{Rows(batch)}: {PredictErrors.Strip(e.Message)}", e);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException or InvalidOperationException or System.Text.Json.JsonException)
+            {
+                throw PredictErrors.Fail(ErrorCodes.Backend, $"{Rows(batch)}: the serving backend failed: {e.Message}", e);
+            }
+            batch.Results = Results(batch, outputs);
+            return batch;
+        }
+        finally
+        {
+            batch.Release();
+        }
+    }
+
+    private static string Rows(Batch batch) =>
+        batch.Count == 1 ? $"row {batch.First}" : $"rows {batch.First} to {batch.First + batch.Count - 1}";
+
+    /// <summary>The batch's rows with the predictions added.</summary>
+    private object?[][] Results(Batch batch, IReadOnlyList<PredictOutput> outputs)
+    {
+        if (outputs.Count == 0)
+        {
+            throw PredictErrors.Fail(ErrorCodes.Backend, $"{Rows(batch)}: the server answered no output");
+        }
+        var sizes = new int[outputs.Count];
+        for (var k = 0; k < outputs.Count; k++)
+        {
+            var size = 1;
+            foreach (var d in outputs[k].RowShape)
+            {
+                size *= d;
+            }
+            sizes[k] = size;
+            if (outputs[k].Values.Length != (long)size * batch.Count)
+            {
+                throw PredictErrors.Fail(ErrorCodes.Backend,
+                    $"{Rows(batch)}: the server answered {outputs[k].Values.Length} value(s) for output{(outputs[k].Name is { } n ? $" '{n}'" : "")}, not {batch.Count} row(s) of {PredictErrors.TupleText(outputs[k].RowShape)}");
+            }
+        }
+        if (_plan.Tags is { } tags && tags.Count != sizes[0])
+        {
+            throw PredictPlan.TagMismatch(tags.Count, outputs[0].Name, sizes[0]);
+        }
+        var added = _plan.Tags is null ? 2 : 3;
+        var results = new object?[batch.Count][];
+        var text = new StringBuilder();
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var input = batch.Rows[r]!;
+            var row = new object?[_inputColumns + added];
+            var n = Math.Min(input.Length, _inputColumns);
+            for (var c = 0; c < n; c++)
+            {
+                var v = input[c];
+                row[c] = v switch
+                {
+                    DBNull => null,
+                    // A json column holds JSON text, whatever the host gave (double[]): its readers expect a string.
+                    not null and not string when _jsonColumns[c] => ResultWriter.JsonText(v),
+                    _ => v,
+                };
+            }
+            text.Clear();
+            PredictionText.Write(text, outputs, sizes, r);
+            row[_inputColumns] = text.ToString();
+            var first = outputs[0].Values.Span.Slice(r * sizes[0], sizes[0]);
+            var best = PredictionText.IndexOfMax(first);
+            row[_inputColumns + 1] = first[best];
+            if (_plan.Tags is { } t)
+            {
+                row[_inputColumns + 2] = t[best];
+            }
+            results[r] = row;
+        }
+        return results;
+    }
+
+    /// <summary>The rows of one request and their values, one pooled buffer per model input.</summary>
+    private sealed class Batch
+    {
+        public Batch(PredictPlan plan, int capacity, long first)
+        {
+            First = first;
+            Rows = new object?[capacity][];
+            Values = plan.Inputs.Select(i => ArrayPool<double>.Shared.Rent(capacity * i.Width)).ToArray();
+        }
+
+        public long First { get; }
+        public object?[]?[] Rows { get; }
+        public double[][] Values { get; private set; }
+        public int Count { get; set; }
+        public object?[][]? Results { get; set; }
+
+        /// <summary>Gives the value buffers back (once the request is done); the input rows go with them.</summary>
+        public void Release()
+        {
+            foreach (var v in Values)
+            {
+                ArrayPool<double>.Shared.Return(v);
+            }
+            Values = [];
+            Array.Clear(Rows);
+        }
+    }
+}
+
+/// <summary>A row's outputs as JSON text: one output as its value (<c>[0.1,0.7,0.2]</c>, <c>2.5</c>), several as an object by name.</summary>
+internal static class PredictionText
+{
+    public static void Write(StringBuilder sb, IReadOnlyList<PredictOutput> outputs, int[] sizes, int row)
+    {
+        if (outputs.Count == 1)
+        {
+            Value(sb, outputs[0].Values.Span.Slice(row * sizes[0], sizes[0]), outputs[0].RowShape, 0);
+            return;
+        }
+        sb.Append('{');
+        for (var k = 0; k < outputs.Count; k++)
+        {
+            if (k > 0)
+            {
+                sb.Append(',');
+            }
+            Name(sb, outputs[k].Name ?? "output_" + k.ToString(CultureInfo.InvariantCulture));
+            sb.Append(':');
+            Value(sb, outputs[k].Values.Span.Slice(row * sizes[k], sizes[k]), outputs[k].RowShape, 0);
+        }
+        sb.Append('}');
+    }
+
+    /// <summary>The values, nested as <paramref name="shape"/> says from dimension <paramref name="dim"/> on.</summary>
+    private static void Value(StringBuilder sb, ReadOnlySpan<double> values, IReadOnlyList<int> shape, int dim)
+    {
+        if (dim == shape.Count)
+        {
+            Number(sb, values[0]);
+            return;
+        }
+        sb.Append('[');
+        var step = values.Length / Math.Max(1, shape[dim]);
+        for (var i = 0; i < shape[dim]; i++)
+        {
+            if (i > 0)
+            {
+                sb.Append(',');
+            }
+            Value(sb, values.Slice(i * step, step), shape, dim + 1);
+        }
+        sb.Append(']');
+    }
+
+    private static void Number(StringBuilder sb, double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            // JSON has no NaN or infinity; System.Text.Json reads these strings back as numbers.
+            sb.Append('"').Append(value.ToString(CultureInfo.InvariantCulture)).Append('"');
+            return;
+        }
+        Span<char> chars = stackalloc char[32];
+        value.TryFormat(chars, out var written, default, CultureInfo.InvariantCulture);
+        sb.Append(chars[..written]);
+    }
+
+    private static void Name(StringBuilder sb, string name)
+    {
+        sb.Append(System.Text.Json.JsonSerializer.Serialize(name));
+    }
+
+    /// <summary>The index of the largest value (the first of equals; NaN never wins over a number).</summary>
+    public static int IndexOfMax(ReadOnlySpan<double> values)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best] || double.IsNaN(values[best]))
+            {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

@@ -1,0 +1,238 @@
+using System.Buffers;
+using System.Collections;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace MlModel.Dsl.Execution.Predict;
+
+/// <summary>
+/// Reads one row's input value as numbers, flattened row-major: JSON array text (nested arrays
+/// too), comma-separated numbers, a number, or a host's numeric array (double[], float[], int[],
+/// long[], nested or multi-dimensional arrays, lists, a <see cref="JsonElement"/>). NaN and the
+/// infinities are not numbers here: JSON cannot carry them to the server. One instance per
+/// stage: it reuses its buffer row after row (not thread-safe).
+/// </summary>
+internal sealed class RowValues
+{
+    private double[] _values = new double[64];
+
+    /// <summary>How many numbers the last <see cref="Read"/> found.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>The numbers the last <see cref="Read"/> found.</summary>
+    public ReadOnlySpan<double> Values => _values.AsSpan(0, Count);
+
+    /// <summary>Reads <paramref name="value"/>; null when it is numbers, else what is wrong with it, to follow "column 'x' ".</summary>
+    public string? Read(object? value)
+    {
+        Count = 0;
+        switch (value)
+        {
+            case null or DBNull:
+                return "has no value (null)";
+            case string text:
+                return ReadText(text);
+            case double[] doubles:
+                foreach (var d in doubles)
+                {
+                    if (Add(d) is { } why)
+                    {
+                        return why;
+                    }
+                }
+                return doubles.Length == 0 ? "holds an empty array" : null;
+            case float[] floats:
+                foreach (var f in floats)
+                {
+                    if (Add(f) is { } why)
+                    {
+                        return why;
+                    }
+                }
+                return floats.Length == 0 ? "holds an empty array" : null;
+            case JsonElement element:
+                return element.ValueKind == JsonValueKind.String ? ReadText(element.GetString()!) : ReadElement(element) ?? Empty();
+            case IEnumerable items:
+                return ReadItems(items) ?? Empty();
+            default:
+                return Number(value, out var number) ? Add(number) : $"holds a value of type {value.GetType().Name}, not numbers";
+        }
+    }
+
+    private string? Empty() => Count == 0 ? "holds an empty array" : null;
+
+    private string? Add(double value)
+    {
+        if (!double.IsFinite(value))
+        {
+            return $"holds {value.ToString(CultureInfo.InvariantCulture)} at item {Count + 1}, which is not a number JSON can carry";
+        }
+        if (Count == _values.Length)
+        {
+            Array.Resize(ref _values, _values.Length * 2);
+        }
+        _values[Count++] = value;
+        return null;
+    }
+
+    private static bool Number(object value, out double number)
+    {
+        switch (value)
+        {
+            case double d:
+                number = d;
+                return true;
+            case float f:
+                number = f;
+                return true;
+            case int i:
+                number = i;
+                return true;
+            case long l:
+                number = l;
+                return true;
+            case decimal m:
+                number = (double)m;
+                return true;
+            case short or byte or sbyte or ushort or uint or ulong:
+                number = Convert.ToDouble(value, CultureInfo.InvariantCulture);
+                return true;
+            default:
+                number = 0;
+                return false;
+        }
+    }
+
+    private string? ReadItems(IEnumerable items)
+    {
+        foreach (var item in items)
+        {
+            string? why = item switch
+            {
+                null or DBNull => $"holds a null at item {Count + 1}, not a number",
+                string s => $"holds the text '{PredictErrors.Shown(s)}' at item {Count + 1} of an array, not a number",
+                JsonElement e => ReadElement(e),
+                IEnumerable nested => ReadItems(nested),
+                _ => Number(item, out var number) ? Add(number) : $"holds a value of type {item.GetType().Name} at item {Count + 1}, not a number",
+            };
+            if (why is not null)
+            {
+                return why;
+            }
+        }
+        return null;
+    }
+
+    private string? ReadElement(JsonElement element)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Number:
+                return element.TryGetDouble(out var d) ? Add(d) : $"holds {PredictErrors.Shown(element.GetRawText())} at item {Count + 1}, which is out of range";
+            case JsonValueKind.Array:
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (ReadElement(item) is { } why)
+                    {
+                        return why;
+                    }
+                }
+                return null;
+            default:
+                return $"holds {Kind(element.ValueKind)} at item {Count + 1}, not a number";
+        }
+    }
+
+    private static string Kind(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.String => "a JSON string",
+        JsonValueKind.Object => "a JSON object",
+        JsonValueKind.True or JsonValueKind.False => "a JSON boolean",
+        JsonValueKind.Null => "a JSON null",
+        _ => "a JSON value",
+    };
+
+    private string? ReadText(string text)
+    {
+        var span = text.AsSpan().Trim();
+        if (span.IsEmpty)
+        {
+            return "is empty";
+        }
+        return span[0] == '[' ? ReadJson(span) : ReadList(span);
+    }
+
+    /// <summary>Comma-separated numbers: <c>1.5, 2, -3e-2</c>.</summary>
+    private string? ReadList(ReadOnlySpan<char> span)
+    {
+        foreach (var range in span.Split(','))
+        {
+            var item = span[range].Trim();
+            if (item.IsEmpty)
+            {
+                return $"has an empty item {Count + 1} (two commas, or a comma at an end)";
+            }
+            if (!double.TryParse(item, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                return $"holds '{PredictErrors.Shown(item.ToString())}' at item {Count + 1}, which is not a number";
+            }
+            if (Add(value) is { } why)
+            {
+                return why;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>A JSON array of numbers, arrays nested as deep as a tensor's rank: <c>[[1,2],[3,4]]</c>.</summary>
+    private string? ReadJson(ReadOnlySpan<char> span)
+    {
+        var length = Encoding.UTF8.GetMaxByteCount(span.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var written = Encoding.UTF8.GetBytes(span, rented);
+            var reader = new Utf8JsonReader(rented.AsSpan(0, written), new JsonReaderOptions { MaxDepth = 64 });
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartArray or JsonTokenType.EndArray:
+                        break;
+                    case JsonTokenType.Number:
+                        if (!reader.TryGetDouble(out var value))
+                        {
+                            return $"holds a number out of range at item {Count + 1}";
+                        }
+                        if (Add(value) is { } why)
+                        {
+                            return why;
+                        }
+                        break;
+                    default:
+                        return $"is not a JSON array of numbers: item {Count + 1} is {Token(reader.TokenType)}";
+                }
+            }
+            return Count == 0 ? "holds an empty array" : null;
+        }
+        catch (JsonException e)
+        {
+            // System.Text.Json's own text speaks of payloads and depths; the place is what helps.
+            return $"is not valid JSON (line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1} of the line)";
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static string Token(JsonTokenType token) => token switch
+    {
+        JsonTokenType.String or JsonTokenType.PropertyName => "a string",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => "not a number",
+    };
+}
