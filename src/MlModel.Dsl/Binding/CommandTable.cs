@@ -318,13 +318,3 @@ internal static class CommandTables
             a.Required("path"), a.Text("description"), a.Text("parameter"));
     }
 }
-
-/// <summary>The <c>mlmodel</c> table under its old name, for the callers not yet moved to <see cref="CommandTables"/>.</summary>
-internal static class OperationTable
-{
-    public static IReadOnlyList<OperationSpec> All => CommandTables.MlModel.Operations;
-
-    public static OperationSpec Get(MlModelOperation operation) => CommandTables.Get(operation);
-
-    public static OperationSpec? Find(string word) => CommandTables.MlModel.Find(word);
-}

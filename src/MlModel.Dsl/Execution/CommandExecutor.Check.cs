@@ -18,7 +18,7 @@ internal sealed partial class CommandExecutor
     /// </summary>
     private async Task<ResultSet> CheckAsync(CheckCommand c, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Check);
+        var op = CommandTables.Get(MlModelOperation.Check);
         RequireAdministrator(op, caller, "run the consistency check");
         var problems = new List<object?[]>();
         if (c.Version is not null && c.Name is null)

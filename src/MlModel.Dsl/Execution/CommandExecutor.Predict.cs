@@ -22,7 +22,7 @@ internal sealed partial class CommandExecutor
     /// </summary>
     private async Task<ResultSet> ServingStatusAsync(ServingStatusCommand c, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.ServingStatus);
+        var op = CommandTables.Get(MlModelOperation.ServingStatus);
         var owner = Owner(op, c.User, caller);
         var serving = RequireServing(op);
         var versions = (await _repository.GetVersionsAsync(owner, c.Name, cancellationToken)).Where(v => v.State != ModelStates.Deleting).ToList();
@@ -78,7 +78,7 @@ internal sealed partial class CommandExecutor
     /// </summary>
     private async Task<ResultSet> ServingPredictAsync(ServingPredictCommand c, MlModelCaller caller, RowSource input, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.ServingPredict);
+        var op = CommandTables.Get(MlModelOperation.ServingPredict);
         var owner = Owner(op, c.User, caller);
         var serving = RequireServing(op);
         if (serving is not IServingPredictor predictor)

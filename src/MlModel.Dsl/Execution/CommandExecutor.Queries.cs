@@ -8,7 +8,7 @@ internal sealed partial class CommandExecutor
 {
     private ResultSet List(ListCommand c, MlModelCaller caller)
     {
-        var op = OperationTable.Get(MlModelOperation.List);
+        var op = CommandTables.Get(MlModelOperation.List);
         // Spec B.5: a user's list shows their own models; an administrator's shows everyone's.
         string? user = c.User;
         if (!IsAdministrator(caller))
@@ -22,7 +22,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> SummaryAsync(SummaryCommand c, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Summary);
+        var op = CommandTables.Get(MlModelOperation.Summary);
         var owner = Owner(op, c.User, caller);
         var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
         return new ResultSet(ResultTables.Summary, ResultTables.SummaryRows(model, Zone));
@@ -30,7 +30,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> HistoryAsync(HistoryCommand c, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.History);
+        var op = CommandTables.Get(MlModelOperation.History);
         var owner = Owner(op, c.User, caller);
         var entries = await _repository.GetHistoryAsync(owner, c.Name, c.Version, cancellationToken);
         var times = new TimeFormatter(Zone);
@@ -42,7 +42,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> StatusAsync(StatusCommand c, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Status);
+        var op = CommandTables.Get(MlModelOperation.Status);
         var owner = Owner(op, c.User, caller);
         var serving = RequireServing(op);
         var versions = await _repository.GetVersionsAsync(owner, c.Name, cancellationToken);

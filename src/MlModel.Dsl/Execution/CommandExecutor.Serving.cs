@@ -8,7 +8,7 @@ internal sealed partial class CommandExecutor
 {
     private async Task<ResultSet> DeployAsync(DeployCommand c, MlModelCaller caller, Attempt attempt, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Deploy);
+        var op = CommandTables.Get(MlModelOperation.Deploy);
         var owner = Owner(op, c.User, caller);
         var serving = RequireServing(op);
         // The row is read under the model's lock, which a delete holds from its DELETING mark to the
@@ -81,7 +81,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> StopAsync(StopCommand c, MlModelCaller caller, Attempt attempt, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Stop);
+        var op = CommandTables.Get(MlModelOperation.Stop);
         var owner = Owner(op, c.User, caller);
         var serving = RequireServing(op);
         await using var held = await LockModelAsync(op, owner, c.Name, cancellationToken);

@@ -24,7 +24,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> ImportAsync(ImportCommand c, MlModelCaller caller, Attempt attempt, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Import);
+        var op = CommandTables.Get(MlModelOperation.Import);
         var owner = caller.User;
         var connector = await ResolveConnectorAsync(op, c.ConnectorId, caller, cancellationToken);
         // Spec B.5: through a connector of their own any key; through a shared one, a
@@ -180,7 +180,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> ExportAsync(ExportCommand c, MlModelCaller caller, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Export);
+        var op = CommandTables.Get(MlModelOperation.Export);
         var owner = Owner(op, c.User, caller);
         var model = await RequireModelAsync(op, owner, c.Name, c.Version, cancellationToken);
         if (model.StorageKey is null)
@@ -327,7 +327,7 @@ internal sealed partial class CommandExecutor
 
     private async Task<ResultSet> DeleteAsync(DeleteCommand c, MlModelCaller caller, Attempt attempt, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Delete);
+        var op = CommandTables.Get(MlModelOperation.Delete);
         var owner = Owner(op, c.User, caller);
         // Under the model's lock: a deploy of this version either finished before (and the
         // version is served, so refused here) or starts after (and finds no version).
@@ -369,7 +369,7 @@ internal sealed partial class CommandExecutor
 
     public async Task<ModelVersion> RegisterAsync(ModelRegistration r, MlModelCaller caller, string? filesFolder, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Import);
+        var op = CommandTables.Get(MlModelOperation.Import);
         if (!Names.IsValid(r.Name))
         {
             throw Fail(ErrorCodes.InvalidValue, op, $"invalid name '{r.Name}'; {Names.Rule}");
@@ -447,7 +447,7 @@ internal sealed partial class CommandExecutor
 
     public async Task<ModelVersion> UpdateTrainingAsync(string user, string name, int version, TrainingUpdate u, MlModelCaller caller, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(MlModelOperation.Summary);
+        var op = CommandTables.Get(MlModelOperation.Summary);
         var owner = Owner(op, user, caller);
         if (!ModelStates.All.Contains(u.State) || u.State == ModelStates.Deleting)
         {

@@ -40,7 +40,7 @@ internal sealed partial class CommandExecutor
 
     public async Task<ResultSet> ExecuteAsync(MlModelCommand command, MlModelCaller caller, IProgress<TransferProgress>? progress, RowSource? input, CancellationToken cancellationToken)
     {
-        var op = OperationTable.Get(command.Operation);
+        var op = CommandTables.Get(command.Operation);
         if (!Names.IsValid(caller.User))
         {
             throw Fail(ErrorCodes.PermissionDenied, op, $"the requesting user '{caller.User}' is not a valid user name; {Names.Rule}");

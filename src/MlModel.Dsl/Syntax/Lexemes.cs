@@ -1,3 +1,5 @@
+using MlModel.Dsl.Binding;
+
 namespace MlModel.Dsl.Syntax;
 
 /// <summary>
@@ -15,12 +17,11 @@ internal static class Lexemes
     /// </summary>
     internal static readonly string[] KnownWords =
     [
-        "mlmodel", "list", "summary", "delete", "import", "export", "deploy", "stop", "history", "status", "check",
-        "user", "name", "version", "analysis_tool", "kind", "algorithm", "format", "connector_id", "path",
-        "description", "parameter", "label", "serving", "repair",
-        "predict", "col", "shape", "dtype", "layer_name", "tag",
-        "tf", "spark", "saved_model", "h5", "on", "off", "true", "false", "stable", "unstable",
-        "classification", "regression", "deep", "root", "demo",
+        .. CommandTables.All.SelectMany(t => t.Operations
+            .SelectMany(o => o.Parameters.SelectMany(p => (p.Values ?? []).Prepend(p.Key)).Prepend(o.Name))
+            .Prepend(t.Command))
+            .Concat(["stable", "unstable", "classification", "regression", "deep", "root", "demo", "feature", "features"])
+            .Distinct(StringComparer.Ordinal),
     ];
 
     // KnownWords by length: a FrozenSet lookup hashes the span (about 30 ns); comparing a few

@@ -482,7 +482,7 @@ internal static class SyntaxErrors
         var word = source[i..j];
         if (command == CommandWords.MlModel)
         {
-            var spec = OperationTable.Find(word);
+            var spec = CommandTables.MlModel.Find(word);
             return new CommandHead(command, spec?.Name, spec);
         }
         return new CommandHead(command, CommandWords.Operation(command, word), null);

@@ -277,7 +277,7 @@ public class ServingCommandTests
     }
 
     [Test]
-    public async Task A_serving_backend_that_cannot_predict_is_named()
+    public async Task A_serving_backend_without_a_REST_address_says_what_predict_needs()
     {
         using var plain = new EngineHarness();
         await plain.ImportHalfPlusTwoAsync("m");
@@ -285,8 +285,11 @@ public class ServingCommandTests
         var act = () => plain.Engine.ExecuteAsync(new ServingPredictCommand("m", Column: "features"), EngineHarness.Root, Features([]));
         (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
         {
-            Code = ErrorCodes.Backend,
-            Message = "serving predict: the serving backend (TensorFlow Serving) cannot predict: it does not implement IServingPredictor",
+            Code = ErrorCodes.Unsupported,
+            Message = "serving predict: no TensorFlow Serving REST address is configured (--serving-url, TensorFlowServingOptions.RestAddress); "
+                + "the model's signature and predictions come from TensorFlow Serving's REST API",
+            Command = "serving",
+            Operation = "predict",
         });
     }
 

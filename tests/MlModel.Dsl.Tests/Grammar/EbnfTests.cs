@@ -4,7 +4,7 @@ using MlModel.Dsl.Syntax;
 
 namespace MlModel.Dsl.Tests.Grammar;
 
-/// <summary>Keeps <c>grammar/mlmodel.ebnf</c> and the lexer's word cache in step with <see cref="OperationTable"/>.</summary>
+/// <summary>Keeps <c>grammar/mlmodel.ebnf</c> and the lexer's word cache in step with <see cref="CommandTables"/>.</summary>
 public class EbnfTests
 {
     private const string Begin = "(* BEGIN GENERATED *)";
@@ -30,19 +30,24 @@ public class EbnfTests
             // the file has just changed, so this run cannot judge it.
             Assert.Inconclusive("grammar/mlmodel.ebnf was regenerated; run the tests again");
         }
-        actual.Should().Be(expected, "grammar/mlmodel.ebnf section 5 is generated from OperationTable (run the tests with MLMODEL_UPDATE_GRAMMAR=1 to refresh it)");
+        actual.Should().Be(expected, "grammar/mlmodel.ebnf section 5 is generated from CommandTables (run the tests with MLMODEL_UPDATE_GRAMMAR=1 to refresh it)");
     }
 
-    /// <summary>Section 5 of the grammar: one rule per operation, one alternative per key.</summary>
+    /// <summary>Section 5 of the grammar: per command word, its operations; one rule per operation, one alternative per key.</summary>
     internal static string Generate()
     {
         var sb = new StringBuilder();
-        sb.Append("operation word  = ")
-            .AppendJoin("\n                | ", OperationTable.All.Select(o => $"ci(\"{o.Name}\")"))
-            .Append(" ;\n\n");
-        foreach (var op in OperationTable.All)
+        foreach (var table in CommandTables.All)
         {
-            var rule = op.Name + " parameter";
+            sb.Append((table.Command + " operation").PadRight(20)).Append("= ")
+                .AppendJoin("\n                    | ", table.Operations.Select(o => $"ci(\"{o.Name}\")"))
+                .Append(" ;\n");
+        }
+        sb.Append('\n');
+        foreach (var op in CommandTables.All.SelectMany(t => t.Operations))
+        {
+            var title = op.Command == "mlmodel" ? op.Name : op.Title;
+            var rule = title + " parameter";
             sb.Append("(* ").Append(op.Syntax).Append('\n')
                 .Append("   ").Append(op.Help).Append('\n');
             foreach (var p in op.Specs)
@@ -50,9 +55,9 @@ public class EbnfTests
                 sb.Append("   ").Append(p.Key.PadRight(14)).Append(p.Required ? "required  " : "optional  ").Append(p.Help).Append('\n');
             }
             sb.Append("   The model name may also stand alone, right after the operation. *)\n");
-            sb.Append((op.Name + " command").PadRight(20)).Append("= ci(\"").Append(op.Name)
+            sb.Append((title + " command ").PadRight(20)).Append("= ci(\"").Append(op.Name)
                 .Append("\") , [ positional name ] , { ").Append(rule).Append(" } ;\n");
-            sb.Append(rule.PadRight(20)).Append("= ");
+            sb.Append((rule + " ").PadRight(20)).Append("= ");
             var first = true;
             foreach (var p in op.Specs)
             {
@@ -75,16 +80,19 @@ public class EbnfTests
         ParamKind.Label => "label value",
         ParamKind.Choice or ParamKind.Flag => "( " + string.Join(" | ", p.Values!.Select(v => $"ci(\"{v}\")")) + " )",
         ParamKind.Json => $"value (* a JSON object, at most {p.MaxLength} characters *)",
+        ParamKind.Words => $"tuple (* 1 to {Binder.MaxTupleItems} items, each 1 to 256 characters *)",
+        ParamKind.Shapes => "( list | tuple ) (* one tuple per model input (a lone tuple: one input), 1 to 32 dimensions each, every dimension a whole number from 1 up *)",
         _ => $"value (* text, at most {p.MaxLength} characters *)",
     };
 
     [Test]
     public void The_lexer_caches_every_key_and_operation_word()
     {
-        var words = OperationTable.All.Select(o => o.Name)
-            .Concat(OperationTable.All.SelectMany(o => o.Specs).Select(p => p.Key))
-            .Concat(OperationTable.All.SelectMany(o => o.Specs).SelectMany(p => p.Values ?? []))
-            .Append("mlmodel")
+        var all = CommandTables.All.SelectMany(t => t.Operations).ToList();
+        var words = all.Select(o => o.Name)
+            .Concat(all.SelectMany(o => o.Specs).Select(p => p.Key))
+            .Concat(all.SelectMany(o => o.Specs).SelectMany(p => p.Values ?? []))
+            .Concat(CommandTables.All.Select(t => t.Command))
             .Distinct();
         Lexemes.KnownWords.Should().Contain(words);
         foreach (var word in words)
@@ -96,6 +104,6 @@ public class EbnfTests
     [Test]
     public void No_operation_takes_more_parameters_than_the_binder_has_room_for()
     {
-        OperationTable.All.Should().OnlyContain(o => o.Specs.Length <= Binder.MaxParameters && o.Specs.Length <= 32);
+        CommandTables.All.SelectMany(t => t.Operations).Should().OnlyContain(o => o.Specs.Length <= Binder.MaxParameters && o.Specs.Length <= 32);
     }
 }
