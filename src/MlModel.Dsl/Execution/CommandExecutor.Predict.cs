@@ -38,7 +38,7 @@ internal sealed partial class CommandExecutor
         }
         catch (MlModelException e) when (e.Code != ErrorCodes.Cancelled)
         {
-            throw Fail(e.Code, op, PredictErrors.Strip(e.Message), e);
+            throw Fail(e.Code, op, e.Error.Detail, e);
         }
         var registry = versions.ToDictionary(v => v.Version);
         var served = statuses.ToDictionary(s => s.Version);
@@ -102,7 +102,7 @@ internal sealed partial class CommandExecutor
         }
         catch (MlModelException e) when (e.Code != ErrorCodes.Cancelled)
         {
-            throw Fail(e.Code, op, PredictErrors.Strip(e.Message), e);
+            throw Fail(e.Code, op, e.Error.Detail, e);
         }
         var plan = PredictPlan.Resolve(c, servingName, column, input.Fields[column].Name, signature);
         var stage = new PredictStage(plan, predictor, input.Fields, _options.PredictBatchSize, _options.PredictBatchesInFlight);

@@ -1,30 +1,14 @@
 namespace MlModel.Dsl.Execution.Predict;
 
-/// <summary>The errors of <c>serving predict</c>, in the house form <c>serving predict: ...</c>.</summary>
+/// <summary>The errors of <c>serving predict</c>: placed in that command, so their messages read <c>serving predict: ...</c>.</summary>
 internal static class PredictErrors
 {
-    public const string Prefix = "serving predict: ";
-
     public static MlModelException Fail(string code, string message, Exception? inner = null) =>
-        new(new MlModelError(code, Prefix + message), inner);
+        new(MlModelError.Create(code, "serving", "predict", message), inner);
 
     /// <summary>A row's input that cannot be used: names the row (1-based) and the column.</summary>
     public static MlModelException Row(long row, string column, string what) =>
         Fail(ErrorCodes.InvalidValue, $"row {row}: column '{Shown(column)}' {what}");
-
-    /// <summary>A backend's message without a command prefix of its own (<c>mlmodel predict: </c>, <c>serving predict: </c>).</summary>
-    public static string Strip(string message)
-    {
-        foreach (var prefix in (ReadOnlySpan<string>)["mlmodel ", "serving "])
-        {
-            if (message.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                var colon = message.IndexOf(": ", StringComparison.Ordinal);
-                return colon < 0 ? message : message[(colon + 2)..];
-            }
-        }
-        return message;
-    }
 
     /// <summary>A value as messages quote it: on one line, at most 40 characters.</summary>
     public static string Shown(string text)

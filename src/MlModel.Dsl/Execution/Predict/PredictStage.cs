@@ -177,7 +177,7 @@ internal sealed class PredictStage
             }
             catch (MlModelException e) when (e.Code != ErrorCodes.Cancelled || !cancellationToken.IsCancellationRequested)
             {
-                throw PredictErrors.Fail(e.Code, $"{Rows(batch)}: {PredictErrors.Strip(e.Message)}", e);
+                throw PredictErrors.Fail(e.Code, $"{Rows(batch)}: {e.Error.Detail}", e);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException or InvalidOperationException or System.Text.Json.JsonException)
             {
