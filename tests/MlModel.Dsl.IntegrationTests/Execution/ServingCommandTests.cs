@@ -279,7 +279,8 @@ public class ServingCommandTests
     [Test]
     public async Task A_serving_backend_that_cannot_predict_is_named()
     {
-        using var plain = new EngineHarness();
+        // TensorFlowServingBackend predicts (over its REST address); a host's own backend may not.
+        using var plain = new EngineHarness(o => o.Serving = new ConfigOnlyBackend(o.Serving!));
         await plain.ImportHalfPlusTwoAsync("m");
         await plain.RunAsync("mlmodel deploy name=m");
         var act = () => plain.Engine.ExecuteAsync(new ServingPredictCommand("m", Column: "features"), EngineHarness.Root, Features([]));
