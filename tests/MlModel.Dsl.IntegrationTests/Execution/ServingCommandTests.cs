@@ -10,8 +10,8 @@ namespace MlModel.Dsl.IntegrationTests.Execution;
 /// <summary>
 /// <c>serving status</c> and <c>serving predict</c> through the engine, on a real SQLite repository
 /// and TensorFlow Serving's real folders and config, with the in-process predictor for the
-/// predictions (the REST calls are the fake TensorFlow Serving's to test). The commands are
-/// records until the serving grammar lands.
+/// predictions, so that server states and batches can be set and counted; ServingEndToEndTests runs
+/// the same commands from query text against the fake TensorFlow Serving over HTTP.
 /// </summary>
 public class ServingCommandTests
 {
