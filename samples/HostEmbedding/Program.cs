@@ -2,7 +2,10 @@
 // rest of the pipeline (`where`, `fields`) by the host, here with System.Data's DataView, whose
 // RowFilter already speaks the `column = 'value'` expressions such hosts use.
 //
-//   dotnet run --project samples/HostEmbedding -- [home] ["query"]
+//   dotnet run --project samples/HostEmbedding -- [--serving-url URL] [home] ["query"]
+//
+// With --serving-url (or MLMODEL_SERVING_URL) the models are served by TensorFlow Serving at URL,
+// started on <home>/serving/models.config; without, by an in-process stand-in.
 
 using System.Data;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,9 +13,24 @@ using MlModel.Dsl;
 using MlModel.Dsl.Backends;
 using MlModel.Dsl.Backends.Local;
 using MlModel.Dsl.Data;
+using TensorFlowServingBackend = MlModel.Dsl.Serving.TensorFlow.TensorFlowServingBackend;
+using TensorFlowServingOptions = MlModel.Dsl.Serving.TensorFlow.TensorFlowServingOptions;
 
-var home = args.Length > 0 ? Path.GetFullPath(args[0]) : Path.Combine(Path.GetTempPath(), "mlmodel-host-sample");
-var query = args.Length > 1 ? args[1] : "* | mlmodel list | where analysis_tool = 'tf' | fields name, version";
+var positional = new List<string>();
+var servingUrl = Environment.GetEnvironmentVariable("MLMODEL_SERVING_URL") is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+for (var i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--serving-url" && i + 1 < args.Length)
+    {
+        servingUrl = args[++i];
+    }
+    else
+    {
+        positional.Add(args[i]);
+    }
+}
+var home = positional.Count > 0 ? Path.GetFullPath(positional[0]) : Path.Combine(Path.GetTempPath(), "mlmodel-host-sample");
+var query = positional.Count > 1 ? positional[1] : "* | mlmodel list | where analysis_tool = 'tf' | fields name, version";
 
 // 1. The host registers the engine once, with the backends it wants.
 await using var services = new ServiceCollection()
@@ -23,9 +41,18 @@ await using var services = new ServiceCollection()
         o.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Path.Combine(home, "objects") }));
         o.Administrators.Add("root");
         o.OwnsBackends = true; // disposing the container disposes the engine, and the engine these
-        // For step 4: a serving backend that predicts. TensorFlowServingBackend (MlModel.Dsl.Serving.TensorFlow)
-        // with a RestAddress is the real one; this in-process stand-in computes half_plus_two itself.
-        o.Serving = new InProcessHalfPlusTwo();
+        // For step 4: a serving backend that predicts. TensorFlowServingBackend with a RestAddress is
+        // the real one: it publishes versions under <home>/serving, writes the config TensorFlow
+        // Serving polls, and predicts through its REST API. Without a server, an in-process
+        // stand-in computes half_plus_two itself.
+        o.Serving = servingUrl is null
+            ? new InProcessHalfPlusTwo()
+            : new TensorFlowServingBackend(new TensorFlowServingOptions
+            {
+                ServingRoot = Path.Combine(home, "serving"),
+                ConfigFile = Path.Combine(home, "serving", "models.config"),
+                RestAddress = new Uri(servingUrl),
+            });
     })
     .BuildServiceProvider();
 var engine = services.GetRequiredService<MlModelEngine>();
@@ -50,23 +77,7 @@ using (result)
     table.Load(result.CreateReader()); // streamed through the library's DbDataReader
 
     // ...and the host runs what comes after it.
-    var view = table.DefaultView;
-    foreach (var step in stage.After.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-    {
-        var space = step.IndexOf(' ');
-        var (verb, argument) = space < 0 ? (step, "") : (step[..space], step[(space + 1)..].Trim());
-        switch (verb)
-        {
-            case "where":
-                view.RowFilter = string.IsNullOrEmpty(view.RowFilter) ? argument : $"({view.RowFilter}) AND ({argument})";
-                break;
-            case "fields":
-                view = view.ToTable(false, argument.Split(',', StringSplitOptions.TrimEntries)).DefaultView;
-                break;
-            default:
-                throw new NotSupportedException($"this sample host knows where and fields, not '{verb}'");
-        }
-    }
+    var view = HostStages.Run(table, stage.After);
 
     Console.WriteLine($"query:  {query}");
     Console.WriteLine($"before: '{stage.Before}'   mlmodel: {stage.Command}   after: '{stage.After}'");
@@ -79,8 +90,7 @@ using (result)
 
 // 4. A stage that consumes rows: the host's own rows (a DataTable of features, the output of the
 //    host's stages before it) flow through `serving predict`, and the host's `where` runs on its
-//    output: features | serving predict name=mnist_v1 col=x | where probability > 3
-//    (The command is built as a record here; the query text form arrives with the serving grammar.)
+//    output. The library runs the serving predict stage of the query text over the rows it is given.
 await engine.ExecuteAsync("mlmodel deploy name=mnist_v1", root);
 using var features = new DataTable("features");
 features.Columns.Add("id", typeof(int));
@@ -89,7 +99,9 @@ foreach (var i in Enumerable.Range(1, 5))
 {
     features.Rows.Add(i, new[] { i * 1.0 });
 }
-await using (var predicted = await engine.ExecuteAsync(new ServingPredictCommand("mnist_v1", Column: "x"), root, RowSource.FromReader(features.CreateDataReader())))
+const string predict = "features | serving predict name=mnist_v1 col=x | where probability > 3";
+var (predictStage, predicted) = await engine.ExecuteQueryAsync(predict, root, RowSource.FromReader(features.CreateDataReader()));
+await using (predicted)
 {
     var table = new DataTable("predicted");
     foreach (var field in predicted.Fields)
@@ -100,13 +112,40 @@ await using (var predicted = await engine.ExecuteAsync(new ServingPredictCommand
     {
         table.Rows.Add(row);
     }
-    var where = new DataView(table) { RowFilter = "probability > 3" };
+    var where = HostStages.Run(table, predictStage.After);
     Console.WriteLine();
-    Console.WriteLine("query:  features | serving predict name=mnist_v1 col=x | where probability > 3");
+    Console.WriteLine($"query:  {predict}");
+    Console.WriteLine($"serving: {(servingUrl is null ? "in-process half_plus_two" : "TensorFlow Serving at " + servingUrl)}");
     Console.WriteLine(string.Join(" | ", table.Columns.Cast<DataColumn>().Select(c => c.ColumnName)));
     foreach (DataRowView row in where)
     {
         Console.WriteLine(string.Join(" | ", row.Row.ItemArray.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
+    }
+}
+
+/// <summary>The host's own stages after the library's: <c>where</c> as a DataView filter, <c>fields</c> as its columns.</summary>
+internal static class HostStages
+{
+    public static DataView Run(DataTable table, string after)
+    {
+        var view = table.DefaultView;
+        foreach (var step in after.Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var space = step.IndexOf(' ', StringComparison.Ordinal);
+            var (verb, argument) = space < 0 ? (step, "") : (step[..space], step[(space + 1)..].Trim());
+            switch (verb)
+            {
+                case "where":
+                    view.RowFilter = string.IsNullOrEmpty(view.RowFilter) ? argument : $"({view.RowFilter}) AND ({argument})";
+                    break;
+                case "fields":
+                    view = view.ToTable(false, argument.Split(',', StringSplitOptions.TrimEntries)).DefaultView;
+                    break;
+                default:
+                    throw new NotSupportedException($"this sample host knows where and fields, not '{verb}'");
+            }
+        }
+        return view;
     }
 }
 

@@ -132,7 +132,7 @@ internal static class InputRows
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new MlModelException(ErrorCodes.InvalidValue, $"serving predict: --input {name}: row {line - 1}: {e.Message}", e);
+                    throw Invalid($"--input {name}: row {line - 1}: {e.Message}", e);
                 }
                 yield return row;
             }
@@ -200,13 +200,13 @@ internal static class InputRows
         catch (JsonException e)
         {
             var cut = e.Message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            throw new MlModelException(ErrorCodes.InvalidValue, $"serving predict: --input {name}: line {line} is not valid JSON: {(cut >= 0 ? e.Message[..cut] : e.Message)}", e);
+            throw Invalid($"--input {name}: line {line} is not valid JSON: {(cut >= 0 ? e.Message[..cut] : e.Message)}", e);
         }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                throw new MlModelException(ErrorCodes.InvalidValue, $"serving predict: --input {name}: line {line} is not a JSON object; each line holds one row, such as {{\"id\": 1, \"features\": [1.5, 2]}}");
+                throw Invalid($"--input {name}: line {line} is not a JSON object; each line holds one row, such as {{\"id\": 1, \"features\": [1.5, 2]}}");
             }
             var values = new List<KeyValuePair<string, (object?, FieldType)>>();
             foreach (var p in document.RootElement.EnumerateObject())
@@ -226,6 +226,13 @@ internal static class InputRows
             return values;
         }
     }
+
+    /// <summary>
+    /// Input that cannot be read, an error of the serving predict reading it (its command and
+    /// operation set, so that <c>--format json</c> names them as for the stage's own errors).
+    /// </summary>
+    private static MlModelException Invalid(string detail, Exception? inner = null) =>
+        new(MlModelError.Create(ErrorCodes.InvalidValue, "serving", "predict", detail), inner);
 
     /// <summary>A reader that gives <paramref name="prefix"/> back before the rest.</summary>
     private sealed class PrefixedReader(string prefix, TextReader rest) : TextReader

@@ -270,7 +270,8 @@ namespace MlModel.Cli
 
         /// <summary>
         /// What one command of a script asks for: help, exit, or a command to run. A host query
-        /// (<c>* | mlmodel list</c>) gives its mlmodel stage; a source other than <c>*</c> before it,
+        /// (<c>* | mlmodel list</c>) gives its mlmodel stage; a source other than <c>*</c> before it
+        /// (except before <c>serving predict</c>, whose rows <c>--input</c> gives: <c>.. | serving predict ...</c>),
         /// or any stage after it, is a <see cref="UsageException"/>: the CLI runs the mlmodel stage
         /// only, and runs nothing rather than part of a query. Positions in errors count lines and
         /// columns of <paramref name="text"/> as typed.
@@ -299,7 +300,10 @@ namespace MlModel.Cli
             }
 
             var stage = MlModelParser.ParseQuery(source);
-            if (stage.Before is not ("" or "*"))
+            // serving predict consumes the rows of the stages before it, which --input holds: what
+            // comes before it (IRIS's tutorials write '..', a host a table or a query) is what made
+            // those rows, so it is not run here, and nothing of it is lost.
+            if (stage.Before is not ("" or "*") && stage.Command is not ServingPredictCommand)
             {
                 throw new UsageException(
                     $"the CLI runs only the mlmodel stage of a query: '{Shown(stage.Before)}' before it (line {s.Line}, column {s.Column}) is the host's to run; "

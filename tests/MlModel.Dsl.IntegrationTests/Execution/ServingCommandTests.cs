@@ -10,8 +10,8 @@ namespace MlModel.Dsl.IntegrationTests.Execution;
 /// <summary>
 /// <c>serving status</c> and <c>serving predict</c> through the engine, on a real SQLite repository
 /// and TensorFlow Serving's real folders and config, with the in-process predictor for the
-/// predictions (the REST calls are the fake TensorFlow Serving's to test). The commands are
-/// records until the serving grammar lands.
+/// predictions, so that server states and batches can be set and counted; ServingEndToEndTests runs
+/// the same commands from query text against the fake TensorFlow Serving over HTTP.
 /// </summary>
 public class ServingCommandTests
 {
@@ -274,6 +274,21 @@ public class ServingCommandTests
         act = () => _h.Engine.ExecuteAsync(new ServingStatusCommand("m"), EngineHarness.Root, Features([]));
         (await act.Should().ThrowAsync<MlModelException>()).Which.Message.Should().Be(
             "serving status: takes no input rows: it begins a query (* | serving status ...); run it without input");
+    }
+
+    [Test]
+    public async Task A_serving_backend_that_cannot_predict_is_named()
+    {
+        // TensorFlowServingBackend predicts (over its REST address); a host's own backend may not.
+        using var plain = new EngineHarness(o => o.Serving = new ConfigOnlyBackend(o.Serving!));
+        await plain.ImportHalfPlusTwoAsync("m");
+        await plain.RunAsync("mlmodel deploy name=m");
+        var act = () => plain.Engine.ExecuteAsync(new ServingPredictCommand("m", Column: "features"), EngineHarness.Root, Features([]));
+        (await act.Should().ThrowAsync<MlModelException>()).Which.Error.Should().BeEquivalentTo(new
+        {
+            Code = ErrorCodes.Backend,
+            Message = "serving predict: the serving backend (TensorFlow Serving) cannot predict: it does not implement IServingPredictor",
+        });
     }
 
     [Test]

@@ -18,6 +18,12 @@ internal sealed class EngineHarness : IDisposable
     private readonly TempFolder _home = new();
 
     public EngineHarness(Action<MlModelOptions>? configure = null, IModelRepository? repository = null)
+        : this((_, o) => configure?.Invoke(o), repository)
+    {
+    }
+
+    /// <summary>A harness whose <paramref name="configure"/> sees its folders (the config file a fake server polls).</summary>
+    public EngineHarness(Action<EngineHarness, MlModelOptions> configure, IModelRepository? repository = null)
     {
         Directory.CreateDirectory(Objects);
         Options = new MlModelOptions
@@ -33,7 +39,7 @@ internal sealed class EngineHarness : IDisposable
             DisplayTimeZone = TimeZoneInfo.Utc,
         };
         Options.Connectors.Add(new ConnectorInfo("local", "local", new Dictionary<string, string> { ["root"] = Objects }));
-        configure?.Invoke(Options);
+        configure(this, Options);
         Engine = new MlModelEngine(Options);
     }
 

@@ -1,10 +1,19 @@
+using MlModel.Dsl.Binding;
+
 namespace MlModel.Dsl.Execution.Predict;
 
 /// <summary>The errors of <c>serving predict</c>: placed in that command, so their messages read <c>serving predict: ...</c>.</summary>
 internal static class PredictErrors
 {
+    private static readonly OperationSpec Operation = CommandTables.Get(MlModelOperation.ServingPredict);
+
+    /// <summary>
+    /// An error of <c>serving predict</c>, placed in it (<see cref="MlModelError.Command"/> and
+    /// <see cref="MlModelError.Operation"/> set): the engine leaves it as it is rather than prefix it
+    /// again, and one thrown while the rows stream, outside the engine's call, still says whose it is.
+    /// </summary>
     public static MlModelException Fail(string code, string message, Exception? inner = null) =>
-        new(MlModelError.Create(code, "serving", "predict", message), inner);
+        new(MlModelError.Create(code, Operation.Command, Operation.Name, message), inner);
 
     /// <summary>A row's input that cannot be used: names the row (1-based) and the column.</summary>
     public static MlModelException Row(long row, string column, string what) =>
