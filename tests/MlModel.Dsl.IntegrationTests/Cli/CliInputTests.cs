@@ -8,9 +8,10 @@ namespace MlModel.Dsl.IntegrationTests.Cli;
 
 /// <summary>
 /// <c>--input</c>: rows from CSV (Sep) or JSON lines, a file or standard input, fed to
-/// <c>serving predict</c> and printed in every format. Until the serving grammar lands the
-/// command is given as a record to the CLI's own runner (Cli.ExecuteAsync), on an engine whose
-/// serving backend predicts in process.
+/// <c>serving predict</c> and printed in every format. The command goes as a record to the CLI's
+/// own runner (Cli.ExecuteAsync), on an engine whose serving backend predicts in process, so that
+/// these tests are about the input and the output; the same through command text and the fake
+/// TensorFlow Serving over HTTP is ServingCliTests'.
 /// </summary>
 public class CliInputTests
 {
