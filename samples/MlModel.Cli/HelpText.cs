@@ -112,6 +112,11 @@ internal static class HelpText
             sb.AppendLine(CultureInfo.InvariantCulture, $"  {p.Key.PadRight(width)}  {(p.Required ? "required" : "optional")}  {p.Help}{values}");
         }
         sb.AppendLine().AppendLine("Values: a bare word, a 'single-quoted string' (no quote inside), or base64(...) for any text.");
+        if (op.Parameters.Any(p => p.Kind is "tuple" or "tuples"))
+        {
+            sb.AppendLine("A tuple is (item, item, ...) of words, numbers or 'quoted strings', (12,) for one item;")
+                .AppendLine("a list of tuples is [(28,28,1)] or [(12,),(4,1)], one tuple per model input.");
+        }
         return sb.ToString();
     }
 

@@ -343,6 +343,7 @@ public class CliTests
         code.Should().Be(0);
         output.Should().StartWith("... | serving predict (user=)? name= (col=)?");
         output.Should().Contain("col         optional  the column that holds each row's input: a JSON array or comma-separated numbers; default feature");
+        output.Should().Contain("A tuple is (item, item, ...)").And.Contain("[(28,28,1)]");
         (await RunAsync("--help")).Out.Should().Contain("  serving predict ").And.Contain("  deploy          ");
     }
 }
