@@ -15,6 +15,11 @@ namespace MlModel.Dsl.Execution.Predict;
 /// </summary>
 internal sealed class RowValues
 {
+    /// <summary>The longest UTF-8 text of a row read on the stack.</summary>
+    private const int MaxStackBytes = 512;
+
+    private static readonly JsonReaderOptions JsonOptions = new() { MaxDepth = 64 };
+
     private double[] _values = new double[64];
 
     /// <summary>How many numbers the last <see cref="Read"/> found.</summary>
@@ -188,12 +193,14 @@ internal sealed class RowValues
     /// <summary>A JSON array of numbers, arrays nested as deep as a tensor's rank: <c>[[1,2],[3,4]]</c>.</summary>
     private string? ReadJson(ReadOnlySpan<char> span)
     {
+        // A row's text is usually short: its UTF-8 on the stack, a pooled buffer for a long one.
         var length = Encoding.UTF8.GetMaxByteCount(span.Length);
-        var rented = ArrayPool<byte>.Shared.Rent(length);
+        var rented = length > MaxStackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[MaxStackBytes];
         try
         {
-            var written = Encoding.UTF8.GetBytes(span, rented);
-            var reader = new Utf8JsonReader(rented.AsSpan(0, written), new JsonReaderOptions { MaxDepth = 64 });
+            var written = Encoding.UTF8.GetBytes(span, utf8);
+            var reader = new Utf8JsonReader(utf8[..written], JsonOptions);
             while (reader.Read())
             {
                 switch (reader.TokenType)
@@ -223,7 +230,10 @@ internal sealed class RowValues
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
