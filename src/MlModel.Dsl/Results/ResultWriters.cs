@@ -357,7 +357,8 @@ public static class ResultWriter
         {
             return null;
         }
-        Span<char> chars = stackalloc char[MaxNumbersText];
+        // Room for the shortest round trip of any double (at most 24 characters) and a comma each.
+        Span<char> chars = stackalloc char[Math.Min(MaxNumbersText, (items.Length * 25) + 2)];
         chars[0] = '[';
         var length = 1;
         for (var i = 0; i < items.Length; i++)
