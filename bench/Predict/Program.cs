@@ -8,12 +8,14 @@ using MlModel.Dsl.Predict.Benchmarks;
 // a raw HttpClient program, same batches, same server, same run. See README.md.
 //   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
 //   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
+//   stage-cost [--rows 1000000] [--rounds 10]   the predict stage's own CPU per row, in this process (no server)
 //   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
 //   side <name> --server URL --home DIR --model NAME --version N --rows N --batch B --concurrency C --warmup W --warmup-seconds S   one side, one run (the driver starts it)
 var options = Options.Parse(args.Skip(1));
 return args.FirstOrDefault() switch
 {
     "server" => await FakeServerProcess.RunAsync(options),
+    "stage-cost" => await StageCost.RunAsync(options),
     "deploy" when options.Get("home", "").Length > 0 => await DeployAsync(options.Get("home", "")),
     "side" when args.Length > 1 => await SideProcess.RunAsync(args[1], Options.Parse(args.Skip(2))),
     "run" or null => await Driver.RunAsync(options),
