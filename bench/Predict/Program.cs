@@ -8,7 +8,7 @@ using MlModel.Dsl.Predict.Benchmarks;
 // a raw HttpClient program, same batches, same server, same run. See README.md.
 //   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
 //   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
-//   stage-cost [--rows 1000000] [--rounds 10]   the predict stage's own CPU per row, in this process (no server)
+//   stage-cost [--rows 1000000] [--rounds 10] [--forms numeric,text]   the predict stage's own CPU per row, in this process (no server)
 //   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
 //   side <name> --server URL --home DIR --model NAME --version N --rows N --batch B --concurrency C --warmup W --warmup-seconds S   one side, one run (the driver starts it)
 var options = Options.Parse(args.Skip(1));

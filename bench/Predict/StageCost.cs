@@ -5,7 +5,7 @@ using MlModel.Dsl.Execution.Predict;
 namespace MlModel.Dsl.Predict.Benchmarks;
 
 /// <summary>
-/// <c>stage-cost [--rows 1000000] [--rounds 10] [--batch 256] [--concurrency 4]</c>: the predict
+/// <c>stage-cost [--rows 1000000] [--rounds 10] [--batch 256] [--concurrency 4] [--forms numeric,text]</c>: the predict
 /// stage's own CPU per row, without the network, the server or the engine: the internal
 /// <see cref="PredictStage"/> over <see cref="HostRows"/> (both forms), its batches answered at
 /// once in this process by half_plus_two computed here, the result read and checked as the
@@ -23,8 +23,14 @@ internal static class StageCost
         var predictor = new HalfPlusTwo();
         var signature = await predictor.GetSignatureAsync("root_half_plus_two", null);
         Console.WriteLine($"# the predict stage alone, {rows:N0} rows a run, batches of {batch}, {concurrency} in flight, answered in process; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        var forms = options.Get("forms", "numeric,text").Split(',');
         foreach (var (form, make) in new (string, Func<long, RowSource>)[] { ("numeric", HostRows.Numeric), ("text", HostRows.JsonText) })
         {
+            if (!forms.Contains(form))
+            {
+                continue;
+            }
+
             var cpu = new List<double>();
             var allocated = new List<double>();
             for (var round = 0; round < rounds + 3; round++)
