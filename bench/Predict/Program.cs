@@ -4,23 +4,34 @@ using System.Text.Json;
 using MlModel.Dsl.Predict.Benchmarks;
 
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
-// the fake TensorFlow Serving, MlModel.Dsl's predictor against a raw HttpClient program, same
-// batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
-//   server                      the fake server in this process (the driver starts it)
-//   side <name> --server URL --rows N --batch B --concurrency C --warmup W --warmup-seconds S   one side, one run (the driver starts it)
+// the fake TensorFlow Serving, MlModel.Dsl's serving predict stage (and its predictor alone) against
+// a raw HttpClient program, same batches, same server, same run. See README.md.
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
+//   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
+//   stage-cost [--rows 1000000] [--rounds 10] [--forms numeric,text]   the predict stage's own CPU per row, in this process (no server)
+//   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
+//   side <name> --server URL --home DIR --model NAME --version N --rows N --batch B --concurrency C --warmup W --warmup-seconds S   one side, one run (the driver starts it)
 var options = Options.Parse(args.Skip(1));
 return args.FirstOrDefault() switch
 {
-    "server" => await FakeServerProcess.RunAsync(),
+    "server" => await FakeServerProcess.RunAsync(options),
+    "stage-cost" => await StageCost.RunAsync(options),
+    "deploy" when options.Get("home", "").Length > 0 => await DeployAsync(options.Get("home", "")),
     "side" when args.Length > 1 => await SideProcess.RunAsync(args[1], Options.Parse(args.Skip(2))),
     "run" or null => await Driver.RunAsync(options),
     _ => Usage(),
 };
 
+static async Task<int> DeployAsync(string home)
+{
+    var (servingName, version) = await BenchHome.DeployAsync(home);
+    Console.WriteLine($"{servingName} {version} {BenchHome.ConfigFile(home)}");
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]");
     return 2;
 }
 
@@ -74,8 +85,11 @@ internal static class SideProcess
             return 2;
         }
 
-        var workload = new Workload(new Uri(options.Get("server", "http://127.0.0.1:8501/")), FakeServerProcess.ServingName, 1,
-            options.Long("rows", 100_000), (int)options.Long("batch", 256), (int)options.Long("concurrency", 4));
+        var workload = new Workload(new Uri(options.Get("server", "http://127.0.0.1:8501/")), options.Get("model", "root_half_plus_two"), (int)options.Long("version", 1),
+            options.Long("rows", 100_000), (int)options.Long("batch", 256), (int)options.Long("concurrency", 4))
+        {
+            Home = options.Get("home", ""),
+        };
 
         // Warm-up, not timed: connections, and the JIT. The library's code is not precompiled, so
         // it goes through tier 0 and instrumented tiers before its final tier-1 code, and the runtime
@@ -157,7 +171,7 @@ internal static class Driver
     public static async Task<int> RunAsync(Options options)
     {
         var rowCounts = options.Get("rows", "100000,1000000").Split(',').Select(r => long.Parse(r, CultureInfo.InvariantCulture)).ToArray();
-        var sides = options.Get("sides", "raw,ours").Split(',');
+        var sides = options.Get("sides", "raw,ours,stage,stage-text").Split(',');
         var rounds = (int)options.Long("rounds", 5);
         var batch = options.Long("batch", 256);
         var concurrency = options.Long("concurrency", 4);
@@ -174,7 +188,25 @@ internal static class Driver
         Console.WriteLine($"# batch {batch} rows, {concurrency} batches in flight, warm-up runs of {warmup} rows for at least {warmupSeconds} s, {rounds} rounds, "
             + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; load average {LoadAverage()}");
 
-        using var server = Start(null, "server");
+        // The model as users have it: imported and deployed by the engine in a home of its own,
+        // the server started on the config that deploy wrote.
+        var home = Path.Combine(Path.GetTempPath(), "mlmodel-predict-bench-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            var (servingName, version) = await BenchHome.DeployAsync(home);
+            Console.WriteLine($"# {BenchHome.ModelName} version {version} deployed as {servingName} in {home}");
+            return await RunAsync(rowCounts, sides, rounds, batch, concurrency, warmup, warmupSeconds, gen0size, home, servingName, version);
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
+    private static async Task<int> RunAsync(long[] rowCounts, string[] sides, int rounds, long batch, long concurrency, long warmup, long warmupSeconds,
+        string gen0size, string home, string servingName, int version)
+    {
+        using var server = Start(null, "server", "--config", BenchHome.ConfigFile(home), "--model", servingName, "--version", version.ToString(CultureInfo.InvariantCulture));
         var line = await server.StandardOutput.ReadLineAsync();
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal))
         {
@@ -193,7 +225,8 @@ internal static class Driver
                 {
                     foreach (var side in round % 2 == 0 ? sides : sides.Reverse())
                     {
-                        using var process = Start(gen0size == "default" ? null : gen0size, "side", side, "--server", address, "--rows", rows.ToString(CultureInfo.InvariantCulture),
+                        using var process = Start(gen0size == "default" ? null : gen0size, "side", side, "--server", address, "--home", home, "--model", servingName,
+                            "--version", version.ToString(CultureInfo.InvariantCulture), "--rows", rows.ToString(CultureInfo.InvariantCulture),
                             "--batch", batch.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture),
                             "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--warmup-seconds", warmupSeconds.ToString(CultureInfo.InvariantCulture));
                         // The server's CPU time from the side's "WARM" (warm-up done) to its "RESULT".
@@ -227,7 +260,7 @@ internal static class Driver
                         var result = JsonSerializer.Deserialize<SideResult>(resultLine["RESULT ".Length..])!;
                         result.ServerCpuSeconds = serverCpu.TotalSeconds;
                         results.Add(result);
-                        Console.WriteLine($"round {round + 1} {side,-5} {rows,9:N0} rows: {result.RowsPerSecond,9:N0} rows/s  {result.Seconds,6:F2} s  "
+                        Console.WriteLine($"round {round + 1} {side,-10} {rows,9:N0} rows: {result.RowsPerSecond,9:N0} rows/s  {result.Seconds,6:F2} s  "
                             + $"CPU {Micro(result.CpuSeconds, rows),5:F2} µs/row (server {Micro(result.ServerCpuSeconds, rows),5:F2})  "
                             + $"peak RSS {Mb(result.PeakRssBytes),6:F1} MB{(result.PeakRssOfTimedRun ? "" : " (whole process)")}  managed peak {Mb(result.PeakManagedBytes),5:F1} MB  "
                             + $"heap after GC {Mb(result.PeakHeapAfterGcBytes),5:F1} MB  {result.AllocatedBytesPerRow,6:F0} B/row allocated  "

@@ -11,8 +11,8 @@ internal delegate Task<SideTotals> PredictSide(Workload workload, CancellationTo
 
 /// <summary>
 /// The sides the benchmark can run, by name (<c>side &lt;name&gt;</c>). Each runs in a process of its
-/// own. To time another pipeline (the core predict stage, once it exists), add it here under a new
-/// name and pass the names with <c>--sides</c>; nothing else changes.
+/// own. To time another pipeline, add it here under a new name and pass the names with
+/// <c>--sides</c>; nothing else changes.
 /// </summary>
 internal static class Sides
 {
@@ -20,6 +20,8 @@ internal static class Sides
     {
         ["raw"] = RawHttpClientAsync,
         ["ours"] = PredictorAsync,
+        ["stage"] = (workload, token) => StageAsync(workload, HostRows.Numeric, token),
+        ["stage-text"] = (workload, token) => StageAsync(workload, HostRows.JsonText, token),
     };
 
     private static readonly int[] RowShape = [1];
@@ -48,6 +50,48 @@ internal static class Sides
                 new PredictBatch(workload.ServingName, workload.Version, rows, [new PredictInput(null, "DT_FLOAT", RowShape, x)]), token);
             return outputs[0].Values;
         }, cancellationToken);
+    }
+
+    /// <summary>The engine of a <c>stage</c> side: one per process, as a host keeps one, made on first use.</summary>
+    private static MlModelEngine? _engine;
+
+    /// <summary>
+    /// What users run: <c>serving predict</c> as a stage over a host's rows,
+    /// <see cref="MlModelEngine.ExecuteAsync(MlModelCommand, MlModelCaller, RowSource, CancellationToken)"/>
+    /// with a <see cref="ServingPredictCommand"/> (name only: the version is the latest served, shape
+    /// and dtype come from its signature) on the engine's home where the driver deployed the model,
+    /// the backend pointed at the server, <see cref="MlModelOptions.PredictBatchSize"/> and
+    /// <see cref="MlModelOptions.PredictBatchesInFlight"/> set to the workload's batch size and
+    /// batches in flight. The rows come from a host's <see cref="IAsyncEnumerable{T}"/> of
+    /// <c>id, feature</c> (<paramref name="rows"/>); the result is read with
+    /// <see cref="ResultSet.ReadAllAsync"/>, and each row's <c>probability</c> (half_plus_two's
+    /// output) is checked against its id and summed, its <c>predictions</c> text read. Each run is a
+    /// command: the registry's check and the signature's request are in the time.
+    /// </summary>
+    private static async Task<SideTotals> StageAsync(Workload workload, Func<long, RowSource> rows, CancellationToken cancellationToken)
+    {
+        _engine ??= new MlModelEngine(BenchHome.Options(workload.Home, workload.Server, workload.BatchSize, workload.Concurrency));
+        await using var result = await _engine.ExecuteAsync(new ServingPredictCommand(BenchHome.ModelName), BenchHome.Root, rows(workload.Rows), cancellationToken);
+        var predictions = result.IndexOf("predictions");
+        var probability = result.IndexOf("probability");
+        long done = 0, mismatches = 0;
+        var checksum = 0.0;
+        await foreach (var row in result.ReadAllAsync(cancellationToken))
+        {
+            var id = (long)row[0]!;
+            var y = (double)row[probability]!;
+            var text = (string)row[predictions]!;
+            checksum += y;
+            // In input order, half_plus_two of the row's feature, its predictions the one-value array.
+            if (id != done || y != Workload.Y(Workload.X(id)) || text.Length < 3 || text[0] != '[')
+            {
+                mismatches++;
+            }
+
+            done++;
+        }
+
+        return new SideTotals(done, checksum, mismatches);
     }
 
     /// <summary>
@@ -96,5 +140,58 @@ internal static class Sides
 
             return y;
         }, cancellationToken);
+    }
+}
+
+/// <summary>
+/// A host's rows for the stage: <c>id</c> (a long) and <c>feature</c>, made one by one as the stage
+/// pulls them (an <see cref="IAsyncEnumerable{T}"/> that completes synchronously, as rows already at
+/// hand do), nothing kept.
+/// </summary>
+internal sealed class HostRows : IAsyncEnumerable<object?[]>
+{
+    private static readonly IReadOnlyList<ResultField> NumericFields = [new("id", FieldType.Long), new("feature", FieldType.Json)];
+    private static readonly IReadOnlyList<ResultField> TextFields = [new("id", FieldType.Long), new("feature", FieldType.String)];
+
+    /// <summary>The JSON text of every feature value (<see cref="Workload.X"/> repeats every 4,096 rows).</summary>
+    private static readonly string[] Texts = [.. Enumerable.Range(0, 4096).Select(i => "[" + Workload.X(i).ToString(System.Globalization.CultureInfo.InvariantCulture) + "]")];
+
+    private readonly long _rows;
+    private readonly bool _text;
+
+    private HostRows(long rows, bool text)
+    {
+        _rows = rows;
+        _text = text;
+    }
+
+    /// <summary>The feature as the host's numeric array: a new <c>double[1]</c> per row.</summary>
+    public static RowSource Numeric(long rows) => RowSource.FromRows(NumericFields, new HostRows(rows, text: false));
+
+    /// <summary>The feature as the JSON text IRIS's rows carry (<c>[-99.75]</c>); the texts are made once, so that their formatting is not timed.</summary>
+    public static RowSource JsonText(long rows) => RowSource.FromRows(TextFields, new HostRows(rows, text: true));
+
+    public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) => new Enumerator(this, cancellationToken);
+
+    private sealed class Enumerator(HostRows rows, CancellationToken cancellationToken) : IAsyncEnumerator<object?[]>
+    {
+        private long _next;
+
+        public object?[] Current { get; private set; } = [];
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_next == rows._rows)
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            var id = _next++;
+            Current = [id, rows._text ? Texts[id % 4096] : new[] { Workload.X(id) }];
+            return ValueTask.FromResult(true);
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 }

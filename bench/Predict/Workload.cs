@@ -7,6 +7,9 @@ namespace MlModel.Dsl.Predict.Benchmarks;
 /// </summary>
 internal sealed record Workload(Uri Server, string ServingName, int Version, long Rows, int BatchSize, int Concurrency)
 {
+    /// <summary>The engine's home with the model deployed (<see cref="BenchHome"/>), for the sides that run the engine.</summary>
+    public string Home { get; init; } = "";
+
     /// <summary>Row <paramref name="row"/>'s feature: quarters from -100 to 923.75, exact in float32, as is half_plus_two of it.</summary>
     public static double X(long row) => ((row % 4096) * 0.25) - 100;
 

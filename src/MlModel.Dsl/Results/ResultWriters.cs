@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -8,6 +9,13 @@ namespace MlModel.Dsl;
 /// <summary>Renders result sets as a text table, as the host engine's job JSON, or as CSV.</summary>
 public static class ResultWriter
 {
+    /// <summary>The buffer and writer of <see cref="JsonText"/>, the thread's own.</summary>
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? _threadJsonBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? _threadJsonWriter;
+
     /// <summary>
     /// Writes the host engine's job shape:
     /// <c>{"fields":[{"name":"id","type":"int"},...],"results":[[1,"root",...],...]}</c>, streaming row by row.
@@ -90,6 +98,23 @@ public static class ResultWriter
                 break;
             case JsonElement e:
                 e.WriteTo(writer);
+                break;
+            // The host's usual arrays without boxing each item (as the IEnumerable case below would).
+            case double[] doubles:
+                writer.WriteStartArray();
+                foreach (var d in doubles)
+                {
+                    WriteNumber(writer, d);
+                }
+                writer.WriteEndArray();
+                break;
+            case float[] floats:
+                writer.WriteStartArray();
+                foreach (var f in floats)
+                {
+                    WriteNumber(writer, f);
+                }
+                writer.WriteEndArray();
                 break;
             case System.Collections.IEnumerable items:
                 writer.WriteStartArray();
@@ -283,16 +308,83 @@ public static class ResultWriter
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
     };
 
-    /// <summary>A host's value (an array, a <see cref="JsonElement"/>) as JSON text.</summary>
+    /// <summary>
+    /// A host's value (an array, a <see cref="JsonElement"/>) as JSON text. The predict stage calls it
+    /// for every row of a json column the host gave as an array: the writer and its buffer are the
+    /// thread's own, reused, so that a row costs its string and nothing else.
+    /// </summary>
     internal static string JsonText(object value)
     {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        // A short array of finite numbers (a row's features), written straight as characters: the
+        // same text as through Utf8JsonWriter (whose numbers are double.ToString's, shortest
+        // round-trip), without the UTF-8 round trip.
+        switch (value)
+        {
+            case double[] doubles when NumbersText(doubles, static (d, i) => d[i]) is { } text:
+                return text;
+            case float[] floats when NumbersText(floats, static (f, i) => f[i]) is { } text:
+                return text;
+        }
+        var buffer = _threadJsonBuffer ??= new ArrayBufferWriter<byte>(256);
+        var writer = _threadJsonWriter ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
         {
             WriteValue(writer, value, json: false);
+            writer.Flush();
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
-        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+        finally
+        {
+            if (buffer.Capacity > 64 * 1024)
+            {
+                // A wide row's buffer is not kept for the thread's lifetime.
+                _threadJsonBuffer = null;
+                _threadJsonWriter = null;
+            }
+        }
     }
+
+    /// <summary>
+    /// <c>[1.5,-2,3E+20]</c>: every item as a double in its shortest round-trip form, as
+    /// <see cref="WriteNumber"/> writes it; null when an item is not finite (written as a string)
+    /// or the text would not fit in <see cref="MaxNumbersText"/> characters: the writer's path then.
+    /// </summary>
+    private static string? NumbersText<T>(T[] items, Func<T[], int, double> item)
+    {
+        if (items.Length > MaxNumbersText / 2)
+        {
+            return null;
+        }
+        // Room for the shortest round trip of any double (at most 24 characters) and a comma each.
+        Span<char> chars = stackalloc char[Math.Min(MaxNumbersText, (items.Length * 25) + 2)];
+        chars[0] = '[';
+        var length = 1;
+        for (var i = 0; i < items.Length; i++)
+        {
+            var d = item(items, i);
+            if (!double.IsFinite(d))
+            {
+                return null;
+            }
+            if (i > 0)
+            {
+                chars[length++] = ',';
+            }
+            // The last character is kept for the ']'.
+            if (length >= chars.Length - 1 || !d.TryFormat(chars[length..^1], out var written, default, CultureInfo.InvariantCulture))
+            {
+                return null;
+            }
+            length += written;
+        }
+        chars[length++] = ']';
+        return new string(chars[..length]);
+    }
+
+    /// <summary>The longest text <see cref="NumbersText"/> writes on the stack (2 KiB).</summary>
+    private const int MaxNumbersText = 1024;
 
     private static string Cut(string text, int max)
     {

@@ -144,4 +144,44 @@ public sealed class AsyncResultSetTests
         result.ReadAllAsync().ToBlockingEnumerable().Select(r => r[0]).Should().Equal(1, 2, 3);
         Encoding.UTF8.GetByteCount(ResultWriter.ToJson(new ResultSet(Fields, []))).Should().BeGreaterThan(0);
     }
+
+    private static IEnumerable<TestCaseData> HostArrays()
+    {
+        yield return new TestCaseData(new[] { 1.5, -2, 0.1, 1e15, 1e14, 1e-5, 1e-4, -0.0, double.Epsilon, double.MaxValue, 1.0 / 3 },
+            "[1.5,-2,0.1,1000000000000000,100000000000000,1E-05,0.0001,-0,5E-324,1.7976931348623157E+308,0.3333333333333333]").SetName("doubles, shortest round trip");
+        yield return new TestCaseData(new[] { 0.1f, 2.5f, -3f }, "[0.10000000149011612,2.5,-3]").SetName("floats, as the doubles they are");
+        yield return new TestCaseData(Array.Empty<double>(), "[]").SetName("empty");
+        yield return new TestCaseData(new[] { 1, double.NaN, double.NegativeInfinity }, "[1,\"NaN\",\"-Infinity\"]").SetName("not finite: as strings");
+        var wide = Enumerable.Range(0, 600).Select(i => i + 0.5).ToArray();
+        yield return new TestCaseData(wide, "[" + string.Join(",", wide.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]").SetName("600 items");
+        var long_ = Enumerable.Range(1, 100).Select(i => 1.0 / (i + 2)).ToArray();
+        yield return new TestCaseData(long_, "[" + string.Join(",", long_.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]").SetName("100 long numbers (over 1,024 characters)");
+    }
+
+    [TestCaseSource(nameof(HostArrays))]
+    public void A_host_s_numeric_array_is_the_JSON_text_of_its_numbers_as_Utf8JsonWriter_writes_them(Array value, string expected)
+    {
+        // What the predict stage puts in a json column the host gave as an array, and what a table prints.
+        ResultWriter.JsonText(value).Should().Be(expected);
+        var written = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(written))
+        {
+            writer.WriteStartArray();
+            foreach (var item in value)
+            {
+                var d = Convert.ToDouble(item, System.Globalization.CultureInfo.InvariantCulture);
+                if (double.IsFinite(d))
+                {
+                    writer.WriteNumberValue(d);
+                }
+                else
+                {
+                    writer.WriteStringValue(d.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            writer.WriteEndArray();
+        }
+        Encoding.UTF8.GetString(written.WrittenSpan).Should().Be(expected, "the same text as System.Text.Json's writer");
+        ResultWriter.JsonText(value).Should().Be(expected, "the second time too (the thread's buffers are reused)");
+    }
 }

@@ -15,6 +15,11 @@ namespace MlModel.Dsl.Execution.Predict;
 /// </summary>
 internal sealed class RowValues
 {
+    /// <summary>The longest UTF-8 text of a row read on the stack.</summary>
+    private const int MaxStackBytes = 512;
+
+    private static readonly JsonReaderOptions JsonOptions = new() { MaxDepth = 64 };
+
     private double[] _values = new double[64];
 
     /// <summary>How many numbers the last <see cref="Read"/> found.</summary>
@@ -160,7 +165,113 @@ internal sealed class RowValues
         {
             return "is empty";
         }
-        return span[0] == '[' ? ReadJson(span) : ReadList(span);
+        if (span[0] != '[')
+        {
+            return ReadList(span);
+        }
+        if (TryReadFlatJson(span))
+        {
+            return null;
+        }
+        Count = 0;
+        return ReadJson(span);
+    }
+
+    /// <summary>
+    /// The usual JSON text of a row, a flat array of numbers (<c>[5.1, 3.5, 1.4, 0.2]</c>), read
+    /// without the JSON reader (its UTF-8 copy and tokens cost more than the numbers): true when the
+    /// whole text is one and every number is finite, with the same values as the reader gives (both
+    /// round correctly). Anything else, nested arrays, another token, a number JSON does not allow
+    /// (<c>01</c>, <c>.5</c>, <c>+1</c>), a syntax error or a number out of range, returns false
+    /// and <see cref="ReadJson"/> reads the text from the start, with its messages.
+    /// </summary>
+    internal bool TryReadFlatJson(ReadOnlySpan<char> span)
+    {
+        if (span.IsEmpty || span[0] != '[')
+        {
+            return false;
+        }
+        var i = 1;
+        while (true)
+        {
+            SkipJsonSpace(span, ref i);
+            var start = i;
+            if (!SkipJsonNumber(span, ref i)
+                || !double.TryParse(span[start..i], NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+                || Add(value) is not null)
+            {
+                return false;
+            }
+            SkipJsonSpace(span, ref i);
+            if (i == span.Length)
+            {
+                return false;
+            }
+            if (span[i] == ']')
+            {
+                return i == span.Length - 1;
+            }
+            if (span[i++] != ',')
+            {
+                return false;
+            }
+        }
+    }
+
+    private static void SkipJsonSpace(ReadOnlySpan<char> span, ref int i)
+    {
+        while (i < span.Length && span[i] is ' ' or '\t' or '\n' or '\r')
+        {
+            i++;
+        }
+    }
+
+    /// <summary>Moves past a number as JSON writes it: <c>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?</c>; false when there is none.</summary>
+    private static bool SkipJsonNumber(ReadOnlySpan<char> span, ref int i)
+    {
+        if (i < span.Length && span[i] == '-')
+        {
+            i++;
+        }
+        if (i == span.Length || !char.IsAsciiDigit(span[i]))
+        {
+            return false;
+        }
+        if (span[i++] != '0')
+        {
+            SkipDigits(span, ref i);
+        }
+        if (i < span.Length && span[i] == '.')
+        {
+            i++;
+            if (SkipDigits(span, ref i) == 0)
+            {
+                return false;
+            }
+        }
+        if (i < span.Length && span[i] is 'e' or 'E')
+        {
+            i++;
+            if (i < span.Length && span[i] is '+' or '-')
+            {
+                i++;
+            }
+            if (SkipDigits(span, ref i) == 0)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int SkipDigits(ReadOnlySpan<char> span, ref int i)
+    {
+        var start = i;
+        while (i < span.Length && char.IsAsciiDigit(span[i]))
+        {
+            i++;
+        }
+        return i - start;
     }
 
     /// <summary>Comma-separated numbers: <c>1.5, 2, -3e-2</c>.</summary>
@@ -186,14 +297,16 @@ internal sealed class RowValues
     }
 
     /// <summary>A JSON array of numbers, arrays nested as deep as a tensor's rank: <c>[[1,2],[3,4]]</c>.</summary>
-    private string? ReadJson(ReadOnlySpan<char> span)
+    internal string? ReadJson(ReadOnlySpan<char> span)
     {
+        // A row's text is usually short: its UTF-8 on the stack, a pooled buffer for a long one.
         var length = Encoding.UTF8.GetMaxByteCount(span.Length);
-        var rented = ArrayPool<byte>.Shared.Rent(length);
+        var rented = length > MaxStackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[length];
         try
         {
-            var written = Encoding.UTF8.GetBytes(span, rented);
-            var reader = new Utf8JsonReader(rented.AsSpan(0, written), new JsonReaderOptions { MaxDepth = 64 });
+            var written = Encoding.UTF8.GetBytes(span, utf8);
+            var reader = new Utf8JsonReader(utf8[..written], JsonOptions);
             while (reader.Read())
             {
                 switch (reader.TokenType)
@@ -223,7 +336,10 @@ internal sealed class RowValues
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 

@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Text;
+using MlModel.Dsl.Execution.Predict;
+
+namespace MlModel.Dsl.Tests.Execution.Predict;
+
+/// <summary>
+/// A row's JSON text: the flat arrays most rows hold are read without the JSON reader, and must
+/// give exactly what the reader gives (the same numbers, the same message for what is wrong).
+/// </summary>
+public sealed class RowValuesTests
+{
+    private static (string? Why, double[] Values) Read(string text)
+    {
+        var values = new RowValues();
+        var why = values.Read(text);
+        return (why, values.Values.ToArray());
+    }
+
+    private static (string? Why, double[] Values) ReadWithTheJsonReader(string text)
+    {
+        var values = new RowValues();
+        var why = values.ReadJson(text.AsSpan().Trim());
+        return (why, values.Values.ToArray());
+    }
+
+    private static readonly string[] Texts =
+    [
+        "[5.1, 3.5, 1.4, 0.2]", "[1]", "[-0]", "[0]", "[ 1 ,\t2\r\n, 3 ]", "  [1,2]  ", "[1e-5,2E+3,-4.25e0,6E-0]",
+        "[123456789012345678901234567890]", "[0.1000000000000000055511151231257827021181583404541015625]", "[4.9e-324]", "[2e-400]",
+        "[1.7976931348623157e308]", "[1e400]", "[-1e400]", "[]", "[ ]", "[1,]", "[,1]", "[1 2]", "[1,,2]", "[01]", "[-01]", "[.5]", "[5.]",
+        "[+1]", "[1e]", "[1e+]", "[-]", "[1.5e3.2]", "[NaN]", "[Infinity]", "[1]x", "[1]]", "[1", "[1,", "[[1,2],[3,4]]", "[1,[2]]",
+        "[1, \"2\"]", "[true]", "[null]", "[1,{}]", "[0x10]", "[1_000]", "[１]", "[1\u00a0]", "[1,2]\n", "[\"1\"]",
+    ];
+
+    [Test]
+    public void Flat_arrays_are_read_as_the_JSON_reader_reads_them_and_the_rest_is_left_to_it()
+    {
+        foreach (var text in Texts)
+        {
+            var (why, values) = Read(text);
+            var (expectedWhy, expectedValues) = ReadWithTheJsonReader(text);
+            why.Should().Be(expectedWhy, text);
+            values.Should().Equal(expectedValues, text);
+        }
+    }
+
+    [Test]
+    public void Random_flat_arrays_and_their_mutations_read_as_the_JSON_reader_reads_them()
+    {
+        var random = new Random(14);
+        string[] formats = ["R", "E3", "E16", "F2", "G5", "0.###############e+0"];
+        for (var n = 0; n < 3000; n++)
+        {
+            var text = new StringBuilder("[");
+            var count = random.Next(1, 12);
+            for (var i = 0; i < count; i++)
+            {
+                if (i > 0)
+                {
+                    text.Append(random.Next(4) == 0 ? " , " : ",");
+                }
+                var d = (random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-30, 30));
+                text.Append(d.ToString(formats[random.Next(formats.Length)], CultureInfo.InvariantCulture));
+            }
+            text.Append(']');
+            if (random.Next(3) == 0)
+            {
+                // Some of them broken: a character replaced by one JSON gives meaning to, or by another.
+                text[random.Next(text.Length)] = "[],.-+eE0 9x\"\t"[random.Next(14)];
+            }
+            var s = text.ToString();
+            if (!s.StartsWith('['))
+            {
+                continue; // not JSON text: comma-separated numbers, read otherwise
+            }
+            var (why, values) = Read(s);
+            var (expectedWhy, expectedValues) = ReadWithTheJsonReader(s);
+            why.Should().Be(expectedWhy, s);
+            values.Should().Equal(expectedValues, s);
+        }
+    }
+
+    [TestCase("[5.1, 3.5, 1.4, 0.2]", true)]
+    [TestCase("[ -0 , 1e-5,2E+3 ]", true)]
+    [TestCase("[[1,2]]", false)]
+    [TestCase("[01]", false)]
+    [TestCase("[1e400]", false)]
+    [TestCase("[]", false)]
+    public void The_fast_path_takes_flat_arrays_of_finite_JSON_numbers_only(string text, bool taken)
+    {
+        new RowValues().TryReadFlatJson(text).Should().Be(taken);
+    }
+}
