@@ -77,15 +77,9 @@ internal sealed class CheckedTarStream(Stream inner, string notATar) : ReadOnlyS
     /// </summary>
     public bool IsAt(long entrySize) => _position == _entryHeaderEnd && entrySize == _entrySize;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => _position; set => throw new NotSupportedException(); }
 
     private bool AtHeader => !_ended && _headerServed == Block && _dataLeft == 0 && _paddingLeft == 0;
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {

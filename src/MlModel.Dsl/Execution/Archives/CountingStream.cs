@@ -8,13 +8,7 @@ internal sealed class CountingStream(Stream inner, Action<long>? onRead = null, 
     /// <summary>Whether a read of the inner stream threw: its failure is not the archive's fault.</summary>
     public bool Faulted { get; private set; }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
     public override long Position { get => Count; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {

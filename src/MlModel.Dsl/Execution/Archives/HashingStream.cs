@@ -78,13 +78,9 @@ internal sealed class HashingStream : ReadOnlyStream
     /// <summary>The first bytes of the content (up to the head capacity).</summary>
     public ReadOnlySpan<byte> Head => _head.AsSpan(0, (int)Math.Min(_position, _headCapacity));
 
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length => _length;
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {

@@ -29,13 +29,9 @@ internal sealed class ManifestStream : ReadOnlyStream
     private static int LineLength(ModelFile file) =>
         System.Text.Encoding.UTF8.GetByteCount(file.Sha256) + 2 + System.Text.Encoding.UTF8.GetByteCount(file.Path) + 1;
 
-    public override bool CanRead => true;
     public override bool CanSeek => true;
-    public override bool CanWrite => false;
     public override long Length { get; }
     public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {

@@ -21,14 +21,6 @@ internal sealed class PrefixedStream(byte[] prefix, int prefixLength, Stream inn
         return (new PrefixedStream(head, n, inner), head, n);
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         if (_prefixPosition < prefixLength)

@@ -6,8 +6,24 @@ namespace MlModel.Dsl.Execution.Archives;
 /// a fixed length for the tar writer (<see cref="HashingStream"/>, <see cref="ManifestStream"/>)
 /// also accept a seek to where they are.
 /// </summary>
+/// <remarks>
+/// A subclass overrides <see cref="Stream.Read(Span{byte})"/> (the array overload forwards to it) or
+/// the array overload itself; one that reports where it is, or its length, overrides those.
+/// </remarks>
 internal abstract class ReadOnlyStream : Stream
 {
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public sealed override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
     public override void Flush() { }
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
