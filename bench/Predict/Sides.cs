@@ -65,7 +65,7 @@ internal static class Sides
     /// batches in flight. The rows come from a host's <see cref="IAsyncEnumerable{T}"/> of
     /// <c>id, feature</c> (<paramref name="rows"/>); the result is read with
     /// <see cref="ResultSet.ReadAllAsync"/>, and each row's <c>probability</c> (half_plus_two's
-    /// output) is checked against its id and summed, its <c>predictions</c> text read. Each run is a
+    /// output) is checked against its id and summed, its <c>predictions</c> array read. Each run is a
     /// command: the registry's check and the signature's request are in the time.
     /// </summary>
     private static async Task<SideTotals> StageAsync(Workload workload, Func<long, RowSource> rows, CancellationToken cancellationToken)
@@ -80,10 +80,10 @@ internal static class Sides
         {
             var id = (long)row[0]!;
             var y = (double)row[probability]!;
-            var text = (string)row[predictions]!;
+            var output = (double[])row[predictions]!;
             checksum += y;
             // In input order, half_plus_two of the row's feature, its predictions the one-value array.
-            if (id != done || y != Workload.Y(Workload.X(id)) || text.Length < 3 || text[0] != '[')
+            if (id != done || y != Workload.Y(Workload.X(id)) || output.Length != 1 || output[0] != y)
             {
                 mismatches++;
             }

@@ -45,7 +45,7 @@ internal static class StageCost
                 await foreach (var row in stage.RunAsync(input.TakeRows(), CancellationToken.None))
                 {
                     var id = (long)row[0]!;
-                    if (id != done || (double)row[3]! != Workload.Y(Workload.X(id)) || ((string)row[2]!).Length < 3)
+                    if (id != done || (double)row[3]! != Workload.Y(Workload.X(id)) || ((double[])row[2]!).Length != 1)
                     {
                         throw new InvalidOperationException($"row {id} came back wrong");
                     }

@@ -119,7 +119,10 @@ await using (predicted)
     Console.WriteLine(string.Join(" | ", table.Columns.Cast<DataColumn>().Select(c => c.ColumnName)));
     foreach (DataRowView row in where)
     {
-        Console.WriteLine(string.Join(" | ", row.Row.ItemArray.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
+        // x and predictions are numeric arrays (a json column holds the host's array as it is).
+        Console.WriteLine(string.Join(" | ", row.Row.ItemArray.Select(v => v is double[] a
+            ? "[" + string.Join(",", a.Select(d => d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]"
+            : Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture))));
     }
 }
 

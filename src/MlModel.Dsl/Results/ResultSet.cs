@@ -15,9 +15,13 @@ public enum FieldType
     /// <summary>Double-precision number; JSON name <c>double</c>.</summary>
     Double,
     /// <summary>
-    /// JSON text (an array such as <c>[0.1,0.7,0.2]</c>, an object, a number); JSON name <c>json</c>.
-    /// Values are strings holding the JSON: the job JSON embeds them as JSON values, CSV and the
-    /// text table print the text.
+    /// A JSON value (an array such as <c>[0.1,0.7,0.2]</c>, an object, a number); JSON name <c>json</c>.
+    /// Values are what a host holds such a value as: a numeric array (<c>double[]</c>, as
+    /// <c>serving predict</c> gives <c>predictions</c>, or whatever array the host gave, passed
+    /// through unchanged), nested arrays, a number, a <see cref="System.Text.Json.JsonElement"/>, or
+    /// a string holding JSON text (several outputs as an object, JSON read from a file). The job
+    /// JSON embeds every form as the JSON value it is; CSV and the text table print its JSON text;
+    /// <see cref="DbDataReader.GetString"/> of the result's reader gives the JSON text too.
     /// </summary>
     Json,
 }
@@ -37,12 +41,13 @@ public sealed record ResultField(string Name, FieldType Type)
         _ => "string",
     };
 
-    /// <summary>The CLR type of the column's values (<see cref="string"/> for <see cref="FieldType.Json"/>: the JSON text).</summary>
+    /// <summary>The CLR type of the column's values (<see cref="object"/> for <see cref="FieldType.Json"/>: an array, a number or JSON text).</summary>
     public Type ClrType => Type switch
     {
         FieldType.Int => typeof(int),
         FieldType.Long => typeof(long),
         FieldType.Double => typeof(double),
+        FieldType.Json => typeof(object),
         _ => typeof(string),
     };
 }

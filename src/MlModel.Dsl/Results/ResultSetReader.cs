@@ -172,7 +172,14 @@ internal sealed class ResultSetReader : DbDataReader
     public override short GetInt16(int ordinal) => Convert.ToInt16(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
     public override int GetInt32(int ordinal) => Convert.ToInt32(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
     public override long GetInt64(int ordinal) => Convert.ToInt64(GetValue(ordinal), System.Globalization.CultureInfo.InvariantCulture);
-    public override string GetString(int ordinal) => (string)GetValue(ordinal);
+    /// <summary>The text of a column; a json column's array or number as its JSON text.</summary>
+    public override string GetString(int ordinal) => GetValue(ordinal) switch
+    {
+        string s => s,
+        DBNull => throw new InvalidCastException($"column '{GetName(ordinal)}' is null in this row"),
+        var v when _set.Fields[ordinal].Type == FieldType.Json => ResultWriter.JsonText(v),
+        var v => (string)v,
+    };
 
     public override long GetBytes(int ordinal, long dataOffset, byte[]? buffer, int bufferOffset, int length) =>
         throw new NotSupportedException("result sets hold no binary columns");

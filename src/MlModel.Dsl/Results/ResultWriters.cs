@@ -116,6 +116,16 @@ public static class ResultWriter
                 }
                 writer.WriteEndArray();
                 break;
+            case System.Collections.IDictionary map:
+                // A JSON object: several outputs of serving predict by name, a host's map.
+                writer.WriteStartObject();
+                foreach (System.Collections.DictionaryEntry entry in map)
+                {
+                    writer.WritePropertyName(Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? "");
+                    WriteValue(writer, entry.Value, json: false);
+                }
+                writer.WriteEndObject();
+                break;
             case System.Collections.IEnumerable items:
                 writer.WriteStartArray();
                 foreach (var item in items)

@@ -143,7 +143,7 @@ public class ServingCommandTests
         var rows = await PredictAsync(new ServingPredictCommand("half_plus_two", Column: "features", Shape: [[1]]), Features(input));
 
         rows.Select(r => (int)r[0]!).Should().Equal(Enumerable.Range(1, 3_000));
-        rows.Should().OnlyContain(r => (double)r[3]! == (float)((int)r[0]! * 0.25 / 2 + 2) && (string)r[2]! == "[" + ((double)r[3]!).ToString(CultureInfo.InvariantCulture) + "]");
+        rows.Should().OnlyContain(r => (double)r[3]! == (float)((int)r[0]! * 0.25 / 2 + 2) && ((double[])r[2]!).SequenceEqual(new[] { (double)r[3]! }));
         _backend.Predictor.Batches.Should().HaveCount(30);
         _backend.Predictor.Batches.Should().OnlyContain(b => b.ServingName == "root_half_plus_two" && b.Version == 1, "the version the signature was read from, for every batch");
     }
@@ -161,7 +161,7 @@ public class ServingCommandTests
 
         rows.Select(r => r[4]).Should().Equal("setosa", "versicolor", "virginica");
         var expected = InProcessPredictor.IrisOf(6.0, 2.9, 4.5, 1.5);
-        JsonSerializer.Deserialize<double[]>((string)rows[1][2]!).Should().Equal(expected);
+        rows[1][2].Should().BeOfType<double[]>().Which.Should().Equal(expected);
         rows[1][3].Should().Be(expected.Max());
         _backend.Predictor.Batches.Single().Inputs.Single().RowShape.Should().Equal(4, 1);
     }
@@ -188,8 +188,11 @@ public class ServingCommandTests
         var view = new DataView(predicted) { RowFilter = "probability >= 5" };
 
         predicted.Columns.Cast<DataColumn>().Select(c => (c.ColumnName, c.DataType)).Should().Equal(
-            ("id", typeof(int)), ("feature", typeof(string)), ("predictions", typeof(string)), ("probability", typeof(double)));
-        view.Cast<DataRowView>().Select(r => (r["id"], r["feature"], r["predictions"])).Should().Equal((6, "[6]", "[5]"), (7, "[7]", "[5.5]"), (8, "[8]", "[6]"), (9, "[9]", "[6.5]"));
+            ("id", typeof(int)), ("feature", typeof(object)), ("predictions", typeof(object)), ("probability", typeof(double)));
+        // The host's arrays come back as they went in; each prediction is a numeric array.
+        view.Cast<DataRowView>().Select(r => (r["id"], ((double[])r["feature"])[0], ((double[])r["predictions"]).Single()))
+            .Should().Equal((6, 6.0, 5.0), (7, 7.0, 5.5), (8, 8.0, 6.0), (9, 9.0, 6.5));
+        view.Cast<DataRowView>().Select(r => r["feature"]).Should().OnlyContain(f => features.Rows.Cast<DataRow>().Any(row => ReferenceEquals(row["feature"], f)));
     }
 
     [Test]

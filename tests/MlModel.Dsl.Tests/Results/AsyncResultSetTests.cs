@@ -82,7 +82,7 @@ public sealed class AsyncResultSetTests
             while (await reader.ReadAsync())
             {
                 ids.Add(reader.GetInt32(0));
-                reader.GetFieldType(1).Should().Be<string>();
+                reader.GetFieldType(1).Should().Be<object>();
                 reader.GetDataTypeName(1).Should().Be("json");
                 reader.GetString(1).Should().Be($"[{ids[^1]},0.5]");
             }
@@ -109,8 +109,29 @@ public sealed class AsyncResultSetTests
         using var table = new DataTable();
         table.Load(result.CreateReader());
         table.Rows.Count.Should().Be(3);
-        table.Columns["predictions"]!.DataType.Should().Be<string>();
+        table.Columns["predictions"]!.DataType.Should().Be<object>("a json column holds arrays, numbers or JSON text");
         table.Rows[2]["predictions"].Should().Be("[3,0.5]");
+    }
+
+    [Test]
+    public void A_reader_gives_a_json_column_s_array_as_it_is_and_as_JSON_text_to_GetString()
+    {
+        var vector = new[] { 0.25, 0.75 };
+        using var result = new ResultSet([new("predictions", FieldType.Json), new("note", FieldType.String)],
+            [[vector, "a"], [4.5, "b"], [new Dictionary<string, object> { ["y"] = new[] { 1.0 }, ["c"] = 2 }, "c"], [null, "d"]]);
+        using var reader = result.CreateReader();
+        reader.GetFieldType(0).Should().Be<object>();
+        reader.Read().Should().BeTrue();
+        reader.GetValue(0).Should().BeSameAs(vector);
+        reader.GetString(0).Should().Be("[0.25,0.75]");
+        reader.Read().Should().BeTrue();
+        reader.GetString(0).Should().Be("4.5");
+        reader.Read().Should().BeTrue();
+        reader.GetString(0).Should().Be("{\"y\":[1],\"c\":2}", "a map is a JSON object");
+        reader.Read().Should().BeTrue();
+        reader.IsDBNull(0).Should().BeTrue();
+        reader.Invoking(r => r.GetString(0)).Should().Throw<InvalidCastException>().WithMessage("column 'predictions' is null in this row");
+        reader.Invoking(r => r.GetString(1)).Should().NotThrow();
     }
 
     [Test]

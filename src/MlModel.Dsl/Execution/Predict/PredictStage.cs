@@ -30,7 +30,6 @@ internal sealed class PredictStage
     private readonly int _batchRows;
     private readonly int _inFlight;
     private readonly int _inputColumns;
-    private readonly bool[] _jsonColumns;
 
     public PredictStage(PredictPlan plan, IServingPredictor predictor, IReadOnlyList<ResultField> inputFields, int batchSize, int inFlight)
     {
@@ -42,7 +41,6 @@ internal sealed class PredictStage
         _batchRows = Math.Clamp(MaxValuesPerBatch / widest, 1, batchSize);
         _inFlight = inFlight;
         _inputColumns = inputFields.Count;
-        _jsonColumns = inputFields.Select(f => f.Type == FieldType.Json).ToArray();
         List<ResultField> fields = [.. inputFields, new("predictions", FieldType.Json), new("probability", FieldType.Double)];
         if (plan.Tags is not null)
         {
@@ -223,29 +221,28 @@ internal sealed class PredictStage
         }
         var added = _plan.Tags is null ? 2 : 3;
         var results = new object?[batch.Count][];
-        var text = new StringBuilder();
+        var single = outputs.Count == 1;
+        var rank = outputs[0].RowShape.Count;
+        var all = outputs[0].Values.Span;
         for (var r = 0; r < batch.Count; r++)
         {
             var input = batch.Rows[r]!;
             var row = new object?[_inputColumns + added];
+            // The host's values pass through as they came (a double[] stays one); null for DBNull.
             var n = Math.Min(input.Length, _inputColumns);
             for (var c = 0; c < n; c++)
             {
                 var v = input[c];
-                row[c] = v switch
-                {
-                    DBNull => null,
-                    // A json column holds JSON text, whatever the host gave (double[]): its readers expect a string.
-                    not null and not string when _jsonColumns[c] => ResultWriter.JsonText(v),
-                    _ => v,
-                };
+                row[c] = v is DBNull ? null : v;
             }
-            text.Clear();
-            PredictionText.Write(text, outputs, sizes, r);
-            row[_inputColumns] = text.ToString();
-            var first = outputs[0].Values.Span.Slice(r * sizes[0], sizes[0]);
-            var best = PredictionText.IndexOfMax(first);
-            row[_inputColumns + 1] = first[best];
+            var first = all.Slice(r * sizes[0], sizes[0]);
+            var best = PredictionValues.IndexOfMax(first);
+            object probability = first[best];
+            row[_inputColumns] = !single ? PredictionValues.Text(outputs, sizes, r)
+                : rank == 0 ? probability
+                : rank == 1 ? first.ToArray()
+                : PredictionValues.Nested(first, outputs[0].RowShape, 0);
+            row[_inputColumns + 1] = probability;
             if (_plan.Tags is { } t)
             {
                 row[_inputColumns + 2] = t[best];
@@ -284,67 +281,40 @@ internal sealed class PredictStage
     }
 }
 
-/// <summary>A row's outputs as JSON text: one output as its value (<c>[0.1,0.7,0.2]</c>, <c>2.5</c>), several as an object by name.</summary>
-internal static class PredictionText
+/// <summary>
+/// A row's <c>predictions</c> value, the output as a host holds a JSON value: one output as a
+/// number (a scalar per row), a <c>double[]</c> (a vector, the usual classifier's), or nested
+/// <c>double[]</c> arrays (higher rank); several outputs as the JSON text of an object by name.
+/// </summary>
+internal static class PredictionValues
 {
-    public static void Write(StringBuilder sb, IReadOnlyList<PredictOutput> outputs, int[] sizes, int row)
+    /// <summary>The values as nested arrays, <paramref name="shape"/> from dimension <paramref name="dim"/> on (its last a <c>double[]</c>).</summary>
+    public static object Nested(ReadOnlySpan<double> values, IReadOnlyList<int> shape, int dim)
     {
-        if (outputs.Count == 1)
+        if (dim == shape.Count - 1)
         {
-            Value(sb, outputs[0].Values.Span.Slice(row * sizes[0], sizes[0]), outputs[0].RowShape, 0);
-            return;
+            return values.ToArray();
         }
-        sb.Append('{');
+        var items = new object[shape[dim]];
+        var step = values.Length / Math.Max(1, shape[dim]);
+        for (var i = 0; i < items.Length; i++)
+        {
+            items[i] = Nested(values.Slice(i * step, step), shape, dim + 1);
+        }
+        return items;
+    }
+
+    /// <summary>Several outputs: <c>{"scores":[0.1,0.9],"classes":[1]}</c>, each as <see cref="ResultWriter"/> writes a value.</summary>
+    public static string Text(IReadOnlyList<PredictOutput> outputs, int[] sizes, int row)
+    {
+        var byName = new Dictionary<string, object>(outputs.Count, StringComparer.Ordinal);
         for (var k = 0; k < outputs.Count; k++)
         {
-            if (k > 0)
-            {
-                sb.Append(',');
-            }
-            Name(sb, outputs[k].Name ?? "output_" + k.ToString(CultureInfo.InvariantCulture));
-            sb.Append(':');
-            Value(sb, outputs[k].Values.Span.Slice(row * sizes[k], sizes[k]), outputs[k].RowShape, 0);
+            var values = outputs[k].Values.Span.Slice(row * sizes[k], sizes[k]);
+            var shape = outputs[k].RowShape;
+            byName[outputs[k].Name ?? "output_" + k.ToString(CultureInfo.InvariantCulture)] = shape.Count == 0 ? values[0] : Nested(values, shape, 0);
         }
-        sb.Append('}');
-    }
-
-    /// <summary>The values, nested as <paramref name="shape"/> says from dimension <paramref name="dim"/> on.</summary>
-    private static void Value(StringBuilder sb, ReadOnlySpan<double> values, IReadOnlyList<int> shape, int dim)
-    {
-        if (dim == shape.Count)
-        {
-            Number(sb, values[0]);
-            return;
-        }
-        sb.Append('[');
-        var step = values.Length / Math.Max(1, shape[dim]);
-        for (var i = 0; i < shape[dim]; i++)
-        {
-            if (i > 0)
-            {
-                sb.Append(',');
-            }
-            Value(sb, values.Slice(i * step, step), shape, dim + 1);
-        }
-        sb.Append(']');
-    }
-
-    private static void Number(StringBuilder sb, double value)
-    {
-        if (!double.IsFinite(value))
-        {
-            // JSON has no NaN or infinity; System.Text.Json reads these strings back as numbers.
-            sb.Append('"').Append(value.ToString(CultureInfo.InvariantCulture)).Append('"');
-            return;
-        }
-        Span<char> chars = stackalloc char[32];
-        value.TryFormat(chars, out var written, default, CultureInfo.InvariantCulture);
-        sb.Append(chars[..written]);
-    }
-
-    private static void Name(StringBuilder sb, string name)
-    {
-        sb.Append(System.Text.Json.JsonSerializer.Serialize(name));
+        return ResultWriter.JsonText(byName);
     }
 
     /// <summary>The index of the largest value (the first of equals; NaN never wins over a number).</summary>

@@ -99,7 +99,8 @@ public sealed class PredictStageTests
         rows.Should().HaveCount(count);
         rows.Select(r => (int)r[0]!).Should().Equal(Enumerable.Range(1, count));
         rows.Should().OnlyContain(r => (double)r[3]! == (float)((int)r[0]! * 0.5 / 2 + 2));
-        rows[9].Should().Equal(10, "5", "[4.5]", 4.5);
+        rows[9].Should().BeEquivalentTo(new object[] { 10, "5", new[] { 4.5 }, 4.5 }, o => o.WithStrictOrdering());
+        rows[9][2].Should().BeOfType<double[]>("a row's output vector is the host's numeric array");
         predictor.MaxInFlight.Should().Be(4);
         predictor.Batches.Should().HaveCount((count + 63) / 64);
         predictor.Batches.Select(b => b.Rows).Should().OnlyContain(n => n == 64 || n == count % 64);
@@ -138,7 +139,7 @@ public sealed class PredictStageTests
         for (var i = 0; i < flowers.Length; i++)
         {
             var expected = InProcessPredictor.IrisOf(flowers[i]);
-            JsonSerializer.Deserialize<double[]>((string)rows[i][1]!).Should().Equal(expected);
+            rows[i][1].Should().BeOfType<double[]>().Which.Should().Equal(expected);
             rows[i][2].Should().Be(expected.Max());
             rows[i][3].Should().Be(new[] { "setosa", "versicolor", "virginica" }[Array.IndexOf(expected, expected.Max())]);
         }
@@ -255,9 +256,34 @@ public sealed class PredictStageTests
         sent.Values.ToArray().Should().Equal(1, 2.5, -3, 40);
         sent.RowShape.Should().Equal(2, 2);
         sent.Name.Should().BeNull("one input goes as plain instances");
-        row[1].Should().Be("[[2.5,3.25],[0.5,22]]", "the output keeps its row shape");
+        row[1].Should().BeOfType<object[]>("the output keeps its row shape, as nested arrays")
+            .Which.Should().BeEquivalentTo(new object[] { new[] { 2.5, 3.25 }, new[] { 0.5, 22.0 } }, o => o.WithStrictOrdering());
+        ResultWriter.JsonText(row[1]!).Should().Be("[[2.5,3.25],[0.5,22]]");
         row[2].Should().Be(22.0);
-        row[0].Should().BeOfType<string>("a json column holds JSON text, whatever the host gave");
+        row[0].Should().BeSameAs(value, "the host's value passes through unchanged");
+    }
+
+    [Test]
+    public async Task A_scalar_output_is_a_number_and_several_outputs_are_one_JSON_object_by_name()
+    {
+        var predictor = new InProcessPredictor();
+        predictor.Serve("root_s", new ModelSignature("serving_default", null, [new TensorSpec("x", null, "DT_FLOAT", [-1, 1])], [new TensorSpec("y", null, "DT_FLOAT", [-1])]));
+        predictor.Answer = b => [new PredictOutput(null, [], b.Inputs[0].Values.ToArray().Select(x => x * 10).ToArray())];
+        var fields = new ResultField[] { new("feature", FieldType.String) };
+
+        var rows = await AllAsync(Stage(predictor, new ServingPredictCommand("s"), fields, servingName: "root_s").RunAsync(Source([["[1]"], ["[2.5]"]]), CancellationToken.None));
+
+        rows.Select(r => r[1]).Should().Equal(10.0, 25.0);
+        rows.Select(r => r[2]).Should().Equal(10.0, 25.0);
+
+        predictor.Answer = b => [
+            new PredictOutput("scores", [2], Enumerable.Range(0, b.Rows * 2).Select(i => i / 4.0).ToArray()),
+            new PredictOutput("class", [], Enumerable.Range(0, b.Rows).Select(i => (double)i).ToArray()),
+        ];
+        rows = await AllAsync(Stage(predictor, new ServingPredictCommand("s"), fields, servingName: "root_s").RunAsync(Source([["[1]"], ["[2]"]]), CancellationToken.None));
+
+        rows.Select(r => r[1]).Should().Equal("{\"scores\":[0,0.25],\"class\":0}", "{\"scores\":[0.5,0.75],\"class\":1}");
+        rows.Select(r => r[2]).Should().Equal(new object[] { 0.25, 0.75 }, "probability is the largest value of the first output");
     }
 
     [Test]
