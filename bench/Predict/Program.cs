@@ -72,6 +72,12 @@ internal sealed record SideResult(string Side, long Rows, int BatchSize, int Con
 
     /// <summary>Methods the JIT compiled during the timed run (few: the run was on final code).</summary>
     public long CompiledDuringRun { get; init; }
+
+    /// <summary>Garbage collections during the timed run (of any generation).</summary>
+    public int Collections { get; init; }
+
+    /// <summary>The time the runtime was paused for them.</summary>
+    public double GcPauseSeconds { get; init; }
 }
 
 /// <summary><c>side</c>: one side, one timed run, in this process.</summary>
@@ -125,6 +131,8 @@ internal static class SideProcess
         }, null, 0, 10);
         var compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
         var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var collections = GC.CollectionCount(0);
+        var paused = GC.GetTotalPauseDuration();
         var clock = Stopwatch.StartNew();
         var totals = await side(workload, CancellationToken.None);
         clock.Stop();
@@ -138,6 +146,8 @@ internal static class SideProcess
         {
             WarmupSeconds = warmupClock.Elapsed.TotalSeconds,
             CompiledDuringRun = System.Runtime.JitInfo.GetCompiledMethodCount() - compiled,
+            Collections = GC.CollectionCount(0) - collections,
+            GcPauseSeconds = (GC.GetTotalPauseDuration() - paused).TotalSeconds,
         };
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(result));
         return totals.Rows == workload.Rows && totals.Mismatches == 0 ? 0 : 1;
@@ -264,6 +274,7 @@ internal static class Driver
                             + $"CPU {Micro(result.CpuSeconds, rows),5:F2} µs/row (server {Micro(result.ServerCpuSeconds, rows),5:F2})  "
                             + $"peak RSS {Mb(result.PeakRssBytes),6:F1} MB{(result.PeakRssOfTimedRun ? "" : " (whole process)")}  managed peak {Mb(result.PeakManagedBytes),5:F1} MB  "
                             + $"heap after GC {Mb(result.PeakHeapAfterGcBytes),5:F1} MB  {result.AllocatedBytesPerRow,6:F0} B/row allocated  "
+                            + $"{result.Collections} GCs paused {result.GcPauseSeconds * 1000:F1} ms  "
                             + $"(warm-up {result.WarmupSeconds:F1} s, {result.CompiledDuringRun} methods compiled during the run)");
                     }
                 }

@@ -22,6 +22,7 @@ internal static class Sides
         ["ours"] = PredictorAsync,
         ["stage"] = (workload, token) => StageAsync(workload, HostRows.Numeric, token),
         ["stage-text"] = (workload, token) => StageAsync(workload, HostRows.JsonText, token),
+        ["stage-new-rows"] = (workload, token) => StageAsync(workload, HostRows.NewNumeric, token),
     };
 
     private static readonly int[] RowShape = [1];
@@ -83,7 +84,7 @@ internal static class Sides
             var output = (double[])row[predictions]!;
             checksum += y;
             // In input order, half_plus_two of the row's feature, its predictions the one-value array.
-            if (id != done || y != Workload.Y(Workload.X(id)) || output.Length != 1 || output[0] != y)
+            if (id != done % HostRows.Distinct || y != Workload.Y(Workload.X(id)) || output.Length != 1 || output[0] != y)
             {
                 mismatches++;
             }
@@ -144,32 +145,45 @@ internal static class Sides
 }
 
 /// <summary>
-/// A host's rows for the stage: <c>id</c> (a long) and <c>feature</c>, made one by one as the stage
-/// pulls them (an <see cref="IAsyncEnumerable{T}"/> that completes synchronously, as rows already at
-/// hand do), nothing kept.
+/// A host's rows for the stage: <c>id</c> (a long) and <c>feature</c>, handed out one by one as the
+/// stage pulls them (an <see cref="IAsyncEnumerable{T}"/> that completes synchronously, as rows
+/// already at hand do). Either rows at hand, as a host that holds its rows (a table's) gives them:
+/// 4,096 rows made before the run and handed out in turn, so that the host's making of rows is not
+/// timed, as the raw program makes none; or a new row made for each (<see cref="NewNumeric"/>), the
+/// host's allocation then in the time. <see cref="Workload.X"/> repeats every 4,096 rows, and so do
+/// the ids: a consumer checks the order with <c>id == row % 4096</c>.
 /// </summary>
 internal sealed class HostRows : IAsyncEnumerable<object?[]>
 {
+    /// <summary>How many distinct rows there are; ids and features repeat after them.</summary>
+    public const int Distinct = 4096;
+
     private static readonly IReadOnlyList<ResultField> NumericFields = [new("id", FieldType.Long), new("feature", FieldType.Json)];
     private static readonly IReadOnlyList<ResultField> TextFields = [new("id", FieldType.Long), new("feature", FieldType.String)];
 
-    /// <summary>The JSON text of every feature value (<see cref="Workload.X"/> repeats every 4,096 rows).</summary>
-    private static readonly string[] Texts = [.. Enumerable.Range(0, 4096).Select(i => "[" + Workload.X(i).ToString(System.Globalization.CultureInfo.InvariantCulture) + "]")];
+    /// <summary>The rows at hand with the feature as the host's numeric array (a <c>double[1]</c>).</summary>
+    private static readonly object?[][] NumericRows = [.. Enumerable.Range(0, Distinct).Select(i => new object?[] { (long)i, new[] { Workload.X(i) } })];
+
+    /// <summary>The rows at hand with the feature as the JSON text IRIS's rows carry (<c>[-99.75]</c>).</summary>
+    private static readonly object?[][] TextRows = [.. Enumerable.Range(0, Distinct).Select(i => new object?[] { (long)i, "[" + Workload.X(i).ToString(System.Globalization.CultureInfo.InvariantCulture) + "]" })];
 
     private readonly long _rows;
-    private readonly bool _text;
+    private readonly object?[][]? _atHand;
 
-    private HostRows(long rows, bool text)
+    private HostRows(long rows, object?[][]? atHand)
     {
         _rows = rows;
-        _text = text;
+        _atHand = atHand;
     }
 
-    /// <summary>The feature as the host's numeric array: a new <c>double[1]</c> per row.</summary>
-    public static RowSource Numeric(long rows) => RowSource.FromRows(NumericFields, new HostRows(rows, text: false));
+    /// <summary>The feature as the host's numeric array, rows at hand.</summary>
+    public static RowSource Numeric(long rows) => RowSource.FromRows(NumericFields, new HostRows(rows, NumericRows));
 
-    /// <summary>The feature as the JSON text IRIS's rows carry (<c>[-99.75]</c>); the texts are made once, so that their formatting is not timed.</summary>
-    public static RowSource JsonText(long rows) => RowSource.FromRows(TextFields, new HostRows(rows, text: true));
+    /// <summary>The feature as JSON text, rows at hand.</summary>
+    public static RowSource JsonText(long rows) => RowSource.FromRows(TextFields, new HostRows(rows, TextRows));
+
+    /// <summary>The feature as the host's numeric array, a new row (its array, its boxed id, a new <c>double[1]</c>) made for each.</summary>
+    public static RowSource NewNumeric(long rows) => RowSource.FromRows(NumericFields, new HostRows(rows, null));
 
     public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) => new Enumerator(this, cancellationToken);
 
@@ -187,8 +201,8 @@ internal sealed class HostRows : IAsyncEnumerable<object?[]>
                 return ValueTask.FromResult(false);
             }
 
-            var id = _next++;
-            Current = [id, rows._text ? Texts[id % 4096] : new[] { Workload.X(id) }];
+            var i = (int)(_next++ % Distinct);
+            Current = rows._atHand is { } made ? made[i] : [(long)i, new[] { Workload.X(i) }];
             return ValueTask.FromResult(true);
         }
 

@@ -23,8 +23,8 @@ internal static class StageCost
         var predictor = new HalfPlusTwo();
         var signature = await predictor.GetSignatureAsync("root_half_plus_two", null);
         Console.WriteLine($"# the predict stage alone, {rows:N0} rows a run, batches of {batch}, {concurrency} in flight, answered in process; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
-        var forms = options.Get("forms", "numeric,text").Split(',');
-        foreach (var (form, make) in new (string, Func<long, RowSource>)[] { ("numeric", HostRows.Numeric), ("text", HostRows.JsonText) })
+        var forms = options.Get("forms", "numeric,text,new-rows").Split(',');
+        foreach (var (form, make) in new (string, Func<long, RowSource>)[] { ("numeric", HostRows.Numeric), ("text", HostRows.JsonText), ("new-rows", HostRows.NewNumeric) })
         {
             if (!forms.Contains(form))
             {
@@ -45,7 +45,7 @@ internal static class StageCost
                 await foreach (var row in stage.RunAsync(input.TakeRows(), CancellationToken.None))
                 {
                     var id = (long)row[0]!;
-                    if (id != done || (double)row[3]! != Workload.Y(Workload.X(id)) || ((double[])row[2]!).Length != 1)
+                    if (id != done % HostRows.Distinct || (double)row[3]! != Workload.Y(Workload.X(id)) || ((double[])row[2]!).Length != 1)
                     {
                         throw new InvalidOperationException($"row {id} came back wrong");
                     }

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Text;
 using MlModel.Dsl.Backends;
 
@@ -31,6 +30,9 @@ internal sealed class PredictStage
     private readonly int _inFlight;
     private readonly int _inputColumns;
 
+    /// <summary>One model input that takes any finite double: a host's <c>double[]</c> of its width is copied as it is.</summary>
+    private readonly bool _plainDoubles;
+
     public PredictStage(PredictPlan plan, IServingPredictor predictor, IReadOnlyList<ResultField> inputFields, int batchSize, int inFlight)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -41,6 +43,7 @@ internal sealed class PredictStage
         _batchRows = Math.Clamp(MaxValuesPerBatch / widest, 1, batchSize);
         _inFlight = inFlight;
         _inputColumns = inputFields.Count;
+        _plainDoubles = plan.Inputs.Count == 1 && plan.Inputs[0].IntegerRange is null;
         List<ResultField> fields = [.. inputFields, new("predictions", FieldType.Json), new("probability", FieldType.Double)];
         if (plan.Tags is not null)
         {
@@ -56,69 +59,150 @@ internal sealed class PredictStage
     public int BatchRows => _batchRows;
 
     /// <summary>The rows of <paramref name="source"/> with the predictions added, in order.</summary>
-    public async IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Written by hand rather than as an <c>async</c> iterator: a row of an answered batch is handed
+    /// out by a plain method call, and the asynchronous work (reading rows, sending, awaiting an
+    /// answer) happens once a batch, not once a row.
+    /// </remarks>
+    public IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken) =>
+        new RowStream(this, source, commandToken);
+
+    private sealed class RowStream(PredictStage stage, IAsyncEnumerable<object?[]> source, CancellationToken commandToken) : IAsyncEnumerable<object?[]>
     {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, cancellationToken);
-        var token = stop.Token;
-        var pending = new Queue<Task<Batch>>(_inFlight + 1);
-        var values = new RowValues();
-        Batch? batch = null;
-        long number = 0;
-        var rows = source.GetAsyncEnumerator(token);
-        try
+        public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
+            new Run(stage, source, commandToken, cancellationToken);
+    }
+
+    /// <summary>One enumeration of the stage: the batches in flight, in order, and the answered batch being handed out.</summary>
+    private sealed class Run : IAsyncEnumerator<object?[]>
+    {
+        private readonly PredictStage _stage;
+        private readonly CancellationTokenSource _stop;
+        private readonly IAsyncEnumerator<object?[]> _source;
+        private readonly Queue<Task<Batch>> _pending;
+        private readonly RowValues _values = new();
+        private Batch? _filling;
+        private object?[]?[]? _answered;
+        private int _answeredCount;
+        private int _next;
+        private long _number;
+        private bool _sourceDone;
+        private bool _disposed;
+
+        public Run(PredictStage stage, IAsyncEnumerable<object?[]> source, CancellationToken commandToken, CancellationToken cancellationToken)
         {
-            while (await rows.MoveNextAsync())
+            _stage = stage;
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, cancellationToken);
+            _pending = new Queue<Task<Batch>>(stage._inFlight + 1);
+            _source = source.GetAsyncEnumerator(_stop.Token);
+        }
+
+        public object?[] Current { get; private set; } = [];
+
+        public ValueTask<bool> MoveNextAsync()
+        {
+            // The common case: the next row of the batch already answered, no state machine.
+            if (_next < _answeredCount)
             {
-                number++;
-                batch ??= new Batch(_plan, _batchRows, number);
-                Add(batch, rows.Current, number, values);
-                if (batch.Count == _batchRows)
+                Current = _answered![_next++]!;
+                return new ValueTask<bool>(true);
+            }
+            _answered = null;
+            _answeredCount = 0;
+            return NextBatchAsync();
+        }
+
+        /// <summary>
+        /// Reads rows and sends batches until the oldest batch may be handed out (the window is full,
+        /// it is answered, or no rows are left), then hands out its first row; false at the end.
+        /// </summary>
+        private async ValueTask<bool> NextBatchAsync()
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var token = _stop.Token;
+            while (true)
+            {
+                if (_pending.Count > 0 && (_sourceDone || _pending.Count >= _stage._inFlight || _pending.Peek().IsCompleted))
                 {
-                    pending.Enqueue(SendAsync(batch, token));
-                    batch = null;
+                    // The output rows are made here, on the thread that reads them, not on the
+                    // one that took the answer: they are still in this core's cache when read.
+                    var done = await _pending.Dequeue();
+                    _stage.Results(done, done.Outputs!);
+                    done.Outputs = null;
+                    _answered = done.Rows;
+                    _answeredCount = done.Count;
+                    _next = 1;
+                    Current = done.Rows[0]!;
+                    return true;
                 }
-                // The oldest batch goes out when the window is full, or as soon as it is answered.
-                while (pending.Count > 0 && (pending.Count >= _inFlight || pending.Peek().IsCompleted))
+                if (_sourceDone)
                 {
-                    var done = await pending.Dequeue();
-                    foreach (var row in done.Results!)
+                    return false;
+                }
+                // Rows until a batch is full (sent), an answer is there to hand out, or the rows end.
+                while (true)
+                {
+                    if (!await _source.MoveNextAsync())
                     {
-                        yield return row;
+                        _sourceDone = true;
+                        if (_filling is { Count: > 0 } last)
+                        {
+                            _filling = null;
+                            _pending.Enqueue(_stage.SendAsync(last, token));
+                        }
+                        break;
+                    }
+                    _number++;
+                    var batch = _filling ??= new Batch(_stage._plan, _stage._batchRows, _number);
+                    _stage.Add(batch, _source.Current, _number, _values);
+                    if (batch.Count == _stage._batchRows)
+                    {
+                        _filling = null;
+                        _pending.Enqueue(_stage.SendAsync(batch, token));
+                        break;
+                    }
+                    if (_pending.Count > 0 && _pending.Peek().IsCompleted)
+                    {
+                        break;
                     }
                 }
             }
-            if (batch is { Count: > 0 })
-            {
-                pending.Enqueue(SendAsync(batch, token));
-                batch = null;
-            }
-            while (pending.Count > 0)
-            {
-                var done = await pending.Dequeue();
-                foreach (var row in done.Results!)
-                {
-                    yield return row;
-                }
-            }
         }
-        finally
+
+        /// <summary>
+        /// An error, a cancellation or a consumer that stopped early: nothing more is sent, and the
+        /// batches in flight are awaited (their failures are not the error to report).
+        /// </summary>
+        public async ValueTask DisposeAsync()
         {
-            // An error, a cancellation or a consumer that stopped early: nothing more is sent, and
-            // the batches in flight are awaited (their failures are not the error to report).
-            await stop.CancelAsync();
-            while (pending.Count > 0)
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            await _stop.CancelAsync();
+            while (_pending.Count > 0)
             {
                 try
                 {
-                    await pending.Dequeue();
+                    await _pending.Dequeue();
                 }
                 catch (Exception)
                 {
                 }
             }
-            batch?.Release();
-            await rows.DisposeAsync();
+            _filling?.ReleaseValues();
+            _filling = null;
+            _answered = null;
+            _answeredCount = 0;
+            try
+            {
+                await _source.DisposeAsync();
+            }
+            finally
+            {
+                _stop.Dispose();
+            }
         }
     }
 
@@ -126,6 +210,13 @@ internal sealed class PredictStage
     private void Add(Batch batch, object?[] row, long number, RowValues values)
     {
         var value = _plan.Column < row.Length ? row[_plan.Column] : null;
+        if (_plainDoubles && value is double[] doubles && doubles.Length == _plan.Width && CopyFinite(doubles, batch.Values[0].AsSpan(batch.Count * doubles.Length)))
+        {
+            // The usual host value, straight into the request's buffer; anything else is read
+            // below, with RowValues' messages.
+            batch.Rows[batch.Count++] = row;
+            return;
+        }
         if (values.Read(value) is { } why)
         {
             throw PredictErrors.Row(number, _plan.ColumnName, why);
@@ -158,6 +249,21 @@ internal sealed class PredictStage
         batch.Rows[batch.Count++] = row;
     }
 
+    /// <summary>Copies <paramref name="values"/> to <paramref name="into"/>; false, leaving the rest, at the first NaN or infinity.</summary>
+    private static bool CopyFinite(double[] values, Span<double> into)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            var v = values[i];
+            if (!double.IsFinite(v))
+            {
+                return false;
+            }
+            into[i] = v;
+        }
+        return true;
+    }
+
     private async Task<Batch> SendAsync(Batch batch, CancellationToken cancellationToken)
     {
         try
@@ -181,20 +287,20 @@ internal sealed class PredictStage
             {
                 throw PredictErrors.Fail(ErrorCodes.Backend, $"{Rows(batch)}: the serving backend failed: {e.Message}", e);
             }
-            batch.Results = Results(batch, outputs);
+            batch.Outputs = outputs;
             return batch;
         }
         finally
         {
-            batch.Release();
+            batch.ReleaseValues();
         }
     }
 
     private static string Rows(Batch batch) =>
         batch.Count == 1 ? $"row {batch.First}" : $"rows {batch.First} to {batch.First + batch.Count - 1}";
 
-    /// <summary>The batch's rows with the predictions added.</summary>
-    private object?[][] Results(Batch batch, IReadOnlyList<PredictOutput> outputs)
+    /// <summary>Replaces each of the batch's input rows by its output row: the input's values, then the predictions.</summary>
+    private void Results(Batch batch, IReadOnlyList<PredictOutput> outputs)
     {
         if (outputs.Count == 0)
         {
@@ -220,7 +326,6 @@ internal sealed class PredictStage
             throw PredictPlan.TagMismatch(tags.Count, outputs[0].Name, sizes[0]);
         }
         var added = _plan.Tags is null ? 2 : 3;
-        var results = new object?[batch.Count][];
         var single = outputs.Count == 1;
         var rank = outputs[0].RowShape.Count;
         var all = outputs[0].Values.Span;
@@ -247,9 +352,8 @@ internal sealed class PredictStage
             {
                 row[_inputColumns + 2] = t[best];
             }
-            results[r] = row;
+            batch.Rows[r] = row;
         }
-        return results;
     }
 
     /// <summary>The rows of one request and their values, one pooled buffer per model input.</summary>
@@ -266,17 +370,17 @@ internal sealed class PredictStage
         public object?[]?[] Rows { get; }
         public double[][] Values { get; private set; }
         public int Count { get; set; }
-        public object?[][]? Results { get; set; }
+        /// <summary>The server's answer, once it came; the rows are made from it when they are handed out.</summary>
+        public IReadOnlyList<PredictOutput>? Outputs { get; set; }
 
-        /// <summary>Gives the value buffers back (once the request is done); the input rows go with them.</summary>
-        public void Release()
+        /// <summary>Gives the value buffers back once the request is done (the input rows stay until their output rows are made).</summary>
+        public void ReleaseValues()
         {
             foreach (var v in Values)
             {
                 ArrayPool<double>.Shared.Return(v);
             }
             Values = [];
-            Array.Clear(Rows);
         }
     }
 }

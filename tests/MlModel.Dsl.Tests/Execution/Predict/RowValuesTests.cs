@@ -81,6 +81,59 @@ public sealed class RowValuesTests
         }
     }
 
+    [Test]
+    public void The_short_number_path_gives_double_TryParse_s_value_bit_for_bit_and_leaves_it_the_rest()
+    {
+        string[] edges =
+        [
+            "0", "-0", "0.0", "-0.000", "5.", ".5", "-.5", "5.e3", ".e3", "-", ".", "", "e5", "1e", "1e+", "1e-", "1e22", "1e23", "1e-22", "1e-23",
+            "123456789012345", "1234567890123456", "0.000000000000000000001", "100000000000000000000", "9007199254740993", "0.1", "0.3",
+            "4.35", "2.675", "1.005", "-99.75", "1E+05", "1e00005", "1e0005", "00012", "+1", " 1", "1 ", "1_0", "0x10", "１", "NaN", "1e400",
+            "999999999999999e22", "0.999999999999999e-7", "5.1", "3.5", "1.4", "0.2", "7.4", "0.70", "0.00", "1.9", "0.076", "11.0", "34.0", "0.9978",
+        ];
+        var random = new Random(140);
+        var texts = edges.Concat(Enumerable.Range(0, 20_000).Select(_ => RandomShortNumber(random)));
+        var fast = 0;
+        foreach (var text in texts)
+        {
+            var parsed = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var expected);
+            if (RowValues.TryParseShort(text, out var value))
+            {
+                fast++;
+                parsed.Should().BeTrue($"'{text}' is taken by the short path, so double.TryParse must take it too");
+                BitConverter.DoubleToInt64Bits(value).Should().Be(BitConverter.DoubleToInt64Bits(expected), $"'{text}': {value:R} against {expected:R}");
+            }
+            RowValues.TryParseNumber(text, out var either).Should().Be(parsed, text);
+            if (parsed)
+            {
+                BitConverter.DoubleToInt64Bits(either).Should().Be(BitConverter.DoubleToInt64Bits(expected), text);
+            }
+        }
+        fast.Should().BeGreaterThan(15_000, "most short numbers take the short path");
+    }
+
+    /// <summary>A number as rows write them: a sign, up to 17 digits around a point, sometimes an exponent.</summary>
+    private static string RandomShortNumber(Random random)
+    {
+        var text = new StringBuilder();
+        if (random.Next(3) == 0)
+        {
+            text.Append('-');
+        }
+        text.Append(random.Next(4) == 0 ? "0" : random.Next(1, 10).ToString(CultureInfo.InvariantCulture) + Digits(random, random.Next(0, 9)));
+        if (random.Next(4) != 0)
+        {
+            text.Append('.').Append(Digits(random, random.Next(1, 12)));
+        }
+        if (random.Next(4) == 0)
+        {
+            text.Append("eE"[random.Next(2)]).Append(random.Next(3) switch { 0 => "", 1 => "+", _ => "-" }).Append(random.Next(0, 30));
+        }
+        return text.ToString();
+    }
+
+    private static string Digits(Random random, int count) => string.Concat(Enumerable.Range(0, count).Select(_ => (char)('0' + random.Next(10))));
+
     [TestCase("[5.1, 3.5, 1.4, 0.2]", true)]
     [TestCase("[ -0 , 1e-5,2E+3 ]", true)]
     [TestCase("[[1,2]]", false)]
