@@ -6,7 +6,7 @@ using MlModel.Dsl.Predict.Benchmarks;
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
 // the fake TensorFlow Serving, MlModel.Dsl's serving predict stage (and its predictor alone) against
 // a raw HttpClient program, same batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default] [--server-cpus 1 --side-cpus 0]
 //   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
 //   stage-cost [--rows 1000000] [--rounds 10] [--forms numeric,text]   the predict stage's own CPU per row, in this process (no server)
 //   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
@@ -31,7 +31,7 @@ static async Task<int> DeployAsync(string home)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x400000|default] [--server-cpus LIST --side-cpus LIST]");
     return 2;
 }
 
@@ -66,6 +66,9 @@ internal sealed record SideResult(string Side, long Rows, int BatchSize, int Con
 {
     /// <summary>The server's CPU time over the timed run (the driver measures it).</summary>
     public double ServerCpuSeconds { get; set; }
+
+    /// <summary>The round the driver ran it in (0-based): sides of one round ran one after the other.</summary>
+    public int Round { get; set; }
 
     /// <summary>How long the warm-up took.</summary>
     public double WarmupSeconds { get; init; }
@@ -192,11 +195,14 @@ internal static class Driver
         // about how much it allocated than about what it holds. The sides run with the same fixed
         // budget (DOTNET_GCgen0size) unless --gen0size default.
         var gen0size = options.Get("gen0size", "0x400000");
+        _serverCpus = options.Get("server-cpus", "") is { Length: > 0 } serverCpus ? serverCpus : null;
+        _sideCpus = options.Get("side-cpus", "") is { Length: > 0 } sideCpus ? sideCpus : null;
 
         Console.WriteLine($"# predict benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"# {Machine()}");
         Console.WriteLine($"# batch {batch} rows, {concurrency} batches in flight, warm-up runs of {warmup} rows for at least {warmupSeconds} s, {rounds} rounds, "
-            + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; load average {LoadAverage()}");
+            + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; "
+            + $"server on CPUs {_serverCpus ?? "any"}, sides on CPUs {_sideCpus ?? "any"}; load average {LoadAverage()}");
 
         // The model as users have it: imported and deployed by the engine in a home of its own,
         // the server started on the config that deploy wrote.
@@ -216,7 +222,7 @@ internal static class Driver
     private static async Task<int> RunAsync(long[] rowCounts, string[] sides, int rounds, long batch, long concurrency, long warmup, long warmupSeconds,
         string gen0size, string home, string servingName, int version)
     {
-        using var server = Start(null, "server", "--config", BenchHome.ConfigFile(home), "--model", servingName, "--version", version.ToString(CultureInfo.InvariantCulture));
+        using var server = Start(null, _serverCpus, "server", "--config", BenchHome.ConfigFile(home), "--model", servingName, "--version", version.ToString(CultureInfo.InvariantCulture));
         var line = await server.StandardOutput.ReadLineAsync();
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal))
         {
@@ -235,7 +241,7 @@ internal static class Driver
                 {
                     foreach (var side in round % 2 == 0 ? sides : sides.Reverse())
                     {
-                        using var process = Start(gen0size == "default" ? null : gen0size, "side", side, "--server", address, "--home", home, "--model", servingName,
+                        using var process = Start(gen0size == "default" ? null : gen0size, _sideCpus, "side", side, "--server", address, "--home", home, "--model", servingName,
                             "--version", version.ToString(CultureInfo.InvariantCulture), "--rows", rows.ToString(CultureInfo.InvariantCulture),
                             "--batch", batch.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture),
                             "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--warmup-seconds", warmupSeconds.ToString(CultureInfo.InvariantCulture));
@@ -269,6 +275,7 @@ internal static class Driver
 
                         var result = JsonSerializer.Deserialize<SideResult>(resultLine["RESULT ".Length..])!;
                         result.ServerCpuSeconds = serverCpu.TotalSeconds;
+                        result.Round = round;
                         results.Add(result);
                         Console.WriteLine($"round {round + 1} {side,-10} {rows,9:N0} rows: {result.RowsPerSecond,9:N0} rows/s  {result.Seconds,6:F2} s  "
                             + $"CPU {Micro(result.CpuSeconds, rows),5:F2} µs/row (server {Micro(result.ServerCpuSeconds, rows),5:F2})  "
@@ -299,8 +306,11 @@ internal static class Driver
         Console.WriteLine();
         Console.WriteLine($"load average at the end: {LoadAverage()}");
         Console.WriteLine();
-        Console.WriteLine("| rows | side | rows/s (median) | min | max | vs raw | client CPU per row | server CPU per row | peak RSS | managed heap peak | heap after GC, peak | allocated per row |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        // "vs raw, paired": each round's rows/s over the raw program's in the same round (run just
+        // before or after it), the median of those ratios: less moved by the machine's load drifting
+        // over the minutes of a run than the ratio of the medians.
+        Console.WriteLine("| rows | side | rows/s (median) | min | max | vs raw | vs raw, paired | client CPU per row | server CPU per row | GCs, pause | peak RSS | managed heap peak | heap after GC, peak | allocated per row |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var rows in rowCounts)
         {
             var raw = Median(results.Where(r => r.Rows == rows && r.Side == "raw").Select(r => r.RowsPerSecond));
@@ -313,9 +323,13 @@ internal static class Driver
                 }
 
                 var median = Median(runs.Select(r => r.RowsPerSecond));
+                var paired = runs.Select(r => (r, results.FirstOrDefault(b => b.Rows == rows && b.Side == "raw" && b.Round == r.Round)))
+                    .Where(p => p.Item2 is not null).Select(p => p.r.RowsPerSecond / p.Item2!.RowsPerSecond).ToList();
                 Console.WriteLine($"| {rows:N0} | {side} | {median:N0} | {runs.Min(r => r.RowsPerSecond):N0} | {runs.Max(r => r.RowsPerSecond):N0} | "
                     + $"{(raw > 0 ? (median / raw).ToString("P1", CultureInfo.InvariantCulture) : "-")} | "
+                    + $"{(paired.Count > 0 ? Median(paired).ToString("P1", CultureInfo.InvariantCulture) : "-")} | "
                     + $"{Micro(Median(runs.Select(r => r.CpuSeconds)), rows):F2} µs | {Micro(Median(runs.Select(r => r.ServerCpuSeconds)), rows):F2} µs | "
+                    + $"{Median(runs.Select(r => (double)r.Collections)):F0}, {Median(runs.Select(r => r.GcPauseSeconds)) * 1000:F1} ms | "
                     + $"{Mb(Median(runs.Select(r => (double)r.PeakRssBytes))):F1} MB | "
                     + $"{Mb(Median(runs.Select(r => (double)r.PeakManagedBytes))):F1} MB | {Mb(Median(runs.Select(r => (double)r.PeakHeapAfterGcBytes))):F1} MB | "
                     + $"{Median(runs.Select(r => r.AllocatedBytesPerRow)):F0} B |");
@@ -336,10 +350,18 @@ internal static class Driver
         return failed ? 1 : 0;
     }
 
-    private static Process Start(string? gen0size, params string[] args)
+    /// <summary>The CPUs the server runs on (<c>--server-cpus</c>, taskset's list form), or null: any.</summary>
+    private static string? _serverCpus;
+
+    /// <summary>The CPUs each side runs on (<c>--side-cpus</c>), or null: any.</summary>
+    private static string? _sideCpus;
+
+    private static Process Start(string? gen0size, string? cpus, params string[] args)
     {
         var host = Environment.ProcessPath!;
-        var info = new ProcessStartInfo(host)
+        // On CPUs of its own: through taskset (util-linux), so that every thread of the process,
+        // the runtime's too, is bound from the start and the runtime sizes itself for those CPUs.
+        var info = new ProcessStartInfo(cpus is null ? host : "taskset")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -349,6 +371,13 @@ internal static class Driver
         if (gen0size is not null)
         {
             info.Environment["DOTNET_GCgen0size"] = gen0size;
+        }
+
+        if (cpus is not null)
+        {
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(cpus);
+            info.ArgumentList.Add(host);
         }
 
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")

@@ -76,7 +76,8 @@ internal sealed partial class CommandExecutor
     /// otherwise, as for stop), the input must have the column, and what the command leaves out
     /// comes from the served version's signature. The rows are read and predicted as the result is.
     /// </summary>
-    private async Task<ResultSet> ServingPredictAsync(ServingPredictCommand c, MlModelCaller caller, RowSource input, CancellationToken cancellationToken)
+    private async Task<ResultSet> ServingPredictAsync(ServingPredictCommand c, MlModelCaller caller, RowSource input,
+        System.Diagnostics.Activity? span, Action<Exception?, long> ended, CancellationToken cancellationToken)
     {
         var op = CommandTables.Get(MlModelOperation.ServingPredict);
         var owner = Owner(op, c.User, caller);
@@ -106,7 +107,8 @@ internal sealed partial class CommandExecutor
         }
         var plan = PredictPlan.Resolve(c, servingName, column, input.Fields[column].Name, signature);
         var stage = new PredictStage(plan, predictor, input.Fields, _options.PredictBatchSize, _options.PredictBatchesInFlight);
-        return new ResultSet(stage.Fields, stage.RunAsync(input.TakeRows(), cancellationToken));
+        var end = new StreamEnd(ended);
+        return new ResultSet(stage.Fields, stage.RunAsync(input.TakeRows(), cancellationToken, span, end.Invoke), end);
     }
 
     /// <summary>The column's index: its exact name, else the one name that matches ignoring case; -1 when none does.</summary>
@@ -167,6 +169,20 @@ internal sealed partial class CommandExecutor
         if (command is not ServingPredictCommand && input is not null)
         {
             throw Fail(ErrorCodes.Unsupported, op, "takes no input rows: it begins a query (* | " + op.Title + " ...); run it without input");
+        }
+    }
+
+    /// <summary>The end of a stage's stream, told once: by the stream, or by disposing its result set unread.</summary>
+    private sealed class StreamEnd(Action<Exception?, long> ended) : IAsyncDisposable
+    {
+        private Action<Exception?, long>? _ended = ended;
+
+        public void Invoke(Exception? failure, long rows) => Interlocked.Exchange(ref _ended, null)?.Invoke(failure, rows);
+
+        public ValueTask DisposeAsync()
+        {
+            Invoke(null, 0);
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -51,8 +51,10 @@ internal sealed partial class CommandExecutor
         await EnsureInitializedAsync(op, cancellationToken);
         // Changing operations are recorded in the audit trail, refusals and failures included.
         var attempt = Attempt.Of(command, caller);
-        using var activity = MlModelTelemetry.Source.StartActivity(op.Title, System.Diagnostics.ActivityKind.Internal);
+        var activity = MlModelTelemetry.Source.StartActivity(op.Title, System.Diagnostics.ActivityKind.Internal);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // A stage's command goes on while its rows stream: the stream ends its span and records it.
+        var streaming = false;
         if (activity is not null)
         {
             var (user, name, version) = Subject(command, caller);
@@ -76,12 +78,17 @@ internal sealed partial class CommandExecutor
                 StatusCommand c => await StatusAsync(c, caller, cancellationToken),
                 CheckCommand c => await CheckAsync(c, caller, cancellationToken),
                 ServingStatusCommand c => await ServingStatusAsync(c, caller, cancellationToken),
-                ServingPredictCommand c => await ServingPredictAsync(c, caller, input!, cancellationToken),
+                ServingPredictCommand c => await ServingPredictAsync(c, caller, input!, activity, StreamEnded(activity, op, started), cancellationToken),
                 _ => throw new ArgumentOutOfRangeException(nameof(command)),
             };
             if (attempt is not null)
             {
                 await AuditAsync(caller, attempt.Operation, attempt.User, attempt.Name, attempt.Version, attempt.Parameters, null);
+            }
+            if (command is ServingPredictCommand)
+            {
+                streaming = true;
+                return result;
             }
             Record(activity, op, attempt, started, null);
             return result;
@@ -100,7 +107,25 @@ internal sealed partial class CommandExecutor
             }
             throw error;
         }
+        finally
+        {
+            if (!streaming)
+            {
+                activity?.Dispose();
+            }
+        }
     }
+
+    /// <summary>
+    /// What a stage's stream calls once it ends (read to the end, stopped early by its reader, failed,
+    /// or its result disposed unread): the command's outcome, duration and rows, and its span ended.
+    /// </summary>
+    private static Action<Exception?, long> StreamEnded(System.Diagnostics.Activity? activity, OperationSpec op, long started) => (failure, rows) =>
+    {
+        activity?.SetTag(MlModelTelemetry.Tags.Rows, rows);
+        Record(activity, op, null, started, failure);
+        activity?.Dispose();
+    };
 
     /// <summary>The user, model and version a command is about, for its span.</summary>
     private static (string? User, string? Name, int? Version) Subject(MlModelCommand command, MlModelCaller caller) => command switch

@@ -46,6 +46,8 @@ public static class MlModelTelemetry
         public const string Outcome = "mlmodel.outcome";
         /// <summary>The error code (<see cref="ErrorCodes"/>) of a failed command.</summary>
         public const string ErrorCode = "error.type";
+        /// <summary>The rows a stage handed out (<c>serving predict</c>), once its stream ended.</summary>
+        public const string Rows = "mlmodel.rows";
     }
 
     /// <summary>Starts a child span of the current command (transfer, publish, database), if anyone listens.</summary>

@@ -59,6 +59,86 @@ public class TelemetryTests
     }
 
     [Test]
+    public async Task A_predict_stage_s_span_lasts_until_its_stream_ends_and_counts_the_rows_it_handed_out()
+    {
+        var spans = new List<Activity>();
+        var metrics = new List<Metric>();
+        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource(MlModelTelemetry.Name).AddInMemoryExporter(spans).Build();
+        using var meter = Sdk.CreateMeterProviderBuilder().AddMeter(MlModelTelemetry.Name).AddInMemoryExporter(metrics).Build();
+        var predictor = new MlModel.Dsl.Tests.Execution.Predict.InProcessPredictor();
+        using var h = new EngineHarness(o =>
+        {
+            o.Serving = new PredictingBackend(o.Serving!, predictor);
+            o.PredictBatchSize = 10;
+        });
+        await h.ImportHalfPlusTwoAsync();
+        await h.RunAsync("mlmodel deploy name=half_plus_two");
+        // Inside the stage, while the rows stream: the command's span is current, its requests are its children.
+        var inside = new List<string?>();
+        predictor.OnBatch = (_, _) =>
+        {
+            inside.Add(Activity.Current?.DisplayName);
+            using var child = MlModelTelemetry.Child("request");
+            return Task.CompletedTask;
+        };
+        static RowSource Rows(int count) => RowSource.FromRows([new ResultField("feature", FieldType.String)],
+            Enumerable.Range(1, count).Select(i => new object?[] { i.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToAsyncEnumerable());
+        Activity Span(int n) => spans.Where(s => s.DisplayName == "serving predict").ElementAt(n);
+
+        // Read to the end.
+        await using (var result = await h.Engine.ExecuteAsync(new ServingPredictCommand("half_plus_two"), EngineHarness.Root, Rows(25)))
+        {
+            spans.Should().NotContain(s => s.DisplayName == "serving predict", "the command goes on while its rows stream");
+            (await result.ReadAllAsync().CountAsync()).Should().Be(25);
+            spans.Where(s => s.DisplayName == "serving predict").Should().ContainSingle("the stream's end ended the span, before the result is disposed");
+        }
+        Span(0).GetTagItem(MlModelTelemetry.Tags.Rows).Should().Be(25L);
+        Span(0).GetTagItem(MlModelTelemetry.Tags.Outcome).Should().Be("ok");
+        var first = Span(0).SpanId;
+        spans.Where(s => s.DisplayName == "request").Should().HaveCount(3).And.OnlyContain(s => s.ParentSpanId == first);
+        inside.Should().Equal("serving predict", "serving predict", "serving predict");
+
+        // Stopped early by its reader: ok, with the rows it took.
+        await using (var result = await h.Engine.ExecuteAsync(new ServingPredictCommand("half_plus_two"), EngineHarness.Root, Rows(1_000)))
+        {
+            (await result.ReadAllAsync().Take(15).CountAsync()).Should().Be(15);
+        }
+        Span(1).GetTagItem(MlModelTelemetry.Tags.Rows).Should().Be(15L);
+        Span(1).GetTagItem(MlModelTelemetry.Tags.Outcome).Should().Be("ok");
+
+        // Failed mid-stream: the error's code, and the rows handed out before it.
+        var bad = RowSource.FromRows([new ResultField("feature", FieldType.String)],
+            Enumerable.Range(1, 30).Select(i => new object?[] { i == 27 ? "x" : "1" }).ToAsyncEnumerable());
+        await using (var result = await h.Engine.ExecuteAsync(new ServingPredictCommand("half_plus_two"), EngineHarness.Root, bad))
+        {
+            var read = 0;
+            var act = async () =>
+            {
+                await foreach (var _ in result.ReadAllAsync())
+                {
+                    read++;
+                }
+            };
+            await act.Should().ThrowAsync<MlModelException>().WithMessage("serving predict: row 27*");
+            read.Should().Be(20);
+        }
+        Span(2).GetTagItem(MlModelTelemetry.Tags.Rows).Should().Be(20L);
+        Span(2).GetTagItem(MlModelTelemetry.Tags.Outcome).Should().Be("error");
+        Span(2).GetTagItem(MlModelTelemetry.Tags.ErrorCode).Should().Be(ErrorCodes.InvalidValue);
+        Span(2).Status.Should().Be(ActivityStatusCode.Error);
+
+        // Disposed unread: ended all the same, with no rows.
+        await (await h.Engine.ExecuteAsync(new ServingPredictCommand("half_plus_two"), EngineHarness.Root, Rows(5))).DisposeAsync();
+        Span(3).GetTagItem(MlModelTelemetry.Tags.Rows).Should().Be(0L);
+        spans.Where(s => s.DisplayName == "serving predict").Should().HaveCount(4);
+
+        meter!.ForceFlush();
+        metrics.Where(m => m.Name == "mlmodel.commands").SelectMany(Points)
+            .Should().Contain(p => Equals(p.Tags["mlmodel.operation"], "serving predict") && Equals(p.Tags["mlmodel.outcome"], "ok") && p.Sum == 3)
+            .And.Contain(p => Equals(p.Tags["mlmodel.operation"], "serving predict") && Equals(p.Tags["mlmodel.outcome"], "error") && p.Sum == 1);
+    }
+
+    [Test]
     public void The_traced_repository_forwards_every_member_including_defaults()
     {
         // A default interface member it did not forward would silently take the default (as

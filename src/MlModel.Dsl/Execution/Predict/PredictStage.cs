@@ -64,13 +64,19 @@ internal sealed class PredictStage
     /// out by a plain method call, and the asynchronous work (reading rows, sending, awaiting an
     /// answer) happens once a batch, not once a row.
     /// </remarks>
-    public IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken) =>
-        new RowStream(this, source, commandToken);
+    /// <param name="source">The rows of the stage before.</param>
+    /// <param name="commandToken">The command's token: cancels the stream as the enumerator's does.</param>
+    /// <param name="span">The command's span, current while the stage reads rows and sends batches (the requests' spans are its children).</param>
+    /// <param name="ended">Called once the stream ends: with null when it was read to the end or the reader stopped early, with the failure otherwise, and the rows handed out.</param>
+    public IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken,
+        System.Diagnostics.Activity? span = null, Action<Exception?, long>? ended = null) =>
+        new RowStream(this, source, span, ended, commandToken);
 
-    private sealed class RowStream(PredictStage stage, IAsyncEnumerable<object?[]> source, CancellationToken commandToken) : IAsyncEnumerable<object?[]>
+    private sealed class RowStream(PredictStage stage, IAsyncEnumerable<object?[]> source,
+        System.Diagnostics.Activity? span, Action<Exception?, long>? ended, CancellationToken commandToken) : IAsyncEnumerable<object?[]>
     {
         public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
-            new Run(stage, source, commandToken, cancellationToken);
+            new Run(stage, source, span, ended, commandToken, cancellationToken);
     }
 
     /// <summary>One enumeration of the stage: the batches in flight, in order, and the answered batch being handed out.</summary>
@@ -86,12 +92,18 @@ internal sealed class PredictStage
         private int _answeredCount;
         private int _next;
         private long _number;
+        private long _answeredBefore;
         private bool _sourceDone;
         private bool _disposed;
+        private readonly System.Diagnostics.Activity? _span;
+        private Action<Exception?, long>? _ended;
 
-        public Run(PredictStage stage, IAsyncEnumerable<object?[]> source, CancellationToken commandToken, CancellationToken cancellationToken)
+        public Run(PredictStage stage, IAsyncEnumerable<object?[]> source, System.Diagnostics.Activity? span, Action<Exception?, long>? ended,
+            CancellationToken commandToken, CancellationToken cancellationToken)
         {
             _stage = stage;
+            _span = span;
+            _ended = ended;
             _stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, cancellationToken);
             _pending = new Queue<Task<Batch>>(stage._inFlight + 1);
             _source = source.GetAsyncEnumerator(_stop.Token);
@@ -108,7 +120,6 @@ internal sealed class PredictStage
                 return new ValueTask<bool>(true);
             }
             _answered = null;
-            _answeredCount = 0;
             return NextBatchAsync();
         }
 
@@ -119,6 +130,35 @@ internal sealed class PredictStage
         private async ValueTask<bool> NextBatchAsync()
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_span is not null)
+            {
+                // Only for this call and what it starts (an async method restores its caller's context).
+                System.Diagnostics.Activity.Current = _span;
+            }
+            try
+            {
+                var more = await FillAsync();
+                if (!more)
+                {
+                    End(null);
+                }
+                return more;
+            }
+            catch (Exception e)
+            {
+                End(e);
+                throw;
+            }
+        }
+
+        /// <summary>The rows handed out so far.</summary>
+        private long HandedOut => _answeredBefore + _next;
+
+        /// <summary>Tells the command the stream ended, once.</summary>
+        private void End(Exception? failure) => Interlocked.Exchange(ref _ended, null)?.Invoke(failure, HandedOut);
+
+        private async ValueTask<bool> FillAsync()
+        {
             var token = _stop.Token;
             while (true)
             {
@@ -129,6 +169,7 @@ internal sealed class PredictStage
                     var done = await _pending.Dequeue();
                     _stage.Results(done, done.Outputs!);
                     done.Outputs = null;
+                    _answeredBefore += _answeredCount;
                     _answered = done.Rows;
                     _answeredCount = done.Count;
                     _next = 1;
@@ -180,6 +221,8 @@ internal sealed class PredictStage
                 return;
             }
             _disposed = true;
+            // A reader that stopped early ended the stream; the rows it took are counted.
+            End(null);
             await _stop.CancelAsync();
             while (_pending.Count > 0)
             {
