@@ -6,7 +6,7 @@ using MlModel.Dsl.Predict.Benchmarks;
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
 // the fake TensorFlow Serving, MlModel.Dsl's serving predict stage (and its predictor alone) against
 // a raw HttpClient program, same batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus 1 --side-cpus 0]
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus 1 --side-cpus 0]
 //   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
 //   stage-cost [--rows 1000000] [--rounds 10] [--forms numeric,text]   the predict stage's own CPU per row, in this process (no server)
 //   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
@@ -31,7 +31,7 @@ static async Task<int> DeployAsync(string home)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus LIST --side-cpus LIST]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus LIST --side-cpus LIST]");
     return 2;
 }
 
@@ -184,7 +184,7 @@ internal static class Driver
     public static async Task<int> RunAsync(Options options)
     {
         var rowCounts = options.Get("rows", "100000,1000000").Split(',').Select(r => long.Parse(r, CultureInfo.InvariantCulture)).ToArray();
-        var sides = options.Get("sides", "raw,ours,stage,stage-text").Split(',');
+        var sides = options.Get("sides", "raw,ours,stage,stage-text,stage-new-rows").Split(',');
         var rounds = (int)options.Long("rounds", 5);
         var batch = options.Long("batch", 256);
         var concurrency = options.Long("concurrency", 4);

@@ -107,8 +107,9 @@ internal sealed partial class CommandExecutor
         }
         var plan = PredictPlan.Resolve(c, servingName, column, input.Fields[column].Name, signature);
         var stage = new PredictStage(plan, predictor, input.Fields, _options.PredictBatchSize, _options.PredictBatchesInFlight);
-        var end = new StreamEnd(ended);
-        return new ResultSet(stage.Fields, stage.RunAsync(input.TakeRows(), cancellationToken, span, end.Invoke), end);
+        // The stream is the result set's owner: disposing the result ends it, read or not.
+        var rows = stage.RunAsync(input.TakeRows(), cancellationToken, span, ended);
+        return new ResultSet(stage.Fields, rows, rows);
     }
 
     /// <summary>The column's index: its exact name, else the one name that matches ignoring case; -1 when none does.</summary>
@@ -169,20 +170,6 @@ internal sealed partial class CommandExecutor
         if (command is not ServingPredictCommand && input is not null)
         {
             throw Fail(ErrorCodes.Unsupported, op, "takes no input rows: it begins a query (* | " + op.Title + " ...); run it without input");
-        }
-    }
-
-    /// <summary>The end of a stage's stream, told once: by the stream, or by disposing its result set unread.</summary>
-    private sealed class StreamEnd(Action<Exception?, long> ended) : IAsyncDisposable
-    {
-        private Action<Exception?, long>? _ended = ended;
-
-        public void Invoke(Exception? failure, long rows) => Interlocked.Exchange(ref _ended, null)?.Invoke(failure, rows);
-
-        public ValueTask DisposeAsync()
-        {
-            Invoke(null, 0);
-            return ValueTask.CompletedTask;
         }
     }
 }

@@ -28,7 +28,8 @@ public sealed class RowSource
     /// it stays the host's. Column types follow the reader's: whole numbers <see cref="FieldType.Int"/>
     /// or <see cref="FieldType.Long"/>, other numbers <see cref="FieldType.Double"/>, arrays
     /// (double[], float[], ...) <see cref="FieldType.Json"/>, the rest <see cref="FieldType.String"/>;
-    /// values pass through as the reader gives them (a <see cref="DBNull"/> as null, an array as its JSON text).
+    /// values pass through as the reader gives them, the same objects (a <see cref="DBNull"/> as null):
+    /// a host that reuses one array for several rows must copy it for each.
     /// </summary>
     public static RowSource FromReader(DbDataReader reader)
     {

@@ -62,31 +62,59 @@ internal sealed class PredictStage
     /// <remarks>
     /// Written by hand rather than as an <c>async</c> iterator: a row of an answered batch is handed
     /// out by a plain method call, and the asynchronous work (reading rows, sending, awaiting an
-    /// answer) happens once a batch, not once a row.
+    /// answer) happens once a batch, not once a row. Dispose the stream (a result set's owner) to
+    /// end it even when no one enumerated it.
     /// </remarks>
     /// <param name="source">The rows of the stage before.</param>
     /// <param name="commandToken">The command's token: cancels the stream as the enumerator's does.</param>
     /// <param name="span">The command's span, current while the stage reads rows and sends batches (the requests' spans are its children).</param>
-    /// <param name="ended">Called once the stream ends: with null when it was read to the end or the reader stopped early, with the failure otherwise, and the rows handed out.</param>
-    public IAsyncEnumerable<object?[]> RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken,
+    /// <param name="ended">Called once the stream ends, after its requests are done: with null when it was read to the end, stopped early or disposed unread, with the failure otherwise, and the rows handed out.</param>
+    public RowStream RunAsync(IAsyncEnumerable<object?[]> source, CancellationToken commandToken,
         System.Diagnostics.Activity? span = null, Action<Exception?, long>? ended = null) =>
-        new RowStream(this, source, span, ended, commandToken);
+        new(this, source, span, ended, commandToken);
 
-    private sealed class RowStream(PredictStage stage, IAsyncEnumerable<object?[]> source,
-        System.Diagnostics.Activity? span, Action<Exception?, long>? ended, CancellationToken commandToken) : IAsyncEnumerable<object?[]>
+    /// <summary>The stage's output: enumerated once; disposing it ends an enumeration under way, or the stream that was never read.</summary>
+    internal sealed class RowStream(PredictStage stage, IAsyncEnumerable<object?[]> source,
+        System.Diagnostics.Activity? span, Action<Exception?, long>? ended, CancellationToken commandToken) : IAsyncEnumerable<object?[]>, IAsyncDisposable
     {
-        public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) =>
-            new Run(stage, source, span, ended, commandToken, cancellationToken);
+        private Action<Exception?, long>? _ended = ended;
+        private int _started;
+        private Run? _run;
+
+        public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Exchange(ref _started, 1) == 1)
+            {
+                throw new InvalidOperationException("the rows of a serving predict stage are read once");
+            }
+            var run = new Run(stage, source, span, this, commandToken, cancellationToken);
+            Volatile.Write(ref _run, run);
+            return run;
+        }
+
+        /// <summary>Tells the command the stream ended, once.</summary>
+        internal void End(Exception? failure, long rows) => Interlocked.Exchange(ref _ended, null)?.Invoke(failure, rows);
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Volatile.Read(ref _run) is { } run)
+            {
+                await run.DisposeAsync();
+            }
+            End(null, 0);
+        }
     }
 
     /// <summary>One enumeration of the stage: the batches in flight, in order, and the answered batch being handed out.</summary>
-    private sealed class Run : IAsyncEnumerator<object?[]>
+    internal sealed class Run : IAsyncEnumerator<object?[]>
     {
         private readonly PredictStage _stage;
+        private readonly RowStream _stream;
         private readonly CancellationTokenSource _stop;
         private readonly IAsyncEnumerator<object?[]> _source;
         private readonly Queue<Task<Batch>> _pending;
         private readonly RowValues _values = new();
+        private readonly System.Diagnostics.Activity? _span;
         private Batch? _filling;
         private object?[]?[]? _answered;
         private int _answeredCount;
@@ -94,22 +122,25 @@ internal sealed class PredictStage
         private long _number;
         private long _answeredBefore;
         private bool _sourceDone;
-        private bool _disposed;
-        private readonly System.Diagnostics.Activity? _span;
-        private Action<Exception?, long>? _ended;
 
-        public Run(PredictStage stage, IAsyncEnumerable<object?[]> source, System.Diagnostics.Activity? span, Action<Exception?, long>? ended,
+        /// <summary>Set once the stream ended (read to the end, failed, disposed): no more rows, nothing held.</summary>
+        private bool _closed;
+
+        public Run(PredictStage stage, IAsyncEnumerable<object?[]> source, System.Diagnostics.Activity? span, RowStream stream,
             CancellationToken commandToken, CancellationToken cancellationToken)
         {
             _stage = stage;
             _span = span;
-            _ended = ended;
+            _stream = stream;
             _stop = CancellationTokenSource.CreateLinkedTokenSource(commandToken, cancellationToken);
             _pending = new Queue<Task<Batch>>(stage._inFlight + 1);
             _source = source.GetAsyncEnumerator(_stop.Token);
         }
 
         public object?[] Current { get; private set; } = [];
+
+        /// <summary>The rows handed out so far.</summary>
+        private long HandedOut => _answeredBefore + _next;
 
         public ValueTask<bool> MoveNextAsync()
         {
@@ -120,42 +151,41 @@ internal sealed class PredictStage
                 return new ValueTask<bool>(true);
             }
             _answered = null;
-            return NextBatchAsync();
+            return _closed ? new ValueTask<bool>(false) : NextBatchAsync();
         }
 
         /// <summary>
         /// Reads rows and sends batches until the oldest batch may be handed out (the window is full,
-        /// it is answered, or no rows are left), then hands out its first row; false at the end.
+        /// it is answered, or no rows are left), then hands out its first row; false at the end. At
+        /// the end, or at a failure, the stream is closed before the caller hears of it, as an
+        /// iterator's <c>finally</c> would: batches in flight cancelled and awaited, the rows' source
+        /// disposed; after a failure it hands out nothing more.
         /// </summary>
         private async ValueTask<bool> NextBatchAsync()
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_span is not null)
             {
                 // Only for this call and what it starts (an async method restores its caller's context).
                 System.Diagnostics.Activity.Current = _span;
             }
+            bool more;
             try
             {
-                var more = await FillAsync();
-                if (!more)
-                {
-                    End(null);
-                }
-                return more;
+                more = await FillAsync();
             }
             catch (Exception e)
             {
-                End(e);
+                await CloseAsync();
+                _stream.End(e, HandedOut);
                 throw;
             }
+            if (!more)
+            {
+                await CloseAsync();
+                _stream.End(null, HandedOut);
+            }
+            return more;
         }
-
-        /// <summary>The rows handed out so far.</summary>
-        private long HandedOut => _answeredBefore + _next;
-
-        /// <summary>Tells the command the stream ended, once.</summary>
-        private void End(Exception? failure) => Interlocked.Exchange(ref _ended, null)?.Invoke(failure, HandedOut);
 
         private async ValueTask<bool> FillAsync()
         {
@@ -167,8 +197,16 @@ internal sealed class PredictStage
                     // The output rows are made here, on the thread that reads them, not on the
                     // one that took the answer: they are still in this core's cache when read.
                     var done = await _pending.Dequeue();
-                    _stage.Results(done, done.Outputs!);
-                    done.Outputs = null;
+                    try
+                    {
+                        _stage.Results(done, done.Outputs!);
+                    }
+                    finally
+                    {
+                        // Only now: a predictor's outputs may be views of its inputs.
+                        done.Outputs = null;
+                        done.ReleaseValues();
+                    }
                     _answeredBefore += _answeredCount;
                     _answered = done.Rows;
                     _answeredCount = done.Count;
@@ -211,24 +249,25 @@ internal sealed class PredictStage
         }
 
         /// <summary>
-        /// An error, a cancellation or a consumer that stopped early: nothing more is sent, and the
-        /// batches in flight are awaited (their failures are not the error to report).
+        /// Ends the enumeration once: nothing more is sent, the batches in flight are cancelled and
+        /// awaited (their failures are not the error to report) and their buffers given back, the
+        /// rows' source disposed.
         /// </summary>
-        public async ValueTask DisposeAsync()
+        private async ValueTask CloseAsync()
         {
-            if (_disposed)
+            if (_closed)
             {
                 return;
             }
-            _disposed = true;
-            // A reader that stopped early ended the stream; the rows it took are counted.
-            End(null);
+            _closed = true;
+            _answered = null;
+            _answeredCount = 0;
             await _stop.CancelAsync();
             while (_pending.Count > 0)
             {
                 try
                 {
-                    await _pending.Dequeue();
+                    (await _pending.Dequeue()).ReleaseValues();
                 }
                 catch (Exception)
                 {
@@ -236,8 +275,6 @@ internal sealed class PredictStage
             }
             _filling?.ReleaseValues();
             _filling = null;
-            _answered = null;
-            _answeredCount = 0;
             try
             {
                 await _source.DisposeAsync();
@@ -246,6 +283,14 @@ internal sealed class PredictStage
             {
                 _stop.Dispose();
             }
+        }
+
+        /// <summary>A consumer that stopped early (or a result set disposed): the stream ends, the rows it took counted.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            var rows = HandedOut;
+            await CloseAsync();
+            _stream.End(null, rows);
         }
     }
 
@@ -333,9 +378,11 @@ internal sealed class PredictStage
             batch.Outputs = outputs;
             return batch;
         }
-        finally
+        catch
         {
+            // A failed batch's buffers go back now; an answered one's once its rows are made.
             batch.ReleaseValues();
+            throw;
         }
     }
 
@@ -416,7 +463,7 @@ internal sealed class PredictStage
         /// <summary>The server's answer, once it came; the rows are made from it when they are handed out.</summary>
         public IReadOnlyList<PredictOutput>? Outputs { get; set; }
 
-        /// <summary>Gives the value buffers back once the request is done (the input rows stay until their output rows are made).</summary>
+        /// <summary>Gives the value buffers back: once the batch's rows are made from its answer (a predictor's outputs may be views of its inputs), or its request failed.</summary>
         public void ReleaseValues()
         {
             foreach (var v in Values)

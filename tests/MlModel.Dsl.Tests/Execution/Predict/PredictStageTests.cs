@@ -466,6 +466,116 @@ public sealed class PredictStageTests
     }
 
     [Test]
+    public async Task A_failed_stream_has_cancelled_and_awaited_its_requests_and_hands_out_no_row_after_its_error()
+    {
+        var predictor = new InProcessPredictor();
+        var cancelled = 0;
+        var started = 0;
+        predictor.OnBatch = async (batch, ct) =>
+        {
+            // Every batch but the first waits until it is cancelled.
+            if (Interlocked.Increment(ref started) == 1)
+            {
+                return;
+            }
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref cancelled);
+                throw;
+            }
+        };
+        var stage = Stage(predictor, new ServingPredictCommand("half_plus_two", Column: "features"), FeatureFields, batchSize: 2, inFlight: 4);
+        var input = Enumerable.Range(1, 40).Select(i => new object?[] { i, i == 9 ? "x" : "1" });
+        await using var rows = stage.RunAsync(Source(input, atEnd: null), CancellationToken.None).GetAsyncEnumerator();
+        var seen = new List<int>();
+        var failure = await FluentActions.Awaiting(async () =>
+        {
+            while (await rows.MoveNextAsync())
+            {
+                seen.Add((int)rows.Current[0]!);
+            }
+        }).Should().ThrowAsync<MlModelException>();
+
+        failure.Which.Message.Should().StartWith("serving predict: row 9: column 'features'");
+        seen.Should().Equal(1, 2);
+        Volatile.Read(ref cancelled).Should().Be(Volatile.Read(ref started) - 1, "the requests in flight were cancelled and awaited before the error came out");
+        (await rows.MoveNextAsync()).Should().BeFalse("a failed stream hands out nothing more, not the rows after the bad one");
+    }
+
+    [Test]
+    public async Task A_predictor_s_outputs_may_be_views_of_its_inputs_the_buffers_are_kept_until_the_rows_are_made()
+    {
+        // An identity model that answers with the very memory it was given.
+        var predictor = new InProcessPredictor
+        {
+            Answer = b => [new PredictOutput(null, [1], b.Inputs[0].Values)],
+        };
+        predictor.OnBatch = async (_, _) => await Task.Yield();
+        var streams = Enumerable.Range(0, 4).Select(async s =>
+        {
+            var stage = Stage(predictor, new ServingPredictCommand("half_plus_two", Column: "features"), FeatureFields, batchSize: 16, inFlight: 4);
+            var input = Enumerable.Range(1, 5_000).Select(i => new object?[] { i, F(s * 10_000 + i) });
+            return await AllAsync(stage.RunAsync(Source(input), CancellationToken.None));
+        }).ToList();
+
+        var results = await Task.WhenAll(streams);
+
+        for (var s = 0; s < results.Length; s++)
+        {
+            results[s].Select(r => ((double[])r[2]!)[0]).Should().Equal(Enumerable.Range(1, 5_000).Select(i => (double)(s * 10_000 + i)));
+        }
+    }
+
+    [Test]
+    public async Task A_stream_read_to_the_end_lets_go_of_its_source_before_it_is_disposed()
+    {
+        var predictor = new InProcessPredictor();
+        var stage = Stage(predictor, new ServingPredictCommand("half_plus_two", Column: "features"), FeatureFields, batchSize: 4);
+        var source = new DisposalWatch(Source(Enumerable.Range(1, 10).Select(i => new object?[] { i, "1" })));
+        var ended = new List<(Exception?, long)>();
+        var stream = stage.RunAsync(source, CancellationToken.None, ended: (e, n) => ended.Add((e, n)));
+        var rows = stream.GetAsyncEnumerator();
+        var count = 0;
+        while (await rows.MoveNextAsync())
+        {
+            count++;
+        }
+
+        count.Should().Be(10);
+        source.Disposed.Should().BeTrue();
+        ended.Should().Equal((null, 10L));
+        await rows.DisposeAsync();
+        await stream.DisposeAsync();
+        ended.Should().HaveCount(1, "the end is told once");
+        (await rows.MoveNextAsync()).Should().BeFalse();
+        FluentActions.Invoking(() => stream.GetAsyncEnumerator()).Should().Throw<InvalidOperationException>();
+    }
+
+    private sealed class DisposalWatch(IAsyncEnumerable<object?[]> inner) : IAsyncEnumerable<object?[]>
+    {
+        public bool Disposed { get; private set; }
+
+        public IAsyncEnumerator<object?[]> GetAsyncEnumerator(CancellationToken cancellationToken = default) => new Enumerator(this, inner.GetAsyncEnumerator(cancellationToken));
+
+        private sealed class Enumerator(DisposalWatch watch, IAsyncEnumerator<object?[]> inner) : IAsyncEnumerator<object?[]>
+        {
+            public object?[] Current => inner.Current;
+
+            public ValueTask<bool> MoveNextAsync() => inner.MoveNextAsync();
+
+            public ValueTask DisposeAsync()
+            {
+                watch.Disposed = true;
+                return inner.DisposeAsync();
+            }
+        }
+    }
+
+    [Test]
     public void Parameters_that_can_never_fit_are_refused_before_the_model_is_asked()
     {
         FluentActions.Invoking(() => PredictPlan.Validate(new ServingPredictCommand("m", Shape: [[12, 0]])))
