@@ -26,6 +26,35 @@ public sealed class PredictWireTests
     private static IReadOnlyList<PredictOutput> Read(string json, int rows) => PredictResponseReader.Read(Encoding.UTF8.GetBytes(json), rows);
 
     [Test]
+    public void Every_number_of_an_answer_reads_as_the_JSON_reader_reads_it()
+    {
+        // float32 answers as servers print them (9 digits at most), doubles in full, exponents,
+        // integers, negative zero: the short path and the reader's must agree bit for bit.
+        var random = new Random(1414);
+        var texts = new List<string> { "0", "-0", "-0.0", "1", "2.5", "1e-45", "3.4028235e+38", "1E22", "1e23", "123456789012345", "1234567890123456", "0.30000000000000004", "-99.75" };
+        for (var i = 0; i < 5_000; i++)
+        {
+            var f = (float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-12, 12)));
+            texts.Add(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+            texts.Add(((double)f * 3.3).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        var json = "{\"predictions\": [" + string.Join(",", texts) + "]}";
+
+        var values = Read(json, texts.Count).Single().Values.ToArray();
+
+        var expected = new List<double>();
+        var reader = new System.Text.Json.Utf8JsonReader(Encoding.UTF8.GetBytes("[" + string.Join(",", texts) + "]"));
+        while (reader.Read())
+        {
+            if (reader.TokenType == System.Text.Json.JsonTokenType.Number)
+            {
+                expected.Add(reader.GetDouble());
+            }
+        }
+        values.Select(BitConverter.DoubleToInt64Bits).Should().Equal(expected.Select(BitConverter.DoubleToInt64Bits));
+    }
+
+    [Test]
     public void Floats_go_in_their_shortest_round_trip_form_and_doubles_in_theirs()
     {
         Body(One("DT_FLOAT", [3], 1, 0.1, 1.0 / 3, 16777217)).Should().Be("""{"instances":[[0.1,0.33333334,16777216]]}""");

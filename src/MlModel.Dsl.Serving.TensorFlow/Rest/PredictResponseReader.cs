@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MlModel.Dsl.Backends;
+using MlModel.Dsl.Execution.Predict;
 
 namespace MlModel.Dsl.Serving.TensorFlow.Rest;
 
@@ -404,7 +405,9 @@ internal static class PredictResponseReader
             switch (reader.TokenType)
             {
                 case JsonTokenType.Number:
-                    return reader.GetDouble();
+                    // A float32 answer has at most 9 significant digits: the short path reads it
+                    // several times faster than the reader, with the same value.
+                    return !reader.HasValueSequence && ShortDecimal.TryParse(reader.ValueSpan, out var number) ? number : reader.GetDouble();
                 case JsonTokenType.True:
                     return 1;
                 case JsonTokenType.False:

@@ -97,11 +97,18 @@ public sealed class RowValuesTests
         foreach (var text in texts)
         {
             var parsed = double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var expected);
-            if (RowValues.TryParseShort(text, out var value))
+            var utf8 = ShortDecimal.TryParse(Encoding.UTF8.GetBytes(text), out var fromBytes);
+            if (ShortDecimal.TryParse(text, out var value))
             {
                 fast++;
+                utf8.Should().BeTrue(text);
+                BitConverter.DoubleToInt64Bits(fromBytes).Should().Be(BitConverter.DoubleToInt64Bits(value), $"'{text}' read from UTF-8");
                 parsed.Should().BeTrue($"'{text}' is taken by the short path, so double.TryParse must take it too");
                 BitConverter.DoubleToInt64Bits(value).Should().Be(BitConverter.DoubleToInt64Bits(expected), $"'{text}': {value:R} against {expected:R}");
+            }
+            else
+            {
+                utf8.Should().BeFalse(text);
             }
             RowValues.TryParseNumber(text, out var either).Should().Be(parsed, text);
             if (parsed)
