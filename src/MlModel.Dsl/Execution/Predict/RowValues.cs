@@ -307,6 +307,7 @@ internal sealed class RowValues
         var length = Encoding.UTF8.GetMaxByteCount(span.Length);
         var rented = length > MaxStackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
         Span<byte> utf8 = rented ?? stackalloc byte[length];
+        var depth = 0;
         try
         {
             var written = Encoding.UTF8.GetBytes(span, utf8);
@@ -315,7 +316,11 @@ internal sealed class RowValues
             {
                 switch (reader.TokenType)
                 {
-                    case JsonTokenType.StartArray or JsonTokenType.EndArray:
+                    case JsonTokenType.StartArray:
+                        depth++;
+                        break;
+                    case JsonTokenType.EndArray:
+                        depth--;
                         break;
                     case JsonTokenType.Number:
                         if (!reader.TryGetDouble(out var value))
@@ -332,6 +337,11 @@ internal sealed class RowValues
                 }
             }
             return Count == 0 ? "holds an empty array" : null;
+        }
+        catch (JsonException) when (depth >= JsonOptions.MaxDepth)
+        {
+            // Valid JSON, perhaps, but no tensor has that many dimensions.
+            return $"nests arrays more than {JsonOptions.MaxDepth} deep";
         }
         catch (JsonException e)
         {

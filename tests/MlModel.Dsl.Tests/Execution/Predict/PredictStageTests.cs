@@ -180,6 +180,8 @@ public sealed class PredictStageTests
     [TestCase("1,,2", "has an empty item 2 (two commas, or a comma at an end)")]
     [TestCase("[1, \"2\"]", "is not a JSON array of numbers: item 2 is a string")]
     [TestCase("[1, 2", "is not valid JSON (line 1, byte 6 of the line)")]
+    [TestCase("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "nests arrays more than 64 deep")]
+    [TestCase("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "holds 1 value(s), but shape [(4,)] takes 4")]
     [TestCase("1,2,3", "holds 3 value(s), but shape [(4,)] takes 4")]
     [TestCase("[[1,2],[3,4],[5]]", "holds 5 value(s), but shape [(4,)] takes 4")]
     [TestCase("1,2,NaN,4", "holds NaN at item 3, which is not a number JSON can carry")]
