@@ -6,7 +6,7 @@ using MlModel.Dsl.Predict.Benchmarks;
 // The predict benchmark (issue 14, item 7): half_plus_two over 100,000 and 1,000,000 rows against
 // the fake TensorFlow Serving, MlModel.Dsl's serving predict stage (and its predictor alone) against
 // a raw HttpClient program, same batches, same server, same run. See README.md.
-//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus 1 --side-cpus 0]
+//   run    [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default]
 //   deploy --home DIR           import and deploy half_plus_two in a new home DIR, print its serving name and version (to run the server and a side by hand, under a profiler say)
 //   stage-cost [--rows 1000000] [--rounds 10] [--forms numeric,text]   the predict stage's own CPU per row, in this process (no server)
 //   server --config FILE --model NAME --version N   the fake server in this process (the driver starts it)
@@ -31,7 +31,7 @@ static async Task<int> DeployAsync(string home)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default] [--server-cpus LIST --side-cpus LIST]");
+    Console.Error.WriteLine("usage: run [--rows 100000,1000000] [--batch 256] [--concurrency 4] [--rounds 5] [--sides raw,ours,stage,stage-text,stage-new-rows] [--warmup 100000] [--warmup-seconds 3] [--gen0size 0x1000000|default]");
     return 2;
 }
 
@@ -198,14 +198,11 @@ internal static class Driver
         // (4 MB: --gen0size 0x400000) makes every side collect more often, the ones that allocate
         // the most (the stage's output rows) the most: docs/performance.md shows both.
         var gen0size = options.Get("gen0size", "0x1000000");
-        _serverCpus = options.Get("server-cpus", "") is { Length: > 0 } serverCpus ? serverCpus : null;
-        _sideCpus = options.Get("side-cpus", "") is { Length: > 0 } sideCpus ? sideCpus : null;
 
         Console.WriteLine($"# predict benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine($"# {Machine()}");
         Console.WriteLine($"# batch {batch} rows, {concurrency} batches in flight, warm-up runs of {warmup} rows for at least {warmupSeconds} s, {rounds} rounds, "
-            + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; "
-            + $"server on CPUs {_serverCpus ?? "any"}, sides on CPUs {_sideCpus ?? "any"}; load average {LoadAverage()}");
+            + $"GC gen0 budget {(gen0size == "default" ? "the runtime's default" : gen0size)}; load average {LoadAverage()}");
 
         // The model as users have it: imported and deployed by the engine in a home of its own,
         // the server started on the config that deploy wrote.
@@ -225,7 +222,7 @@ internal static class Driver
     private static async Task<int> RunAsync(long[] rowCounts, string[] sides, int rounds, long batch, long concurrency, long warmup, long warmupSeconds,
         string gen0size, string home, string servingName, int version)
     {
-        using var server = Start(null, _serverCpus, "server", "--config", BenchHome.ConfigFile(home), "--model", servingName, "--version", version.ToString(CultureInfo.InvariantCulture));
+        using var server = Start(null, "server", "--config", BenchHome.ConfigFile(home), "--model", servingName, "--version", version.ToString(CultureInfo.InvariantCulture));
         var line = await server.StandardOutput.ReadLineAsync();
         if (line is null || !line.StartsWith("LISTENING ", StringComparison.Ordinal))
         {
@@ -244,7 +241,7 @@ internal static class Driver
                 {
                     foreach (var side in round % 2 == 0 ? sides : sides.Reverse())
                     {
-                        using var process = Start(gen0size == "default" ? null : gen0size, _sideCpus, "side", side, "--server", address, "--home", home, "--model", servingName,
+                        using var process = Start(gen0size == "default" ? null : gen0size, "side", side, "--server", address, "--home", home, "--model", servingName,
                             "--version", version.ToString(CultureInfo.InvariantCulture), "--rows", rows.ToString(CultureInfo.InvariantCulture),
                             "--batch", batch.ToString(CultureInfo.InvariantCulture), "--concurrency", concurrency.ToString(CultureInfo.InvariantCulture),
                             "--warmup", warmup.ToString(CultureInfo.InvariantCulture), "--warmup-seconds", warmupSeconds.ToString(CultureInfo.InvariantCulture));
@@ -353,18 +350,10 @@ internal static class Driver
         return failed ? 1 : 0;
     }
 
-    /// <summary>The CPUs the server runs on (<c>--server-cpus</c>, taskset's list form), or null: any.</summary>
-    private static string? _serverCpus;
-
-    /// <summary>The CPUs each side runs on (<c>--side-cpus</c>), or null: any.</summary>
-    private static string? _sideCpus;
-
-    private static Process Start(string? gen0size, string? cpus, params string[] args)
+    private static Process Start(string? gen0size, params string[] args)
     {
         var host = Environment.ProcessPath!;
-        // On CPUs of its own: through taskset (util-linux), so that every thread of the process,
-        // the runtime's too, is bound from the start and the runtime sizes itself for those CPUs.
-        var info = new ProcessStartInfo(cpus is null ? host : "taskset")
+        var info = new ProcessStartInfo(host)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -374,13 +363,6 @@ internal static class Driver
         if (gen0size is not null)
         {
             info.Environment["DOTNET_GCgen0size"] = gen0size;
-        }
-
-        if (cpus is not null)
-        {
-            info.ArgumentList.Add("-c");
-            info.ArgumentList.Add(cpus);
-            info.ArgumentList.Add(host);
         }
 
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")

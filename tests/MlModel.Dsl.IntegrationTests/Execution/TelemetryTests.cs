@@ -13,10 +13,8 @@ public class TelemetryTests
     [Test]
     public async Task Commands_are_spans_with_child_spans_and_metrics_and_carry_no_description_or_path()
     {
-        var spans = new List<Activity>();
-        var metrics = new List<Metric>();
-        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource(MlModelTelemetry.Name).AddInMemoryExporter(spans).Build();
-        using var meter = Sdk.CreateMeterProviderBuilder().AddMeter(MlModelTelemetry.Name).AddInMemoryExporter(metrics).Build();
+        using var listening = new Listening();
+        var (spans, metrics, tracer, meter) = (listening.Spans, listening.Metrics, listening.Tracer, listening.Meter);
         using var h = new EngineHarness();
         var model = "otel_" + Guid.NewGuid().ToString("N")[..8];
         var key = h.PutObject($"USERS/root/{model}.tar", Archives.FromFolder(TestPaths.Model("saved_model_half_plus_two_cpu"), "half_plus_two"));
@@ -26,8 +24,8 @@ public class TelemetryTests
         var refused = () => h.RunAsync($"mlmodel delete name={model} version=1");
         await refused.Should().ThrowAsync<MlModelException>();
         await h.RunAsync($"mlmodel export name={model}");
-        tracer!.ForceFlush();
-        meter!.ForceFlush();
+        tracer.ForceFlush();
+        meter.ForceFlush();
 
         var mine = spans.Where(s => Equals(s.GetTagItem(MlModelTelemetry.Tags.Model), model)).ToList();
         mine.Select(s => s.DisplayName).Should().Equal("mlmodel import", "mlmodel deploy", "mlmodel delete", "mlmodel export");
@@ -61,10 +59,8 @@ public class TelemetryTests
     [Test]
     public async Task A_predict_stage_s_span_lasts_until_its_stream_ends_and_counts_the_rows_it_handed_out()
     {
-        var spans = new List<Activity>();
-        var metrics = new List<Metric>();
-        using var tracer = Sdk.CreateTracerProviderBuilder().AddSource(MlModelTelemetry.Name).AddInMemoryExporter(spans).Build();
-        using var meter = Sdk.CreateMeterProviderBuilder().AddMeter(MlModelTelemetry.Name).AddInMemoryExporter(metrics).Build();
+        using var listening = new Listening();
+        var (spans, metrics, tracer, meter) = (listening.Spans, listening.Metrics, listening.Tracer, listening.Meter);
         var predictor = new MlModel.Dsl.Tests.Execution.Predict.InProcessPredictor();
         using var h = new EngineHarness(o =>
         {
@@ -132,7 +128,7 @@ public class TelemetryTests
         Span(3).GetTagItem(MlModelTelemetry.Tags.Rows).Should().Be(0L);
         spans.Where(s => s.DisplayName == "serving predict").Should().HaveCount(4);
 
-        meter!.ForceFlush();
+        meter.ForceFlush();
         metrics.Where(m => m.Name == "mlmodel.commands").SelectMany(Points)
             .Should().Contain(p => Equals(p.Tags["mlmodel.operation"], "serving predict") && Equals(p.Tags["mlmodel.outcome"], "ok") && p.Sum == 3)
             .And.Contain(p => Equals(p.Tags["mlmodel.operation"], "serving predict") && Equals(p.Tags["mlmodel.outcome"], "error") && p.Sum == 1);
@@ -145,6 +141,30 @@ public class TelemetryTests
         // DescribeIfNewAsync, the lost-database check, would have).
         var map = typeof(MlModel.Dsl.Execution.TracedRepository).GetInterfaceMap(typeof(MlModel.Dsl.Backends.IModelRepository));
         map.TargetMethods.Where(m => m.DeclaringType != typeof(MlModel.Dsl.Execution.TracedRepository)).Select(m => m.Name).Should().BeEmpty();
+    }
+
+    /// <summary>The library's spans and metrics, exported in memory while it lives.</summary>
+    private sealed class Listening : IDisposable
+    {
+        public List<Activity> Spans { get; } = [];
+
+        public List<Metric> Metrics { get; } = [];
+
+        public TracerProvider Tracer { get; }
+
+        public MeterProvider Meter { get; }
+
+        public Listening()
+        {
+            Tracer = Sdk.CreateTracerProviderBuilder().AddSource(MlModelTelemetry.Name).AddInMemoryExporter(Spans).Build()!;
+            Meter = Sdk.CreateMeterProviderBuilder().AddMeter(MlModelTelemetry.Name).AddInMemoryExporter(Metrics).Build()!;
+        }
+
+        public void Dispose()
+        {
+            Tracer.Dispose();
+            Meter.Dispose();
+        }
     }
 
     private static List<(Dictionary<string, object?> Tags, long Sum)> Points(Metric metric)

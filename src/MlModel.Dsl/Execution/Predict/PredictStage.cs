@@ -30,9 +30,6 @@ internal sealed class PredictStage
     private readonly int _inFlight;
     private readonly int _inputColumns;
 
-    /// <summary>One model input that takes any finite double: a host's <c>double[]</c> of its width is copied as it is.</summary>
-    private readonly bool _plainDoubles;
-
     public PredictStage(PredictPlan plan, IServingPredictor predictor, IReadOnlyList<ResultField> inputFields, int batchSize, int inFlight)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -43,7 +40,6 @@ internal sealed class PredictStage
         _batchRows = Math.Clamp(MaxValuesPerBatch / widest, 1, batchSize);
         _inFlight = inFlight;
         _inputColumns = inputFields.Count;
-        _plainDoubles = plan.Inputs.Count == 1 && plan.Inputs[0].IntegerRange is null;
         List<ResultField> fields = [.. inputFields, new("predictions", FieldType.Json), new("probability", FieldType.Double)];
         if (plan.Tags is not null)
         {
@@ -298,13 +294,6 @@ internal sealed class PredictStage
     private void Add(Batch batch, object?[] row, long number, RowValues values)
     {
         var value = _plan.Column < row.Length ? row[_plan.Column] : null;
-        if (_plainDoubles && value is double[] doubles && doubles.Length == _plan.Width && CopyFinite(doubles, batch.Values[0].AsSpan(batch.Count * doubles.Length)))
-        {
-            // The usual host value, straight into the request's buffer; anything else is read
-            // below, with RowValues' messages.
-            batch.Rows[batch.Count++] = row;
-            return;
-        }
         if (values.Read(value) is { } why)
         {
             throw PredictErrors.Row(number, _plan.ColumnName, why);
@@ -335,21 +324,6 @@ internal sealed class PredictStage
             offset += input.Width;
         }
         batch.Rows[batch.Count++] = row;
-    }
-
-    /// <summary>Copies <paramref name="values"/> to <paramref name="into"/>; false, leaving the rest, at the first NaN or infinity.</summary>
-    private static bool CopyFinite(double[] values, Span<double> into)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            var v = values[i];
-            if (!double.IsFinite(v))
-            {
-                return false;
-            }
-            into[i] = v;
-        }
-        return true;
     }
 
     private async Task<Batch> SendAsync(Batch batch, CancellationToken cancellationToken)

@@ -26,12 +26,16 @@ internal sealed class RowValues
     public int Count { get; private set; }
 
     /// <summary>The numbers the last <see cref="Read"/> found.</summary>
-    public ReadOnlySpan<double> Values => _values.AsSpan(0, Count);
+    public ReadOnlySpan<double> Values => _borrowed is { } host ? host : _values.AsSpan(0, Count);
+
+    /// <summary>A host's <c>double[]</c> of finite numbers, read as it is rather than copied: the last <see cref="Read"/>'s values.</summary>
+    private double[]? _borrowed;
 
     /// <summary>Reads <paramref name="value"/>; null when it is numbers, else what is wrong with it, to follow "column 'x' ".</summary>
     public string? Read(object? value)
     {
         Count = 0;
+        _borrowed = null;
         switch (value)
         {
             case null or DBNull:
@@ -39,14 +43,22 @@ internal sealed class RowValues
             case string text:
                 return ReadText(text);
             case double[] doubles:
-                foreach (var d in doubles)
+                // The usual host value: its own numbers, once checked, with no copy.
+                for (var i = 0; i < doubles.Length; i++)
                 {
-                    if (Add(d) is { } why)
+                    if (!double.IsFinite(doubles[i]))
                     {
-                        return why;
+                        Count = i;
+                        return Add(doubles[i]);
                     }
                 }
-                return doubles.Length == 0 ? "holds an empty array" : null;
+                if (doubles.Length == 0)
+                {
+                    return "holds an empty array";
+                }
+                _borrowed = doubles;
+                Count = doubles.Length;
+                return null;
             case float[] floats:
                 foreach (var f in floats)
                 {

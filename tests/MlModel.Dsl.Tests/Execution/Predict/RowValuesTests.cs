@@ -24,6 +24,15 @@ public sealed class RowValuesTests
         return (why, values.Values.ToArray());
     }
 
+    /// <summary>The same numbers, or the same message, as the JSON reader gives for <paramref name="text"/>.</summary>
+    private static void ShouldReadAsTheJsonReader(string text)
+    {
+        var (why, values) = Read(text);
+        var (expectedWhy, expectedValues) = ReadWithTheJsonReader(text);
+        why.Should().Be(expectedWhy, text);
+        values.Should().Equal(expectedValues, text);
+    }
+
     private static readonly string[] Texts =
     [
         "[5.1, 3.5, 1.4, 0.2]", "[1]", "[-0]", "[0]", "[ 1 ,\t2\r\n, 3 ]", "  [1,2]  ", "[1e-5,2E+3,-4.25e0,6E-0]",
@@ -38,10 +47,7 @@ public sealed class RowValuesTests
     {
         foreach (var text in Texts)
         {
-            var (why, values) = Read(text);
-            var (expectedWhy, expectedValues) = ReadWithTheJsonReader(text);
-            why.Should().Be(expectedWhy, text);
-            values.Should().Equal(expectedValues, text);
+            ShouldReadAsTheJsonReader(text);
         }
     }
 
@@ -74,10 +80,7 @@ public sealed class RowValuesTests
             {
                 continue; // not JSON text: comma-separated numbers, read otherwise
             }
-            var (why, values) = Read(s);
-            var (expectedWhy, expectedValues) = ReadWithTheJsonReader(s);
-            why.Should().Be(expectedWhy, s);
-            values.Should().Equal(expectedValues, s);
+            ShouldReadAsTheJsonReader(s);
         }
     }
 
